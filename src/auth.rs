@@ -1,0 +1,148 @@
+//! Who is calling (DESIGN §2): the client certificate maps to a credential,
+//! the credential to a participant and roles; the source address must be in
+//! the participant's allowlist, and the participant active.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+
+use crate::app::App;
+use crate::domain::participant::Participant;
+use crate::domain::{ParticipantStatus, Role};
+use crate::store::Credential;
+use crate::tls::ConnInfo;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub participant: Participant,
+    pub credential: Credential,
+    /// The client address as the hub saw it (after trusted-proxy handling).
+    pub source_ip: IpAddr,
+}
+
+impl Caller {
+    pub fn has(&self, role: Role) -> bool {
+        self.credential.roles.contains(role)
+    }
+
+    /// Refuses unless the credential carries `role`.
+    pub fn require(&self, role: Role) -> Result<(), Refusal> {
+        if self.has(role) {
+            return Ok(());
+        }
+        Err(Refusal {
+            kind: RefusalKind::Forbidden,
+            detail: format!("this action needs the '{role}' role; this credential has: {}", self.credential.roles.to_storage()),
+            participant: Some(self.participant.code.to_string()),
+            credential: Some(self.credential.fingerprint.clone()),
+            source_ip: self.source_ip,
+        })
+    }
+}
+
+/// Why a request was refused. Each kind has a stable problem type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    CertificateRequired,
+    CertificateRevoked,
+    CertificateExpired,
+    UnknownCertificate,
+    IpNotAllowed,
+    CredentialDisabled,
+    ParticipantSuspended,
+    Forbidden,
+}
+
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub detail: String,
+    pub participant: Option<String>,
+    pub credential: Option<String>,
+    pub source_ip: IpAddr,
+}
+
+/// The client address of a request. The TCP peer (or PROXY-protocol source)
+/// unless the peer is a trusted proxy and the configured header is present;
+/// a client-supplied header from anyone else is ignored.
+pub fn client_ip(app: &App, conn: &ConnInfo, headers: &HeaderMap) -> IpAddr {
+    let peer = conn.peer.ip().to_canonical();
+    let Some(header) = &app.config.proxy.client_ip_header else { return peer };
+    let from_proxy = app.trusted_proxies.iter().any(|p| p.contains(conn.socket_peer.ip()));
+    if !from_proxy {
+        return peer;
+    }
+    headers
+        .get_all(header.as_str())
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
+        .unwrap_or(peer)
+}
+
+/// Authenticates the request's certificate and source address.
+pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Result<Caller, Refusal> {
+    let refuse = |kind, detail: String, participant: Option<String>, credential: Option<String>| Refusal {
+        kind,
+        detail,
+        participant,
+        credential,
+        source_ip,
+    };
+    let Some(cert) = &conn.cert else {
+        return Err(refuse(RefusalKind::CertificateRequired, "no client certificate was presented".into(), None, None));
+    };
+    let fp = Some(cert.fingerprint.clone());
+    let now = app.now();
+
+    // The handshake checked the chain, but an open or resumed session may
+    // predate a CRL reload or outlive the certificate.
+    if app.tls.trust().is_revoked(&cert.issuer_der, &cert.serial) {
+        let detail = format!("certificate {} (serial {}) is revoked", cert.subject, cert.serial);
+        return Err(refuse(RefusalKind::CertificateRevoked, detail, None, fp));
+    }
+    if now > cert.not_after || now < cert.not_before {
+        let detail = format!("certificate {} is valid from {} to {}", cert.subject, cert.not_before, cert.not_after);
+        return Err(refuse(RefusalKind::CertificateExpired, detail, None, fp));
+    }
+
+    let store_err = |e: crate::store::StoreError| {
+        tracing::error!(%e, "credential lookup failed");
+        refuse(RefusalKind::UnknownCertificate, "the credential could not be looked up".into(), None, fp.clone())
+    };
+    let Some(credential) = app.store.credential_by_fingerprint(&cert.fingerprint).await.map_err(store_err)? else {
+        let detail = format!("certificate {} (SHA-256 {}) is not registered", cert.subject, cert.fingerprint);
+        return Err(refuse(RefusalKind::UnknownCertificate, detail, None, fp));
+    };
+    let code = credential.participant.to_string();
+    let participant = app.store.participant(&code).await.map_err(store_err)?.ok_or_else(|| {
+        refuse(RefusalKind::UnknownCertificate, format!("participant {code} not found"), None, fp.clone())
+    })?;
+    let allowlist = app.store.allowlist(&code).await.map_err(store_err)?;
+    if !allowlist.iter().any(|e| e.ip_range.contains(source_ip)) {
+        let detail = format!("{source_ip} is not in the fixed-IP allowlist of {code}");
+        return Err(refuse(RefusalKind::IpNotAllowed, detail, Some(code), fp));
+    }
+    if let Some(at) = credential.disabled_at {
+        let reason = credential.disabled_reason.as_deref().unwrap_or("no reason recorded");
+        let detail = format!("credential {} was disabled at {at}: {reason}", credential.id);
+        return Err(refuse(RefusalKind::CredentialDisabled, detail, Some(code), fp));
+    }
+    if participant.status != ParticipantStatus::Active {
+        let reason = participant.status_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let detail = format!("participant {code} is {}{reason}", participant.status);
+        return Err(refuse(RefusalKind::ParticipantSuspended, detail, Some(code), fp));
+    }
+
+    let stale = now - chrono::Duration::hours(1);
+    if credential.last_used_at.is_none_or(|t| t < stale) {
+        if let Err(e) = app.store.touch_credential(credential.id, now, stale).await {
+            tracing::warn!(%e, "cannot record credential use");
+        }
+    }
+    Ok(Caller { participant, credential, source_ip })
+}

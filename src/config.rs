@@ -1,0 +1,227 @@
+//! `gwx.toml`: the hub's configuration. Relative paths are taken from the
+//! directory that holds the file, so a demo directory can be moved whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::IpRange;
+use crate::pki::trust::CrlCheck;
+
+pub const CONFIG_FILE: &str = "gwx.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory the configuration was read from; relative paths start here.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTPS listen addresses.
+    #[serde(default = "default_https")]
+    pub https: Vec<SocketAddr>,
+    /// Plain-HTTP listen addresses (answer only 301 to HTTPS). Empty: none.
+    #[serde(default = "default_http")]
+    pub http: Vec<SocketAddr>,
+    /// The HTTPS base URL clients use, target of the plain-HTTP redirect.
+    /// Default: `https://localhost:<first https port>`.
+    pub public_url: Option<String>,
+    /// `max-age` of the Strict-Transport-Security header, in seconds.
+    #[serde(default = "default_hsts")]
+    pub hsts_max_age: u64,
+    /// Data directory (blobs, the SQLite file).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The hub's certificate (chain) and key, PEM.
+    #[serde(default = "default_cert")]
+    pub cert: PathBuf,
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// Directory of CA certificates and CRLs that client certificates are checked against.
+    #[serde(default = "default_trust_dir")]
+    pub trust_dir: PathBuf,
+    #[serde(default)]
+    pub crl_check: CrlCheck,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for PostgreSQL; otherwise a SQLite file. Default: `<data_dir>/gwx.db`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Credentials unused this many days are disabled by the daily job.
+    #[serde(default = "default_inactivity_days")]
+    pub inactivity_days: u32,
+    /// Warn this many days before a certificate expires.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: u32,
+}
+
+/// Client addresses behind a load balancer (DESIGN §2). Off by default: the
+/// TCP peer is the client. Only connections from `trusted` addresses may tell
+/// the hub another client address, by a PROXY-protocol header (when
+/// `proxy_protocol`) or by `client_ip_header`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    #[serde(default)]
+    pub trusted: Vec<String>,
+    #[serde(default)]
+    pub proxy_protocol: bool,
+    /// e.g. `X-Forwarded-For`: the last address in it is taken.
+    pub client_ip_header: Option<String>,
+}
+
+fn default_https() -> Vec<SocketAddr> {
+    vec!["127.0.0.1:8443".parse().expect("literal address")]
+}
+fn default_http() -> Vec<SocketAddr> {
+    vec!["127.0.0.1:8080".parse().expect("literal address")]
+}
+fn default_hsts() -> u64 {
+    31_536_000
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_cert() -> PathBuf {
+    "certs/hub.pem".into()
+}
+fn default_key() -> PathBuf {
+    "certs/hub.key".into()
+}
+fn default_trust_dir() -> PathBuf {
+    "certs".into()
+}
+fn default_inactivity_days() -> u32 {
+    90
+}
+fn default_expiry_warning_days() -> u32 {
+    30
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+impl Default for TlsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+impl Default for AuthConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl Config {
+    /// Reads `dir/gwx.toml`; a missing file gives the defaults.
+    pub fn load(dir: &Path) -> anyhow::Result<Config> {
+        let path = dir.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        };
+        Self::parse(dir, &text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(dir: &Path, text: &str) -> anyhow::Result<Config> {
+        let mut c: Config = toml::from_str(text)?;
+        c.dir = dir.to_owned();
+        for t in &c.proxy.trusted {
+            IpRange::parse(t)?;
+        }
+        if c.auth.inactivity_days == 0 {
+            anyhow::bail!("auth.inactivity_days must be at least 1");
+        }
+        Ok(c)
+    }
+
+    /// A path from the configuration, resolved against its directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_owned() } else { self.dir.join(p) }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path(&self.server.data_dir)
+    }
+
+    /// The database URL: the configured one (environment and flags are
+    /// applied by the caller) or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => u.clone(),
+            Some(u) => {
+                let p = u.strip_prefix("sqlite://").or_else(|| u.strip_prefix("sqlite:")).unwrap_or(u);
+                self.path(Path::new(p)).display().to_string()
+            }
+            None => self.data_dir().join("gwx.db").display().to_string(),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let port = self.server.https.first().map(|a| a.port()).unwrap_or(443);
+                format!("https://localhost:{port}")
+            }
+        }
+    }
+
+    pub fn trusted_proxies(&self) -> Vec<IpRange> {
+        self.proxy.trusted.iter().filter_map(|t| IpRange::parse(t).ok()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = Config::parse(Path::new("/srv/gwx"), "").unwrap();
+        assert_eq!(c.server.https, default_https());
+        assert_eq!(c.database_url(), "/srv/gwx/data/gwx.db");
+        assert_eq!(c.path(&c.tls.cert), Path::new("/srv/gwx/certs/hub.pem"));
+        assert_eq!(c.public_url(), "https://localhost:8443");
+        assert_eq!(c.auth.inactivity_days, 90);
+        assert!(c.proxy.trusted.is_empty());
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_proxies() {
+        assert!(Config::parse(Path::new("/"), "[server]\nhttps_port = 1\n").is_err());
+        assert!(Config::parse(Path::new("/"), "[proxy]\ntrusted = [\"nonsense\"]\n").is_err());
+        let c = Config::parse(Path::new("/"), "[database]\nurl = \"postgres://u@h/db\"\n").unwrap();
+        assert_eq!(c.database_url(), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,140 @@
+//! The HTTPS API: thin axum routes over the domain and the store.
+//!
+//! Layers, outermost first: metrics, HSTS, problem logging (every problem
+//! response becomes an exchange-log entry), then per route group the
+//! authentication and role checks. Handlers receive an authenticated
+//! [`Caller`] and never see a request that failed those checks.
+
+mod credentials;
+pub mod extract;
+mod log;
+mod openapi;
+pub mod ops;
+mod participants;
+pub mod problem;
+mod trust;
+pub use trust::describe as describe_trust;
+mod whoami;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::{header, HeaderValue};
+
+use crate::app::App;
+use crate::auth::{self, Caller};
+use crate::domain::log::{LogAction, NewLogEntry};
+use crate::domain::Role;
+use crate::tls::ConnInfo;
+use problem::{Problem, ProblemRecord};
+
+pub type AppState = Arc<App>;
+
+/// The HTTPS application.
+pub fn router(app: AppState) -> Router {
+    let it_bureau = Router::new()
+        .merge(participants::routes())
+        .merge(credentials::routes())
+        .merge(trust::routes())
+        .route_layer(middleware::from_fn(|req, next| require_role(Role::ItBureau, req, next)));
+
+    let authenticated = Router::new()
+        .merge(whoami::routes())
+        .merge(log::routes())
+        .merge(it_bureau)
+        .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
+
+    let hsts = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", app.config.server.hsts_max_age))
+        .expect("ASCII header value");
+
+    Router::new()
+        .merge(ops::routes())
+        .merge(openapi::routes())
+        .merge(authenticated)
+        .fallback(|| async { Problem::not_found("no such path") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(app.clone(), record_problems))
+        .layer(middleware::map_response(move |mut resp: Response| {
+            let hsts = hsts.clone();
+            async move {
+                resp.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+                resp
+            }
+        }))
+        .layer(middleware::from_fn(track_metrics))
+        .with_state(app)
+}
+
+/// The connection facts the accept loop attached to the request.
+fn conn_info(req: &Request) -> Option<Arc<ConnInfo>> {
+    req.extensions().get::<Arc<ConnInfo>>().cloned()
+}
+
+/// Authenticates the caller (DESIGN §2) and hands it to the handler.
+async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(conn) = conn_info(&req) else {
+        return Problem::internal("request without connection information").into_response();
+    };
+    let ip = auth::client_ip(&app, &conn, req.headers());
+    let caller = match auth::authenticate(&app, &conn, ip).await {
+        Ok(c) => c,
+        Err(refusal) => return Problem::from(refusal).into_response(),
+    };
+    let (code, fingerprint) = (caller.participant.code.to_string(), caller.credential.fingerprint.clone());
+    req.extensions_mut().insert(caller);
+    let mut resp = next.run(req).await;
+    // Refusals from handlers are logged against the caller.
+    if let Some(rec) = resp.extensions_mut().get_mut::<ProblemRecord>() {
+        rec.participant.get_or_insert(code);
+        rec.credential.get_or_insert(fingerprint);
+    }
+    resp
+}
+
+/// Refuses callers whose credential lacks `role`.
+async fn require_role(role: Role, req: Request, next: Next) -> Response {
+    let Some(caller) = req.extensions().get::<Caller>() else {
+        return Problem::internal("role check before authentication").into_response();
+    };
+    if let Err(refusal) = caller.require(role) {
+        return Problem::from(refusal).into_response();
+    }
+    next.run(req).await
+}
+
+/// Writes every problem response to the exchange log, with who asked, from where.
+async fn record_problems(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let conn = conn_info(&req);
+    let ip = conn.as_ref().map(|c| auth::client_ip(&app, c, req.headers()));
+    let cert = conn.as_ref().and_then(|c| c.cert.as_ref().map(|c| c.fingerprint.clone()));
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let resp = next.run(req).await;
+    if let Some(rec) = resp.extensions().get::<ProblemRecord>() {
+        let action = match (rec.auth, rec.server_error) {
+            (true, _) => LogAction::AuthRefused,
+            (false, true) => LogAction::ServerError,
+            (false, false) => LogAction::RequestRefused,
+        };
+        let mut entry = NewLogEntry::new(action, format!("{what}: {}", rec.detail)).problem(rec.type_uri.clone());
+        entry.participant = rec.participant.clone();
+        entry.credential = rec.credential.clone().or(cert);
+        entry.source_ip = ip.map(|ip| ip.to_string());
+        metrics::counter!("gwx_refusals_total", "type" => rec.type_uri.clone()).increment(1);
+        app.log(&entry).await;
+    }
+    resp
+}
+
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("gwx_http_requests_total", "method" => method, "status" => status).increment(1);
+    metrics::histogram!("gwx_http_request_duration_seconds").record(start.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,47 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the API.
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::header;
+use utoipa::OpenApi;
+
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "gwx — 公文電子交換中心 API", description = "Every request is authenticated by its TLS client certificate and source IP (DESIGN §2). Errors are RFC 9457 problem+json with a stable `type` `urn:gwx:error:<name>`."),
+    paths(
+        super::ops::healthz,
+        super::ops::metrics,
+        super::whoami::whoami,
+        super::log::list,
+        super::participants::list,
+        super::participants::create,
+        super::participants::show,
+        super::participants::update,
+        super::participants::suspend,
+        super::participants::reinstate,
+        super::participants::terminate,
+        super::participants::allowlist,
+        super::participants::allow,
+        super::participants::disallow,
+        super::credentials::list,
+        super::credentials::show,
+        super::credentials::register,
+        super::credentials::disable,
+        super::credentials::enable,
+        super::trust::show,
+        super::trust::reload,
+    )
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi))
+}
+
+async fn openapi() -> Response {
+    let json = ApiDoc::openapi().to_pretty_json().expect("OpenAPI document serialises");
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+}

@@ -1,0 +1,22 @@
+//! gwx — 公文電子交換中心: an electronic official-document exchange hub.
+//!
+//! See DESIGN.md for the domain. Layout: `domain` (valid-by-construction
+//! types and pure rules), `store` (the one storage interface over SQLite and
+//! PostgreSQL), `tls`/`pki` (HTTPS termination, certificates), `auth` (who is
+//! calling), `http` (thin routes), `server` (start/stop), `client` (the agency
+//! client), `demo` (`gwx init`).
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod jobs;
+pub mod pki;
+pub mod server;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,18 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GWX_LOG").unwrap_or_else(|_| "gwx=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match gwx::cli::run(gwx::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gwx: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The trust store: the CA certificates client certificates must chain to,
+//! and the CRLs that revoke them, loaded from one directory.
+//!
+//! Every `*.pem`, `*.crt` and `*.crl` file in the directory is read block by
+//! block: CA certificates (basicConstraints CA) become trust material, CRLs
+//! are checked against the CA that issued them, anything else (the hub's own
+//! certificate and key, for instance) is skipped. The set of revoked serials
+//! is also kept here so requests on long-lived or resumed TLS sessions can be
+//! re-checked against the current CRLs.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use foreign_types::ForeignTypeRef;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::X509VerifyFlags;
+use openssl::x509::{X509Crl, X509Ref, X509};
+
+use super::{asn1_to_utc, name_to_string, pem_blocks};
+
+/// How far down the chain CRLs are required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrlCheck {
+    /// Every CA level needs a current CRL (the default).
+    #[default]
+    All,
+    /// Only the CA that issued the client certificate needs one.
+    Leaf,
+    /// No revocation checking (not for production).
+    None,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read trust directory {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(PathBuf, String),
+    #[error("no CA certificate found in {0}")]
+    NoAnchors(PathBuf),
+    #[error("CRL of '{0}' is not signed by a CA of the trust store")]
+    CrlUnverified(String),
+    #[error("crl_check requires a CRL for '{0}', none found")]
+    CrlMissing(String),
+    #[error("openssl: {0}")]
+    Openssl(#[from] openssl::error::ErrorStack),
+}
+
+/// A CRL as loaded, summarised for operators.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CrlSummary {
+    pub issuer: String,
+    pub last_update: DateTime<Utc>,
+    pub next_update: Option<DateTime<Utc>>,
+    pub revoked: usize,
+}
+
+/// What the trust directory held at the last (re)load.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TrustSummary {
+    pub directory: String,
+    pub certificate_authorities: Vec<String>,
+    pub crls: Vec<CrlSummary>,
+    #[schema(value_type = String)]
+    pub crl_check: CrlCheck,
+}
+
+pub struct TrustMaterial {
+    pub cas: Vec<X509>,
+    pub crls: Vec<X509Crl>,
+    revoked: HashSet<(Vec<u8>, String)>,
+    pub summary: TrustSummary,
+}
+
+unsafe extern "C" {
+    // Declared here: openssl-sys does not bind it. Takes its own reference.
+    fn X509_STORE_add_crl(store: *mut openssl_sys::X509_STORE, crl: *mut openssl_sys::X509_CRL) -> std::os::raw::c_int;
+}
+
+fn is_ca(cert: &X509Ref) -> bool {
+    // SAFETY: reads (and caches) the extension flags of a valid certificate.
+    let flags = unsafe { openssl_sys::X509_get_extension_flags(cert.as_ptr()) };
+    flags & openssl_sys::EXFLAG_CA != 0
+}
+
+impl TrustMaterial {
+    pub fn load_dir(dir: &Path, crl_check: CrlCheck) -> Result<Self, TrustError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| TrustError::Io(dir.to_owned(), e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pem" | "crt" | "crl")))
+            .collect();
+        files.sort();
+
+        let mut cas = Vec::new();
+        let mut crls = Vec::new();
+        for path in &files {
+            let bytes = std::fs::read(path).map_err(|e| TrustError::Io(path.clone(), e))?;
+            for (label, block) in pem_blocks(&bytes) {
+                match label {
+                    "CERTIFICATE" => {
+                        let cert = X509::from_pem(block.as_bytes())
+                            .map_err(|e| TrustError::Parse(path.clone(), e.to_string()))?;
+                        if is_ca(&cert) {
+                            cas.push(cert);
+                        }
+                    }
+                    "X509 CRL" => crls.push(
+                        X509Crl::from_pem(block.as_bytes())
+                            .map_err(|e| TrustError::Parse(path.clone(), e.to_string()))?,
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        if cas.is_empty() {
+            return Err(TrustError::NoAnchors(dir.to_owned()));
+        }
+
+        let mut revoked = HashSet::new();
+        let mut crl_summaries = Vec::new();
+        for crl in &crls {
+            let issuer = crl.issuer_name();
+            let signed_by_ca = cas.iter().any(|ca| {
+                ca.subject_name().try_cmp(issuer).is_ok_and(|o| o.is_eq())
+                    && ca.public_key().and_then(|k| crl.verify(&k)).unwrap_or(false)
+            });
+            if !signed_by_ca {
+                return Err(TrustError::CrlUnverified(name_to_string(issuer)));
+            }
+            let issuer_der = issuer.to_der()?;
+            let entries = crl.get_revoked().map(|s| s.iter().collect::<Vec<_>>()).unwrap_or_default();
+            for r in &entries {
+                revoked.insert((issuer_der.clone(), r.serial_number().to_bn()?.to_hex_str()?.to_string()));
+            }
+            crl_summaries.push(CrlSummary {
+                issuer: name_to_string(issuer),
+                last_update: asn1_to_utc(crl.last_update())?,
+                next_update: crl.next_update().map(asn1_to_utc).transpose()?,
+                revoked: entries.len(),
+            });
+        }
+
+        // Every CA whose certificates we must check needs a CRL of its own.
+        let has_crl = |ca: &X509| crls.iter().any(|c| ca.subject_name().try_cmp(c.issuer_name()).is_ok_and(|o| o.is_eq()));
+        match crl_check {
+            CrlCheck::All => {
+                if let Some(ca) = cas.iter().find(|ca| !has_crl(ca)) {
+                    return Err(TrustError::CrlMissing(name_to_string(ca.subject_name())));
+                }
+            }
+            CrlCheck::Leaf => {
+                if crls.is_empty() {
+                    return Err(TrustError::CrlMissing("any CA".into()));
+                }
+            }
+            CrlCheck::None => {}
+        }
+
+        let summary = TrustSummary {
+            directory: dir.display().to_string(),
+            certificate_authorities: cas.iter().map(|c| name_to_string(c.subject_name())).collect(),
+            crls: crl_summaries,
+            crl_check,
+        };
+        Ok(TrustMaterial { cas, crls, revoked, summary })
+    }
+
+    /// An OpenSSL verification store with the anchors and, as configured, the CRLs.
+    pub fn x509_store(&self) -> Result<X509Store, TrustError> {
+        let mut b = X509StoreBuilder::new()?;
+        for ca in &self.cas {
+            b.add_cert(ca.clone())?;
+        }
+        let flags = match self.summary.crl_check {
+            CrlCheck::All => X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL,
+            CrlCheck::Leaf => X509VerifyFlags::CRL_CHECK,
+            CrlCheck::None => X509VerifyFlags::empty(),
+        };
+        if !flags.is_empty() {
+            for crl in &self.crls {
+                // SAFETY: X509_STORE_add_crl takes its own reference to the CRL.
+                let rc = unsafe { X509_STORE_add_crl(b.as_ptr(), crl.as_ptr()) };
+                if rc != 1 {
+                    return Err(openssl::error::ErrorStack::get().into());
+                }
+            }
+            b.set_flags(flags)?;
+        }
+        Ok(b.build())
+    }
+
+    /// Checks a certificate against the trust store (chain, validity, CRLs)
+    /// at the current time; the error is OpenSSL's reason.
+    pub fn verify(&self, cert: &X509Ref) -> Result<(), String> {
+        let run = || -> Result<Option<String>, openssl::error::ErrorStack> {
+            let store = self.x509_store().map_err(|e| match e {
+                TrustError::Openssl(e) => e,
+                _ => openssl::error::ErrorStack::get(),
+            })?;
+            let chain = openssl::stack::Stack::new()?;
+            let mut ctx = openssl::x509::X509StoreContext::new()?;
+            ctx.init(&store, cert, &chain, |c| {
+                Ok(if c.verify_cert()? { None } else { Some(c.error().error_string().to_owned()) })
+            })
+        };
+        match run() {
+            Ok(None) => Ok(()),
+            Ok(Some(reason)) => Err(reason),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether the CRLs revoke the certificate with this issuer (DER name) and serial (hex).
+    pub fn is_revoked(&self, issuer_der: &[u8], serial_hex: &str) -> bool {
+        self.summary.crl_check != CrlCheck::None && self.revoked.contains(&(issuer_der.to_vec(), serial_hex.to_owned()))
+    }
+}

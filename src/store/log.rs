@@ -1,0 +1,161 @@
+//! The exchange log: appending to the hash chain, querying, verifying.
+
+use chrono::{DateTime, Utc};
+
+use super::{with_pool, BeginWrite, Result, Store, StoreError};
+use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry, NewLogEntry};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LogRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    action: String,
+    participant: Option<String>,
+    credential: Option<String>,
+    source_ip: Option<String>,
+    document: Option<String>,
+    counterpart: Option<String>,
+    problem: Option<String>,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl TryFrom<LogRow> for LogEntry {
+    type Error = StoreError;
+    fn try_from(r: LogRow) -> Result<Self> {
+        Ok(LogEntry {
+            seq: r.seq,
+            at: r.at,
+            action: r.action.parse()?,
+            participant: r.participant,
+            credential: r.credential,
+            source_ip: r.source_ip,
+            document: r.document,
+            counterpart: r.counterpart,
+            problem: r.problem,
+            detail: r.detail,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        })
+    }
+}
+
+const LOG_COLUMNS: &str =
+    "seq, at, action, participant, credential, source_ip, document, counterpart, problem, detail, prev_hash, hash";
+
+/// Appends `$entry` at time `$at` inside the open transaction `$tx`.
+///
+/// The first statement updates the chain head, which takes the write lock
+/// (SQLite) or the row lock (PostgreSQL) so concurrent appenders queue up and
+/// each sees the hash its predecessor wrote.
+macro_rules! append_log {
+    ($tx:expr, $at:expr, $entry:expr) => {{
+        let (seq, prev): (i64, String) =
+            sqlx::query_as("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *$tx)
+                .await?;
+        let e = $crate::domain::log::LogEntry::chain(seq, $at, $entry, &prev)?;
+        sqlx::query(
+            "INSERT INTO exchange_log (seq, at, action, participant, credential, source_ip, document, \
+             counterpart, problem, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(e.seq)
+        .bind(e.at)
+        .bind(e.action.as_str())
+        .bind(&e.participant)
+        .bind(&e.credential)
+        .bind(&e.source_ip)
+        .bind(&e.document)
+        .bind(&e.counterpart)
+        .bind(&e.problem)
+        .bind(&e.detail)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1").bind(&e.hash).execute(&mut *$tx).await?;
+        e
+    }};
+}
+pub(crate) use append_log;
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Entries about this participant only (as actor or counterpart).
+    pub participant: Option<String>,
+    pub action: Option<String>,
+    /// Entries with a sequence number above this.
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// The result of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogReport {
+    pub checked: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+}
+
+impl Store {
+    /// Appends one entry in its own transaction.
+    pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<LogEntry> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let e = append_log!(tx, at, entry);
+            tx.commit().await?;
+            Ok(e)
+        })
+    }
+
+    /// Entries in sequence order, filtered.
+    pub async fn log_entries(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM exchange_log \
+             WHERE seq > $1 \
+               AND ($2 IS NULL OR participant = $2 OR counterpart = $2) \
+               AND ($3 IS NULL OR action = $3) \
+             ORDER BY seq LIMIT $4"
+        );
+        let rows: Vec<LogRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(f.after_seq.unwrap_or(0))
+                .bind(&f.participant)
+                .bind(&f.action)
+                .bind(f.limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(LogEntry::try_from).collect()
+    }
+
+    /// Walks the whole chain in batches and checks every link, and that the
+    /// head row agrees with the last entry.
+    pub async fn verify_log(&self) -> Result<std::result::Result<LogReport, ChainBreak>> {
+        let mut verifier = ChainVerifier::new(None);
+        let mut after = 0;
+        loop {
+            let batch =
+                self.log_entries(&LogFilter { after_seq: Some(after), limit: 1000, ..Default::default() }).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for e in &batch {
+                if let Err(b) = verifier.check(e) {
+                    return Ok(Err(b));
+                }
+            }
+        }
+        let (head_seq, head_hash): (i64, String) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one(pool).await?
+        });
+        let (last_seq, last_hash) =
+            verifier.head().cloned().unwrap_or((0, crate::domain::log::GENESIS_HASH.to_owned()));
+        if (last_seq, &last_hash) != (head_seq, &head_hash) {
+            return Ok(Err(ChainBreak::Gap { seq: head_seq, prev: last_seq }));
+        }
+        Ok(Ok(LogReport { checked: verifier.checked, head_seq, head_hash }))
+    }
+}

@@ -1,0 +1,294 @@
+//! Participants and their fixed-IP allowlists.
+
+use chrono::{DateTime, Utc};
+
+use super::log::append_log;
+use super::{conflict_on_unique, stored_time, with_pool, BeginWrite, Page, Result, Store, StoreError};
+use crate::domain::log::NewLogEntry;
+use crate::domain::participant::Participant;
+use crate::domain::{
+    Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, UnifiedBusinessNumber,
+};
+
+/// A participant to create.
+#[derive(Debug, Clone)]
+pub struct NewParticipant {
+    pub code: ParticipantCode,
+    pub kind: ParticipantKind,
+    pub name: String,
+    pub unified_business_number: Option<UnifiedBusinessNumber>,
+    pub status: ParticipantStatus,
+    pub capabilities: Capabilities,
+    pub supervisor: Option<ParticipantCode>,
+}
+
+/// Fields of a participant to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ParticipantUpdate {
+    pub name: Option<String>,
+    pub unified_business_number: Option<UnifiedBusinessNumber>,
+    pub capabilities: Option<Capabilities>,
+    pub supervisor: Option<ParticipantCode>,
+}
+
+/// One entry of a participant's fixed-IP allowlist.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct AllowlistEntry {
+    pub id: i64,
+    pub participant: ParticipantCode,
+    /// An address or CIDR block, IPv4 or IPv6.
+    #[schema(value_type = String, example = "203.0.113.7")]
+    #[serde(serialize_with = "crate::store::participants::display")]
+    pub ip_range: IpRange,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    code: String,
+    kind: String,
+    name: String,
+    ubn: Option<String>,
+    status: String,
+    status_reason: Option<String>,
+    can_receive: bool,
+    can_send: bool,
+    supervisor_code: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+    fn try_from(r: ParticipantRow) -> Result<Self> {
+        Ok(Participant {
+            code: ParticipantCode::parse(&r.code)?,
+            kind: r.kind.parse()?,
+            name: r.name,
+            unified_business_number: r.ubn.as_deref().map(UnifiedBusinessNumber::parse).transpose()?,
+            status: r.status.parse()?,
+            status_reason: r.status_reason,
+            capabilities: Capabilities { receive: r.can_receive, send: r.can_send },
+            supervisor: r.supervisor_code.as_deref().map(ParticipantCode::parse).transpose()?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AllowlistRow {
+    id: i64,
+    participant_code: String,
+    ip_range: String,
+    note: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<AllowlistRow> for AllowlistEntry {
+    type Error = StoreError;
+    fn try_from(r: AllowlistRow) -> Result<Self> {
+        Ok(AllowlistEntry {
+            id: r.id,
+            participant: ParticipantCode::parse(&r.participant_code)?,
+            ip_range: IpRange::parse(&r.ip_range)?,
+            note: r.note,
+            created_at: r.created_at,
+        })
+    }
+}
+
+const PARTICIPANT_COLUMNS: &str = "code, kind, name, ubn, status, status_reason, can_receive, can_send, \
+                                   supervisor_code, created_at, updated_at";
+
+impl Store {
+    pub async fn participant(&self, code: &str) -> Result<Option<Participant>> {
+        let sql = format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE code = $1");
+        let row: Option<ParticipantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(code).fetch_optional(pool).await?
+        });
+        row.map(Participant::try_from).transpose()
+    }
+
+    /// Participants in code order, a page at a time.
+    pub async fn participants(&self, page: &Page<String>) -> Result<Vec<Participant>> {
+        let sql = format!("SELECT {PARTICIPANT_COLUMNS} FROM participants WHERE code > $1 ORDER BY code LIMIT $2");
+        let rows: Vec<ParticipantRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(page.after.as_deref().unwrap_or(""))
+                .bind(page.limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Participant::try_from).collect()
+    }
+
+    /// Creates a participant and logs it, in one transaction.
+    pub async fn create_participant(&self, p: &NewParticipant, at: DateTime<Utc>, log: &NewLogEntry) -> Result<Participant> {
+        let at = stored_time(at);
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(p.code.as_str())
+            .bind(p.kind.as_str())
+            .bind(&p.name)
+            .bind(p.unified_business_number.as_ref().map(|u| u.as_str()))
+            .bind(p.status.as_str())
+            .bind(p.capabilities.receive)
+            .bind(p.capabilities.send)
+            .bind(p.supervisor.as_ref().map(|c| c.as_str()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on_unique(format!("participant {}", p.code)))?;
+            append_log!(tx, at, log);
+            tx.commit().await?;
+        });
+        self.participant(p.code.as_str()).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Changes the given fields of a participant and logs it, in one transaction.
+    pub async fn update_participant(
+        &self,
+        code: &ParticipantCode,
+        u: &ParticipantUpdate,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<Participant> {
+        let at = stored_time(at);
+        let changed = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE participants SET name = COALESCE($2, name), ubn = COALESCE($3, ubn), \
+                 can_receive = COALESCE($4, can_receive), can_send = COALESCE($5, can_send), \
+                 supervisor_code = COALESCE($6, supervisor_code), updated_at = $7 WHERE code = $1",
+            )
+            .bind(code.as_str())
+            .bind(&u.name)
+            .bind(u.unified_business_number.as_ref().map(|x| x.as_str()))
+            .bind(u.capabilities.map(|c| c.receive))
+            .bind(u.capabilities.map(|c| c.send))
+            .bind(u.supervisor.as_ref().map(|c| c.as_str()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                append_log!(tx, at, log);
+            }
+            tx.commit().await?;
+            n
+        });
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.participant(code.as_str()).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Sets a participant's status with its reason, and logs it, in one transaction.
+    /// A terminated participant stays terminated.
+    pub async fn set_participant_status(
+        &self,
+        code: &ParticipantCode,
+        status: ParticipantStatus,
+        reason: Option<&str>,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<Participant> {
+        let at = stored_time(at);
+        let changed = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE participants SET status = $2, status_reason = $3, updated_at = $4 \
+                 WHERE code = $1 AND status <> 'terminated'",
+            )
+            .bind(code.as_str())
+            .bind(status.as_str())
+            .bind(reason)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                append_log!(tx, at, log);
+            }
+            tx.commit().await?;
+            n
+        });
+        match (changed, self.participant(code.as_str()).await?) {
+            (_, None) => Err(StoreError::NotFound),
+            (0, Some(_)) => Err(StoreError::Conflict(format!("participant {code} is terminated"))),
+            (_, Some(p)) => Ok(p),
+        }
+    }
+
+    pub async fn allowlist(&self, code: &str) -> Result<Vec<AllowlistEntry>> {
+        let rows: Vec<AllowlistRow> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, participant_code, ip_range, note, created_at FROM allowlist \
+                 WHERE participant_code = $1 ORDER BY id",
+            )
+            .bind(code)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(AllowlistEntry::try_from).collect()
+    }
+
+    pub async fn add_allowlist_entry(
+        &self,
+        code: &ParticipantCode,
+        range: IpRange,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<AllowlistEntry> {
+        let at = stored_time(at);
+        let row: AllowlistRow = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let row = sqlx::query_as(
+                "INSERT INTO allowlist (participant_code, ip_range, note, created_at) VALUES ($1, $2, $3, $4) \
+                 RETURNING id, participant_code, ip_range, note, created_at",
+            )
+            .bind(code.as_str())
+            .bind(range.to_string())
+            .bind(note)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(conflict_on_unique(format!("{range} is already allowed for {code}")))?;
+            append_log!(tx, at, log);
+            tx.commit().await?;
+            row
+        });
+        row.try_into()
+    }
+
+    /// Removes one entry; `NotFound` when the participant has no such entry.
+    pub async fn remove_allowlist_entry(&self, code: &ParticipantCode, id: i64, at: DateTime<Utc>, log: &NewLogEntry) -> Result<()> {
+        let at = stored_time(at);
+        let n = with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query("DELETE FROM allowlist WHERE id = $1 AND participant_code = $2")
+                .bind(id)
+                .bind(code.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                append_log!(tx, at, log);
+            }
+            tx.commit().await?;
+            n
+        });
+        if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+}
