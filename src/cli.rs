@@ -45,6 +45,9 @@ pub enum Command {
         http: Vec<SocketAddr>,
         #[arg(long, env = "GWX_DATABASE_URL")]
         database: Option<String>,
+        /// First create the demo (as `gwx init`) if DIR holds no hub yet.
+        #[arg(long)]
+        init: bool,
     },
     /// The exchange log.
     Log {
@@ -84,7 +87,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_demo_help(&dir);
             Ok(())
         }
-        Command::Serve { dir, https, http, database } => serve(&dir, https, http, database).await,
+        Command::Serve { dir, https, http, database, init } => {
+            if init && !dir.join(crate::config::CONFIG_FILE).exists() {
+                crate::demo::init(&dir, database.as_deref(), false).await?;
+                print_demo_help(&dir);
+            }
+            serve(&dir, https, http, database).await
+        }
         Command::Log { command: LogCommand::Verify { dir, database } } => {
             let config = load_config(&dir, database)?;
             let store = Store::open(&config.database_url()).await?;

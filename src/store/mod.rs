@@ -151,6 +151,34 @@ impl Store {
         Ok(())
     }
 
+    /// A connection to a PostgreSQL server's maintenance database, for
+    /// creating and dropping databases (setup and tests); no migrations.
+    pub async fn open_admin(url: &str) -> Result<Store> {
+        let opts = PgConnectOptions::from_str(url)?;
+        Ok(Store::Postgres(PgPoolOptions::new().max_connections(1).connect_with(opts).await?))
+    }
+
+    /// Creates a PostgreSQL database (name: lower-case letters, digits, `_`).
+    pub async fn create_database(&self, name: &str) -> Result<()> {
+        self.database_ddl("CREATE DATABASE", name, "").await
+    }
+
+    /// Drops a PostgreSQL database, closing its connections.
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        self.database_ddl("DROP DATABASE IF EXISTS", name, " WITH (FORCE)").await
+    }
+
+    async fn database_ddl(&self, verb: &str, name: &str, suffix: &str) -> Result<()> {
+        let Store::Postgres(pool) = self else {
+            return Err(StoreError::Corrupt("databases are created on PostgreSQL only".into()));
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(StoreError::Corrupt(format!("bad database name '{name}'")));
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!("{verb} {name}{suffix}"))).execute(pool).await?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }

@@ -1,0 +1,221 @@
+//! The one helper that starts a real hub for end-to-end tests: real mTLS on
+//! loopback, a fresh database per test (SQLite file or a new PostgreSQL
+//! database), the demo PKI and participants of `gwx init`, and a manual clock.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use chrono::Utc;
+use gwx::clock::ManualClock;
+use gwx::config::Config;
+use gwx::server::Hub;
+use gwx::store::Store;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// Server URL without database name, e.g. `postgres://gwx:gwx@localhost`.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `GWX_TEST_POSTGRES` names a server. When it does not,
+    /// the test is skipped, unless `GWX_REQUIRE_POSTGRES=1` (as in CI), where
+    /// a skip would hide an untested implementation: then it fails.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("GWX_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => Some(Backend::Postgres(url.trim_end_matches('/').to_owned())),
+            _ => {
+                if std::env::var("GWX_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                    panic!("GWX_REQUIRE_POSTGRES=1 but GWX_TEST_POSTGRES is not set: PostgreSQL tests would be skipped");
+                }
+                eprintln!("skipped: set GWX_TEST_POSTGRES=postgres://user:pass@host to run the PostgreSQL variant");
+                None
+            }
+        }
+    }
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(b) = $crate::common::Backend::postgres() {
+                    super::$name(b).await
+                }
+            }
+        }
+    )+};
+}
+
+/// The demo PKI, generated once per test binary and copied into each test.
+fn pki_template() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("gwx-test-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        gwx::demo::create_pki(&dir).expect("demo PKI");
+        dir
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A fresh database on `backend`: a SQLite file in `dir`, or a new PostgreSQL database.
+pub async fn fresh_database(backend: &Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => dir.join("data/gwx.db").display().to_string(),
+        Backend::Postgres(server) => {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let name = format!("gwx_t_{}_{}_{}", std::process::id(), Utc::now().timestamp_micros(), N.fetch_add(1, Ordering::SeqCst));
+            let admin = Store::open_admin(&format!("{server}/postgres")).await.expect("connect to PostgreSQL");
+            admin.create_database(&name).await.expect("create test database");
+            format!("{server}/{name}")
+        }
+    }
+}
+
+pub struct TestHub {
+    pub hub: Hub,
+    pub dir: tempfile::TempDir,
+    pub clock: ManualClock,
+    pub backend: Backend,
+}
+
+impl TestHub {
+    pub async fn start(backend: Backend) -> TestHub {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a hub after `configure` has adjusted the configuration.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(pki_template(), dir.path());
+        let url = fresh_database(&backend, dir.path()).await;
+        let mut config = Config::parse(dir.path(), &gwx::demo::config_text(Some(&url))).unwrap();
+        config.server.https = vec!["127.0.0.1:0".parse().unwrap()];
+        config.server.http = vec!["127.0.0.1:0".parse().unwrap()];
+        configure(&mut config);
+        let clock = ManualClock::new(Utc::now());
+        let store = Store::open(&config.database_url()).await.expect("open store");
+        gwx::demo::seed(&store, dir.path(), &clock).await.expect("seed demo participants");
+        let hub = Hub::start(config, store, Arc::new(clock.clone())).await.expect("start hub");
+        TestHub { hub, dir, clock, backend }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.hub.app.store
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.hub.https[0]
+    }
+
+    /// `https://localhost:<port><path>`: the hub certificate names localhost.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.addr().port())
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A client with no certificate, trusting the demo CA.
+    pub fn anonymous(&self) -> reqwest::Client {
+        self.builder().build().unwrap()
+    }
+
+    fn builder(&self) -> reqwest::ClientBuilder {
+        let ca = std::fs::read(self.path("certs/ca.pem")).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).unwrap())
+            .resolve("localhost", self.addr())
+            .no_proxy()
+    }
+
+    /// A client presenting `clients/<name>.pem` from 127.0.0.1.
+    pub fn client(&self, name: &str) -> reqwest::Client {
+        self.client_builder(name).build().unwrap()
+    }
+
+    /// A client presenting `clients/<name>.pem`, connecting from `local`.
+    pub fn client_from(&self, name: &str, local: &str) -> reqwest::Client {
+        self.client_builder(name).local_address(local.parse::<IpAddr>().unwrap()).build().unwrap()
+    }
+
+    pub fn client_builder(&self, name: &str) -> reqwest::ClientBuilder {
+        let cert = std::fs::read(self.path(&format!("clients/{name}.pem"))).unwrap();
+        let key = std::fs::read(self.path(&format!("clients/{name}.key"))).unwrap();
+        self.builder().identity(reqwest::Identity::from_pkcs8_pem(&cert, &key).unwrap())
+    }
+
+    /// Stops the hub and drops a PostgreSQL test database.
+    pub async fn stop(self) {
+        let url = self.hub.app.config.database_url();
+        self.hub.shutdown().await;
+        if let Backend::Postgres(server) = &self.backend {
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let admin = Store::open_admin(&format!("{server}/postgres")).await.unwrap();
+            admin.drop_database(&name).await.unwrap();
+        }
+    }
+}
+
+/// The response body as JSON, with the status checked first.
+pub async fn json(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let body = resp.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    if status >= 400 {
+        assert_eq!(ct, "application/problem+json", "refusals are problem+json");
+    }
+    serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+}
+
+/// Asserts a problem+json refusal with the given status and type name.
+pub async fn problem(resp: reqwest::Response, status: u16, name: &str) -> serde_json::Value {
+    let v = json(resp, status).await;
+    assert_eq!(v["type"], format!("urn:gwx:error:{name}"), "{v}");
+    v
+}
+
+/// Waits (bounded) until the exchange log holds an entry with `action`
+/// whose detail contains `needle`, and returns it. The hub writes TLS
+/// refusals after the handshake has failed, so the client may see the
+/// failure a moment before the entry lands.
+pub async fn wait_for_log(store: &Store, action: &str, needle: &str) -> gwx::domain::log::LogEntry {
+    for _ in 0..200 {
+        let entries = store
+            .log_entries(&gwx::store::LogFilter { action: Some(action.into()), limit: 1000, ..Default::default() })
+            .await
+            .unwrap();
+        if let Some(e) = entries.into_iter().find(|e| e.detail.contains(needle)) {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no '{action}' log entry containing '{needle}'");
+}

@@ -1,0 +1,242 @@
+//! The store test suite, run against SQLite and PostgreSQL alike.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{fresh_database, Backend};
+use gwx::domain::log::{ChainBreak, LogAction, NewLogEntry};
+use gwx::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles};
+use gwx::pki::demo::{issue_new, Profile};
+use gwx::pki::CertInfo;
+use gwx::store::{LogFilter, NewCredential, NewParticipant, Page, ParticipantUpdate, Store, StoreError};
+
+struct Fixture {
+    store: Store,
+    backend: Backend,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn open(backend: Backend) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(&backend, dir.path()).await;
+    let store = Store::open(&url).await.unwrap();
+    Fixture { store, backend, url, _dir: dir }
+}
+
+impl Fixture {
+    async fn close(self) {
+        self.store.close().await;
+        if let Backend::Postgres(server) = &self.backend {
+            let admin = Store::open_admin(&format!("{server}/postgres")).await.unwrap();
+            admin.drop_database(self.url.rsplit('/').next().unwrap()).await.unwrap();
+        }
+    }
+
+    /// Runs raw SQL, as an intruder with database access would.
+    async fn raw(&self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match &self.store {
+            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+    }
+}
+
+fn agency(code: &str, name: &str) -> NewParticipant {
+    NewParticipant {
+        code: ParticipantCode::parse(code).unwrap(),
+        kind: ParticipantKind::Agency,
+        name: name.into(),
+        unified_business_number: None,
+        status: ParticipantStatus::Active,
+        capabilities: Capabilities { receive: true, send: true },
+        supervisor: None,
+    }
+}
+
+fn log(detail: &str) -> NewLogEntry {
+    NewLogEntry::new(LogAction::ParticipantCreated, detail)
+}
+
+async fn log_count(store: &Store) -> usize {
+    store.log_entries(&LogFilter { limit: 10_000, ..Default::default() }).await.unwrap().len()
+}
+
+fn certificate(cn: &str) -> CertInfo {
+    let now = Utc::now();
+    let kp = issue_new(&[("C", "TW"), ("CN", cn)], Profile::Client { ubn: Some("10450009") }, now, now + Duration::days(30), None).unwrap();
+    CertInfo::from_pem(&kp.cert_pem()).unwrap()
+}
+
+async fn participants_and_allowlists(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let now = Utc::now();
+    let p = s.create_participant(&agency("379010000Q", "臺北市政府民政局"), now, &log("create")).await.unwrap();
+    assert_eq!(p.name, "臺北市政府民政局");
+    assert_eq!(p.status, ParticipantStatus::Active);
+    assert!(matches!(
+        s.create_participant(&agency("379010000Q", "again"), now, &log("dup")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The failed creation wrote no log entry: the log is in the same transaction.
+    assert_eq!(log_count(s).await, 1);
+
+    for (i, code) in ["379020000A", "379030000W", "379040000N"].into_iter().enumerate() {
+        s.create_participant(&agency(code, &format!("機關{i}")), now, &log("create")).await.unwrap();
+    }
+    let first = s.participants(&Page { after: None, limit: 2 }).await.unwrap();
+    assert_eq!(first.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["379010000Q", "379020000A"]);
+    let rest = s.participants(&Page { after: Some("379020000A".into()), limit: 10 }).await.unwrap();
+    assert_eq!(rest.len(), 2);
+
+    let code = p.code.clone();
+    let upd = ParticipantUpdate { name: Some("臺北市政府民政局（新）".into()), capabilities: Some(Capabilities { receive: true, send: false }), ..Default::default() };
+    let p = s.update_participant(&code, &upd, now, &log("update")).await.unwrap();
+    assert_eq!(p.name, "臺北市政府民政局（新）");
+    assert!(!p.capabilities.send);
+    assert!(matches!(
+        s.update_participant(&ParticipantCode::parse("379999999Z").unwrap(), &upd, now, &log("x")).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let p = s.set_participant_status(&code, ParticipantStatus::Suspended, Some("調查中"), now, &log("suspend")).await.unwrap();
+    assert_eq!((p.status, p.status_reason.as_deref()), (ParticipantStatus::Suspended, Some("調查中")));
+    s.set_participant_status(&code, ParticipantStatus::Terminated, Some("裁撤"), now, &log("terminate")).await.unwrap();
+    assert!(matches!(
+        s.set_participant_status(&code, ParticipantStatus::Active, None, now, &log("revive")).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let v4 = s.add_allowlist_entry(&code, IpRange::parse("10.0.0.0/24").unwrap(), Some("機房"), now, &log("allow")).await.unwrap();
+    s.add_allowlist_entry(&code, IpRange::parse("2001:db8::/48").unwrap(), None, now, &log("allow")).await.unwrap();
+    assert!(matches!(
+        s.add_allowlist_entry(&code, IpRange::parse("10.0.0.9/24").unwrap(), None, now, &log("dup")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let list = s.allowlist(code.as_str()).await.unwrap();
+    assert_eq!(list.iter().map(|e| e.ip_range.to_string()).collect::<Vec<_>>(), ["10.0.0.0/24", "2001:db8::/48"]);
+    assert!(list[1].ip_range.contains("2001:db8:0:1::5".parse().unwrap()));
+    s.remove_allowlist_entry(&code, v4.id, now, &log("remove")).await.unwrap();
+    assert!(matches!(s.remove_allowlist_entry(&code, v4.id, now, &log("again")).await, Err(StoreError::NotFound)));
+    assert_eq!(s.allowlist(code.as_str()).await.unwrap().len(), 1);
+    f.close().await;
+}
+
+async fn credentials_lifecycle(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let t0 = Utc::now();
+    let code = ParticipantCode::parse("379010000Q").unwrap();
+    s.create_participant(&agency(code.as_str(), "民政局"), t0, &log("create")).await.unwrap();
+    let cert = certificate("王小明");
+    let new = NewCredential {
+        participant: code.clone(),
+        cert: cert.clone(),
+        card_number: Some("TP03000001".into()),
+        holder: "王小明".into(),
+        roles: Roles::new([Role::Sender, Role::Receiver]),
+    };
+    let c = s.register_credential(&new, t0, &log("register")).await.unwrap();
+    assert_eq!(c.fingerprint, cert.fingerprint);
+    assert_eq!(c.unified_business_number.as_deref(), Some("10450009"));
+    assert_eq!(c.roles, Roles::new([Role::Receiver, Role::Sender]));
+    assert!(matches!(s.register_credential(&new, t0, &log("dup")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.credential_by_fingerprint(&cert.fingerprint).await.unwrap().unwrap().id, c.id);
+    assert!(s.credential_by_fingerprint("00").await.unwrap().is_none());
+
+    let other = NewCredential { cert: certificate("陳代理"), holder: "陳代理".into(), ..new.clone() };
+    let c2 = s.register_credential(&other, t0, &log("register")).await.unwrap();
+    assert_eq!(s.credentials(Some(code.as_str()), &Page { after: None, limit: 10 }).await.unwrap().len(), 2);
+    assert_eq!(s.credentials(Some(code.as_str()), &Page { after: Some(c.id), limit: 10 }).await.unwrap().len(), 1);
+    assert!(s.credentials(Some("379999999Z"), &Page { after: None, limit: 10 }).await.unwrap().is_empty());
+
+    let d = s.set_credential_disabled(c.id, Some("卡片遺失"), t0, &log("disable")).await.unwrap();
+    assert!(d.is_disabled());
+    assert_eq!(d.disabled_reason.as_deref(), Some("卡片遺失"));
+    let e = s.set_credential_disabled(c.id, None, t0, &log("enable")).await.unwrap();
+    assert!(!e.is_disabled());
+
+    // Use is recorded at most once an interval.
+    let t1 = t0 + Duration::days(10);
+    s.touch_credential(c2.id, t1, t1 - Duration::hours(1)).await.unwrap();
+    s.touch_credential(c2.id, t1 + Duration::minutes(5), t1 + Duration::minutes(5) - Duration::hours(1)).await.unwrap();
+    let used = s.credential(c2.id).await.unwrap().unwrap().last_used_at.unwrap();
+    assert_eq!(used.timestamp(), t1.timestamp());
+
+    // c was re-enabled at t0 (counts as use); c2 used at t1.
+    let before = log_count(s).await;
+    let gone = s.disable_inactive_credentials(t0 + Duration::days(5), t0 + Duration::days(95)).await.unwrap();
+    assert_eq!(gone.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id]);
+    assert_eq!(log_count(s).await, before + 1);
+    assert!(s.disable_inactive_credentials(t0 + Duration::days(5), t0 + Duration::days(95)).await.unwrap().is_empty());
+    f.close().await;
+}
+
+async fn log_chain_verifies_and_detects_tampering(backend: Backend) {
+    let f = open(backend).await;
+    let s = f.store.clone();
+    // Concurrent appenders still form one unbroken chain.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let e = NewLogEntry::new(LogAction::AuthRefused, format!("attempt {i}")).source_ip("192.0.2.1");
+                s.append_log(Utc::now(), &e).await.unwrap()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let report = s.verify_log().await.unwrap().unwrap();
+    assert_eq!(report.checked, 40);
+    assert_eq!(report.head_seq, 40);
+
+    // The database itself refuses updates.
+    assert!(f.raw("UPDATE exchange_log SET detail = 'x' WHERE seq = 7").await.is_err());
+
+    // An intruder who removes the guard and edits a row is still caught.
+    match &f.store {
+        Store::Sqlite(_) => f.raw("DROP TRIGGER exchange_log_append_only").await.unwrap(),
+        Store::Postgres(_) => f.raw("DROP TRIGGER exchange_log_append_only ON exchange_log").await.unwrap(),
+    }
+    f.raw("UPDATE exchange_log SET detail = 'nothing happened' WHERE seq = 7").await.unwrap();
+    assert_eq!(s.verify_log().await.unwrap(), Err(ChainBreak::Altered { seq: 7 }));
+    f.close().await;
+}
+
+async fn log_removal_is_detected(backend: Backend) {
+    let f = open(backend).await;
+    for i in 0..5 {
+        f.store.append_log(Utc::now(), &NewLogEntry::new(LogAction::AuthRefused, format!("e{i}"))).await.unwrap();
+    }
+    f.raw("DELETE FROM exchange_log WHERE seq = 5").await.unwrap();
+    assert_eq!(f.store.verify_log().await.unwrap(), Err(ChainBreak::Gap { seq: 5, prev: 4 }));
+    f.raw("DELETE FROM exchange_log WHERE seq = 3").await.unwrap();
+    assert_eq!(f.store.verify_log().await.unwrap(), Err(ChainBreak::Gap { seq: 4, prev: 2 }));
+    f.close().await;
+}
+
+async fn log_filters(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    s.append_log(Utc::now(), &NewLogEntry::new(LogAction::AuthRefused, "a").participant("379010000Q")).await.unwrap();
+    s.append_log(Utc::now(), &NewLogEntry::new(LogAction::ParticipantSuspended, "b").participant("379130000C").counterpart("379010000Q")).await.unwrap();
+    s.append_log(Utc::now(), &NewLogEntry::new(LogAction::AuthRefused, "c").participant("379130000C")).await.unwrap();
+    let mine = s.log_entries(&LogFilter { participant: Some("379010000Q".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(mine.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let refused = s.log_entries(&LogFilter { action: Some("auth.refused".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(refused.len(), 2);
+    let after = s.log_entries(&LogFilter { after_seq: Some(2), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);
+    f.close().await;
+}
+
+both_databases!(
+    participants_and_allowlists,
+    credentials_lifecycle,
+    log_chain_verifies_and_detects_tampering,
+    log_removal_is_detected,
+    log_filters,
+);
