@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::domain::log::{LogEntry, NewLogEntry};
 use crate::domain::IpRange;
+use crate::domain::log::{LogEntry, NewLogEntry};
 use crate::store::Store;
 use crate::tls::TlsState;
 

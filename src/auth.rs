@@ -33,7 +33,10 @@ impl Caller {
         }
         Err(Refusal {
             kind: RefusalKind::Forbidden,
-            detail: format!("this action needs the '{role}' role; this credential has: {}", self.credential.roles.to_storage()),
+            detail: format!(
+                "this action needs the '{role}' role; this credential has: {}",
+                self.credential.roles.to_storage()
+            ),
             participant: Some(self.participant.code.to_string()),
             credential: Some(self.credential.fingerprint.clone()),
             source_ip: self.source_ip,
@@ -139,10 +142,10 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
     }
 
     let stale = now - chrono::Duration::hours(1);
-    if credential.last_used_at.is_none_or(|t| t < stale) {
-        if let Err(e) = app.store.touch_credential(credential.id, now, stale).await {
-            tracing::warn!(%e, "cannot record credential use");
-        }
+    if credential.last_used_at.is_none_or(|t| t < stale)
+        && let Err(e) = app.store.touch_credential(credential.id, now, stale).await
+    {
+        tracing::warn!(%e, "cannot record credential use");
     }
     Ok(Caller { participant, credential, source_ip })
 }

@@ -99,7 +99,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::open(&config.database_url()).await?;
             match store.verify_log().await? {
                 Ok(r) => {
-                    println!("exchange log intact: {} entries checked, head #{} {}", r.checked, r.head_seq, r.head_hash);
+                    println!(
+                        "exchange log intact: {} entries checked, head #{} {}",
+                        r.checked, r.head_seq, r.head_hash
+                    );
                     Ok(())
                 }
                 Err(b) => anyhow::bail!("exchange log chain broken: {b}"),
@@ -113,7 +116,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(dir: &Path, https: Vec<SocketAddr>, http: Vec<SocketAddr>, database: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    dir: &Path,
+    https: Vec<SocketAddr>,
+    http: Vec<SocketAddr>,
+    database: Option<String>,
+) -> anyhow::Result<()> {
     let mut config = load_config(dir, database)?;
     if !https.is_empty() {
         config.server.https = https;

@@ -20,9 +20,11 @@ use chrono::{Duration, Utc};
 use crate::clock::Clock;
 use crate::config::CONFIG_FILE;
 use crate::domain::log::{LogAction, NewLogEntry};
-use crate::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles, UnifiedBusinessNumber};
-use crate::pki::demo::{crl, issue_new, KeyPair, Profile};
+use crate::domain::{
+    Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles, UnifiedBusinessNumber,
+};
 use crate::pki::CertInfo;
+use crate::pki::demo::{KeyPair, Profile, crl, issue_new};
 use crate::store::{NewCredential, NewParticipant, Store};
 
 /// A sample participant of the demo.
@@ -53,24 +55,96 @@ const LOOPBACK: &[&str] = &["127.0.0.1", "::1"];
 const CLERK: &[Role] = &[Role::Sender, Role::Receiver];
 
 pub const PARTICIPANTS: &[DemoParticipant] = &[
-    DemoParticipant { code: IT_BUREAU, kind: ParticipantKind::Agency, name: "臺北市政府資訊局", ubn: None,
-        roles: &[Role::ItBureau, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "王資訊" },
-    DemoParticipant { code: SECRETARIAT, kind: ParticipantKind::Agency, name: "臺北市政府秘書處", ubn: None,
-        roles: &[Role::Secretariat, Role::AgencyAdmin, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "陳秘書" },
-    DemoParticipant { code: RDEC, kind: ParticipantKind::Agency, name: "臺北市政府研究發展考核委員會", ubn: None,
-        roles: &[Role::Rdec, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "林研考" },
-    DemoParticipant { code: ETHICS, kind: ParticipantKind::Agency, name: "臺北市政府政風處", ubn: None,
-        roles: &[Role::Ethics, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "張政風" },
-    DemoParticipant { code: EDUCATION, kind: ParticipantKind::Agency, name: "臺北市政府教育局", ubn: None,
-        roles: &[Role::Supervisor, Role::AgencyAdmin, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "李教育" },
-    DemoParticipant { code: SOCIAL_WELFARE, kind: ParticipantKind::Agency, name: "臺北市政府社會局", ubn: None,
-        roles: &[Role::Supervisor, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "黃社會" },
-    DemoParticipant { code: CIVIL_AFFAIRS, kind: ParticipantKind::Agency, name: "臺北市政府民政局", ubn: None,
-        roles: &[Role::AgencyAdmin, Role::Sender, Role::Receiver], supervisor: None, allow: LOOPBACK, holder: "吳民政" },
-    DemoParticipant { code: FOUNDATION, kind: ParticipantKind::ConnectedUser, name: "財團法人臺北市青少年文教基金會", ubn: Some("10450009"),
-        roles: CLERK, supervisor: Some(EDUCATION), allow: LOOPBACK, holder: "周基金" },
-    DemoParticipant { code: ASSOCIATION, kind: ParticipantKind::ConnectedUser, name: "社團法人臺北市社區關懷協會", ubn: Some("12345675"),
-        roles: CLERK, supervisor: Some(SOCIAL_WELFARE), allow: &["127.0.0.2"], holder: "鄭協會" },
+    DemoParticipant {
+        code: IT_BUREAU,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府資訊局",
+        ubn: None,
+        roles: &[Role::ItBureau, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "王資訊",
+    },
+    DemoParticipant {
+        code: SECRETARIAT,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府秘書處",
+        ubn: None,
+        roles: &[Role::Secretariat, Role::AgencyAdmin, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "陳秘書",
+    },
+    DemoParticipant {
+        code: RDEC,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府研究發展考核委員會",
+        ubn: None,
+        roles: &[Role::Rdec, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "林研考",
+    },
+    DemoParticipant {
+        code: ETHICS,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府政風處",
+        ubn: None,
+        roles: &[Role::Ethics, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "張政風",
+    },
+    DemoParticipant {
+        code: EDUCATION,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府教育局",
+        ubn: None,
+        roles: &[Role::Supervisor, Role::AgencyAdmin, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "李教育",
+    },
+    DemoParticipant {
+        code: SOCIAL_WELFARE,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府社會局",
+        ubn: None,
+        roles: &[Role::Supervisor, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "黃社會",
+    },
+    DemoParticipant {
+        code: CIVIL_AFFAIRS,
+        kind: ParticipantKind::Agency,
+        name: "臺北市政府民政局",
+        ubn: None,
+        roles: &[Role::AgencyAdmin, Role::Sender, Role::Receiver],
+        supervisor: None,
+        allow: LOOPBACK,
+        holder: "吳民政",
+    },
+    DemoParticipant {
+        code: FOUNDATION,
+        kind: ParticipantKind::ConnectedUser,
+        name: "財團法人臺北市青少年文教基金會",
+        ubn: Some("10450009"),
+        roles: CLERK,
+        supervisor: Some(EDUCATION),
+        allow: LOOPBACK,
+        holder: "周基金",
+    },
+    DemoParticipant {
+        code: ASSOCIATION,
+        kind: ParticipantKind::ConnectedUser,
+        name: "社團法人臺北市社區關懷協會",
+        ubn: Some("12345675"),
+        roles: CLERK,
+        supervisor: Some(SOCIAL_WELFARE),
+        allow: &["127.0.0.2"],
+        holder: "鄭協會",
+    },
 ];
 
 /// Participant codes whose extra demo certificates show the refusals.
@@ -86,20 +160,28 @@ fn gca_name() -> [(&'static str, &'static str); 4] {
 /// Creates the demo PKI under `dir` (certs/, clients/, pki/).
 pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
     let now = Utc::now();
-    let (past, ca_until, card_until) = (now - Duration::days(1), now + Duration::days(20 * 365), now + Duration::days(6 * 365));
+    let (past, ca_until, card_until) =
+        (now - Duration::days(1), now + Duration::days(20 * 365), now + Duration::days(6 * 365));
     for sub in ["certs", "clients", "pki", "data"] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     let root = issue_new(
         &[("C", "TW"), ("O", "行政院"), ("OU", "政府憑證總管理中心"), ("CN", "GWX 示範根憑證 (demo only)")],
-        Profile::Ca, past, ca_until, None,
+        Profile::Ca,
+        past,
+        ca_until,
+        None,
     )?;
     let gca = issue_new(&gca_name(), Profile::Ca, past, ca_until, Some(&root))?;
     let xca = issue_new(
         &[("C", "TW"), ("O", "行政院"), ("OU", "組織及團體憑證管理中心"), ("CN", "GWX 示範 XCA (demo only)")],
-        Profile::Ca, past, ca_until, Some(&root),
+        Profile::Ca,
+        past,
+        ca_until,
+        Some(&root),
     )?;
-    let untrusted = issue_new(&[("C", "TW"), ("O", "Nobody"), ("CN", "Untrusted demo CA")], Profile::Ca, past, ca_until, None)?;
+    let untrusted =
+        issue_new(&[("C", "TW"), ("O", "Nobody"), ("CN", "Untrusted demo CA")], Profile::Ca, past, ca_until, None)?;
     for (name, kp) in [("root", &root), ("gca", &gca), ("xca", &xca), ("untrusted-ca", &untrusted)] {
         kp.write(&dir.join("pki").join(name))?;
     }
@@ -116,7 +198,10 @@ pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
     let ips = ["127.0.0.1".parse()?, "::1".parse()?];
     let hub = issue_new(
         &[("C", "TW"), ("O", "臺北市政府資訊局"), ("CN", "localhost")],
-        Profile::Server { dns: &["localhost"], ips: &ips }, past, now + Duration::days(825), Some(&gca),
+        Profile::Server { dns: &["localhost"], ips: &ips },
+        past,
+        now + Duration::days(825),
+        Some(&gca),
     )?;
     let mut hub_pem = hub.cert_pem();
     hub_pem.extend(gca.cert_pem());
@@ -131,17 +216,38 @@ pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
         let kp = issue_new(&subject, Profile::Client { ubn: p.ubn }, past, card_until, Some(issuer))?;
         kp.write(&dir.join("clients").join(p.code))?;
     }
-    let revoked = issue_new(&[("C", "TW"), ("O", "臺北市政府民政局"), ("CN", "已離職人員 (revoked demo)")],
-        Profile::Client { ubn: None }, past, card_until, Some(&gca))?;
+    let revoked = issue_new(
+        &[("C", "TW"), ("O", "臺北市政府民政局"), ("CN", "已離職人員 (revoked demo)")],
+        Profile::Client { ubn: None },
+        past,
+        card_until,
+        Some(&gca),
+    )?;
     revoked.write(&dir.join("clients/revoked"))?;
-    let expired = issue_new(&[("C", "TW"), ("O", "臺北市政府民政局"), ("CN", "過期憑證 (expired demo)")],
-        Profile::Client { ubn: None }, now - Duration::days(6 * 365), now - Duration::days(1), Some(&gca))?;
+    let expired = issue_new(
+        &[("C", "TW"), ("O", "臺北市政府民政局"), ("CN", "過期憑證 (expired demo)")],
+        Profile::Client { ubn: None },
+        now - Duration::days(6 * 365),
+        now - Duration::days(1),
+        Some(&gca),
+    )?;
     expired.write(&dir.join("clients/expired"))?;
-    issue_new(&[("C", "TW"), ("O", "社團法人臺北市新申請協會"), ("CN", "社團法人臺北市新申請協會")],
-        Profile::Client { ubn: Some(UNREGISTERED_UBN) }, past, card_until, Some(&xca))?
-        .write(&dir.join("clients/unregistered"))?;
-    issue_new(&[("C", "TW"), ("O", "Nobody"), ("CN", "untrusted client")], Profile::Client { ubn: None }, past, card_until, Some(&untrusted))?
-        .write(&dir.join("clients/untrusted"))?;
+    issue_new(
+        &[("C", "TW"), ("O", "社團法人臺北市新申請協會"), ("CN", "社團法人臺北市新申請協會")],
+        Profile::Client { ubn: Some(UNREGISTERED_UBN) },
+        past,
+        card_until,
+        Some(&xca),
+    )?
+    .write(&dir.join("clients/unregistered"))?;
+    issue_new(
+        &[("C", "TW"), ("O", "Nobody"), ("CN", "untrusted client")],
+        Profile::Client { ubn: None },
+        past,
+        card_until,
+        Some(&untrusted),
+    )?
+    .write(&dir.join("clients/untrusted"))?;
 
     write_crls(dir, &[&revoked.cert])
 }
@@ -205,7 +311,8 @@ proxy_protocol = false
 /// Registers the sample participants, their allowlists and credentials.
 pub async fn seed(store: &Store, dir: &Path, clock: &dyn Clock) -> anyhow::Result<()> {
     let now = clock.now();
-    let by_init = |action, detail: String, code: &str| NewLogEntry::new(action, format!("{detail} (gwx init)")).counterpart(code);
+    let by_init =
+        |action, detail: String, code: &str| NewLogEntry::new(action, format!("{detail} (gwx init)")).counterpart(code);
     // Supervisors first: connected users refer to them.
     let mut ordered: Vec<&DemoParticipant> = PARTICIPANTS.iter().collect();
     ordered.sort_by_key(|p| p.kind == ParticipantKind::ConnectedUser);
@@ -220,19 +327,43 @@ pub async fn seed(store: &Store, dir: &Path, clock: &dyn Clock) -> anyhow::Resul
             capabilities: Capabilities { receive: true, send: true },
             supervisor: p.supervisor.map(ParticipantCode::parse).transpose()?,
         };
-        store.create_participant(&new, now, &by_init(LogAction::ParticipantCreated, format!("participant {} {}", p.code, p.name), p.code)).await?;
+        store
+            .create_participant(
+                &new,
+                now,
+                &by_init(LogAction::ParticipantCreated, format!("participant {} {}", p.code, p.name), p.code),
+            )
+            .await?;
         for ip in p.allow {
             let range = IpRange::parse(ip)?;
-            store.add_allowlist_entry(&code, range, Some("demo"), now, &by_init(LogAction::AllowlistAdded, format!("{range} allowed"), p.code)).await?;
+            store
+                .add_allowlist_entry(
+                    &code,
+                    range,
+                    Some("demo"),
+                    now,
+                    &by_init(LogAction::AllowlistAdded, format!("{range} allowed"), p.code),
+                )
+                .await?;
         }
         register(store, dir, p.code, p.code, p.holder, Roles::new(p.roles.iter().copied()), now).await?;
     }
-    register(store, dir, REVOKED_HOLDER, "revoked", "已離職人員", Roles::new([Role::Sender, Role::Receiver]), now).await?;
-    register(store, dir, EXPIRED_HOLDER, "expired", "過期憑證", Roles::new([Role::Sender, Role::Receiver]), now).await?;
+    register(store, dir, REVOKED_HOLDER, "revoked", "已離職人員", Roles::new([Role::Sender, Role::Receiver]), now)
+        .await?;
+    register(store, dir, EXPIRED_HOLDER, "expired", "過期憑證", Roles::new([Role::Sender, Role::Receiver]), now)
+        .await?;
     Ok(())
 }
 
-async fn register(store: &Store, dir: &Path, code: &str, file: &str, holder: &str, roles: Roles, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+async fn register(
+    store: &Store,
+    dir: &Path,
+    code: &str,
+    file: &str,
+    holder: &str,
+    roles: Roles,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
     let pem = std::fs::read(dir.join("clients").join(format!("{file}.pem")))?;
     let cert = CertInfo::from_pem(&pem)?;
     let new = NewCredential {
@@ -242,7 +373,9 @@ async fn register(store: &Store, dir: &Path, code: &str, file: &str, holder: &st
         holder: holder.to_owned(),
         roles,
     };
-    let log = NewLogEntry::new(LogAction::CredentialRegistered, format!("certificate of {holder} registered (gwx init)")).counterpart(code);
+    let log =
+        NewLogEntry::new(LogAction::CredentialRegistered, format!("certificate of {holder} registered (gwx init)"))
+            .counterpart(code);
     store.register_credential(&new, now, &log).await?;
     Ok(())
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncReadExt;
@@ -22,9 +22,9 @@ use crate::app::App;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::domain::log::{LogAction, NewLogEntry};
+use crate::jobs;
 use crate::store::Store;
 use crate::tls::{ConnInfo, TlsState};
-use crate::jobs;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);

@@ -167,7 +167,10 @@ where
             if !ok {
                 let mut slot = record.lock().expect("verify failure lock");
                 if slot.is_none() {
-                    let leaf = ctx.chain().and_then(|c| c.get(0).map(|c| c.to_owned())).or_else(|| ctx.current_cert().map(|c| c.to_owned()));
+                    let leaf = ctx
+                        .chain()
+                        .and_then(|c| c.get(0).map(|c| c.to_owned()))
+                        .or_else(|| ctx.current_cert().map(|c| c.to_owned()));
                     *slot = Some(VerifyFailure {
                         reason: ctx.error().error_string().to_owned(),
                         depth: ctx.error_depth(),

@@ -4,9 +4,9 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{json, problem, wait_for_log, Backend, TestHub};
+use common::{Backend, TestHub, json, problem, wait_for_log};
 use gwx::demo::{EDUCATION, IT_BUREAU, SECRETARIAT};
-use gwx::pki::demo::{issue_new, KeyPair, Profile};
+use gwx::pki::demo::{KeyPair, Profile, issue_new};
 use serde_json::json;
 
 /// Issues a client certificate from the demo CA `ca` ("gca", "xca" or "untrusted-ca")
@@ -14,7 +14,14 @@ use serde_json::json;
 fn issue_client(hub: &TestHub, ca: &str, name: &str, org: &str, ubn: Option<&str>) -> String {
     let issuer = KeyPair::read(&hub.path(&format!("pki/{ca}"))).unwrap();
     let now = Utc::now();
-    let kp = issue_new(&[("C", "TW"), ("O", org), ("CN", org)], Profile::Client { ubn }, now - Duration::hours(1), now + Duration::days(365), Some(&issuer)).unwrap();
+    let kp = issue_new(
+        &[("C", "TW"), ("O", org), ("CN", org)],
+        Profile::Client { ubn },
+        now - Duration::hours(1),
+        now + Duration::days(365),
+        Some(&issuer),
+    )
+    .unwrap();
     kp.write(&hub.path(&format!("clients/{name}"))).unwrap();
     String::from_utf8(kp.cert_pem()).unwrap()
 }
@@ -27,14 +34,20 @@ async fn new_connected_user_is_registered_and_works(backend: Backend) {
     // A connected user must name its 統一編號 and supervising agency.
     let mut body = json!({"code": code, "kind": "connected_user", "name": "社團法人臺北市新申請協會",
         "capabilities": {"receive": true, "send": false}, "supervisor": EDUCATION});
-    let v = problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-field").await;
+    let v =
+        problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-field")
+            .await;
     assert!(v["detail"].as_str().unwrap().contains("統一編號"), "{v}");
     body["unified_business_number"] = json!("10450011");
-    let v = problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-request").await;
+    let v =
+        problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-request")
+            .await;
     assert!(v["detail"].as_str().unwrap().contains("check-digit"), "{v}");
     body["unified_business_number"] = json!("10450010");
     body["supervisor"] = json!("CU10450009");
-    let v = problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-field").await;
+    let v =
+        problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 422, "invalid-field")
+            .await;
     assert!(v["detail"].as_str().unwrap().contains("not an agency"), "{v}");
     body["supervisor"] = json!(EDUCATION);
     let p = json(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 201).await;
@@ -55,15 +68,35 @@ async fn new_connected_user_is_registered_and_works(backend: Backend) {
     // No allowlist yet: refused; then its fixed IP is added.
     let url = hub.url("/api/v1/whoami");
     problem(hub.client(code).get(&url).send().await.unwrap(), 403, "ip-not-allowed").await;
-    problem(admin.post(hub.url(&format!("/api/v1/participants/{code}/allowlist"))).json(&json!({"ip": "localhost"})).send().await.unwrap(), 422, "invalid-field").await;
-    let e = json(admin.post(hub.url(&format!("/api/v1/participants/{code}/allowlist"))).json(&json!({"ip": "127.0.0.0/30", "note": "協會辦公室"})).send().await.unwrap(), 201).await;
+    problem(
+        admin
+            .post(hub.url(&format!("/api/v1/participants/{code}/allowlist")))
+            .json(&json!({"ip": "localhost"}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+        "invalid-field",
+    )
+    .await;
+    let e = json(
+        admin
+            .post(hub.url(&format!("/api/v1/participants/{code}/allowlist")))
+            .json(&json!({"ip": "127.0.0.0/30", "note": "協會辦公室"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
     assert_eq!(e["ip_range"], "127.0.0.0/30");
     let v = json(hub.client_from(code, "127.0.0.3").get(&url).send().await.unwrap(), 200).await;
     assert_eq!(v["roles"], json!(["receiver"]));
     assert_eq!(v["participant"]["supervisor"], EDUCATION);
 
     // The listing shows it; each change is in the exchange log.
-    let creds = json(admin.get(hub.url(&format!("/api/v1/credentials?participant={code}"))).send().await.unwrap(), 200).await;
+    let creds =
+        json(admin.get(hub.url(&format!("/api/v1/credentials?participant={code}"))).send().await.unwrap(), 200).await;
     assert_eq!(creds["items"].as_array().unwrap().len(), 1);
     assert!(creds["items"][0]["last_used_at"].is_string());
     wait_for_log(hub.store(), "participant.created", code).await;
@@ -77,12 +110,22 @@ async fn certificates_that_cannot_authenticate_are_not_registered(backend: Backe
     let admin = hub.client(IT_BUREAU);
     let untrusted = issue_client(&hub, "untrusted-ca", "stranger", "Stranger", None);
     let reg = json!({"participant": SECRETARIAT, "certificate": untrusted, "roles": ["sender"], "holder": "某人"});
-    let v = problem(admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(), 422, "untrusted-certificate").await;
+    let v = problem(
+        admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(),
+        422,
+        "untrusted-certificate",
+    )
+    .await;
     assert!(v["detail"].as_str().unwrap().contains("unable to get local issuer"), "{v}");
 
     let revoked = std::fs::read_to_string(hub.path("clients/revoked.pem")).unwrap();
     let reg = json!({"participant": SECRETARIAT, "certificate": revoked, "roles": ["sender"], "holder": "某人"});
-    let v = problem(admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(), 422, "untrusted-certificate").await;
+    let v = problem(
+        admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(),
+        422,
+        "untrusted-certificate",
+    )
+    .await;
     assert!(v["detail"].as_str().unwrap().contains("revoked"), "{v}");
 
     let reg = json!({"participant": SECRETARIAT, "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "roles": ["sender"], "holder": "某人"});
@@ -113,8 +156,20 @@ async fn operations_endpoints(backend: Backend) {
 
     // Unknown paths and methods are problems too.
     problem(hub.anonymous().get(hub.url("/api/v1/nothing")).send().await.unwrap(), 404, "not-found").await;
-    problem(hub.client(IT_BUREAU).delete(hub.url("/api/v1/whoami")).send().await.unwrap(), 405, "method-not-allowed").await;
-    problem(hub.client(IT_BUREAU).post(hub.url("/api/v1/participants")).body("{").header("content-type", "application/json").send().await.unwrap(), 400, "invalid-request").await;
+    problem(hub.client(IT_BUREAU).delete(hub.url("/api/v1/whoami")).send().await.unwrap(), 405, "method-not-allowed")
+        .await;
+    problem(
+        hub.client(IT_BUREAU)
+            .post(hub.url("/api/v1/participants"))
+            .body("{")
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "invalid-request",
+    )
+    .await;
     hub.stop().await;
 }
 
@@ -130,16 +185,65 @@ async fn each_participant_sees_only_its_own_log(backend: Backend) {
     assert!(!items.is_empty());
     assert!(items.iter().all(|e| e["participant"] == SECRETARIAT || e["counterpart"] == SECRETARIAT), "{mine}");
     // Asking for someone else's entries still gives only one's own.
-    let other = json(hub.client(SECRETARIAT).get(hub.url(&format!("/api/v1/log?participant={EDUCATION}"))).send().await.unwrap(), 200).await;
-    assert!(other["items"].as_array().unwrap().iter().all(|e| e["participant"] == SECRETARIAT || e["counterpart"] == SECRETARIAT));
+    let other = json(
+        hub.client(SECRETARIAT).get(hub.url(&format!("/api/v1/log?participant={EDUCATION}"))).send().await.unwrap(),
+        200,
+    )
+    .await;
+    assert!(
+        other["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["participant"] == SECRETARIAT || e["counterpart"] == SECRETARIAT)
+    );
 
-    let all = json(hub.client(gwx::demo::ETHICS).get(hub.url("/api/v1/log?action=auth.refused")).send().await.unwrap(), 200).await;
-    let who: std::collections::HashSet<_> = all["items"].as_array().unwrap().iter().map(|e| e["participant"].as_str().unwrap_or("").to_owned()).collect();
+    let all =
+        json(hub.client(gwx::demo::ETHICS).get(hub.url("/api/v1/log?action=auth.refused")).send().await.unwrap(), 200)
+            .await;
+    let who: std::collections::HashSet<_> =
+        all["items"].as_array().unwrap().iter().map(|e| e["participant"].as_str().unwrap_or("").to_owned()).collect();
     assert!(who.contains(SECRETARIAT) && who.contains(EDUCATION), "{who:?}");
     hub.stop().await;
 }
 
+async fn expiring_certificates_are_announced(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let url = hub.url("/api/v1/whoami");
+    let me = json(hub.client(SECRETARIAT).get(&url).send().await.unwrap(), 200).await;
+    assert!(me["warnings"].as_array().unwrap().is_empty());
+    let not_after: chrono::DateTime<Utc> = me["credential"]["not_after"].as_str().unwrap().parse().unwrap();
+
+    // Twenty days before the card expires: the holder is warned, the IT bureau lists it.
+    hub.clock.set(not_after - Duration::days(20));
+    let me = json(hub.client(SECRETARIAT).get(&url).send().await.unwrap(), 200).await;
+    assert!(me["warnings"][0].as_str().unwrap().contains("expires in 20 days"), "{me}");
+    let list = json(
+        hub.client(IT_BUREAU).get(hub.url("/api/v1/credentials?expiring_within_days=30")).send().await.unwrap(),
+        200,
+    )
+    .await;
+    let holders: Vec<_> =
+        list["items"].as_array().unwrap().iter().map(|c| c["participant"].as_str().unwrap()).collect();
+    assert!(holders.contains(&SECRETARIAT), "{holders:?}");
+    // Within 5 days: only the demo card that has already expired.
+    let soon = json(
+        hub.client(IT_BUREAU).get(hub.url("/api/v1/credentials?expiring_within_days=5")).send().await.unwrap(),
+        200,
+    )
+    .await;
+    let subjects: Vec<_> = soon["items"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert!(subjects[0].contains("expired demo"));
+
+    // After expiry, a request on an open connection is refused by the hub's own check.
+    hub.clock.set(not_after + Duration::days(1));
+    problem(hub.client(SECRETARIAT).get(&url).send().await.unwrap(), 401, "certificate-expired").await;
+    hub.stop().await;
+}
+
 both_databases!(
+    expiring_certificates_are_announced,
     new_connected_user_is_registered_and_works,
     certificates_that_cannot_authenticate_are_not_registered,
     operations_endpoints,

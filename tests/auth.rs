@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::Duration;
-use common::{json, problem, wait_for_log, Backend, TestHub};
+use common::{Backend, TestHub, json, problem, wait_for_log};
 use gwx::demo::{ASSOCIATION, CIVIL_AFFAIRS, FOUNDATION, IT_BUREAU, SECRETARIAT};
 
 async fn valid_certificate_gets_whoami(backend: Backend) {
@@ -42,9 +42,10 @@ async fn refused_certificates_are_logged_with_their_reason(backend: Backend) {
     ] {
         let err = hub.client(name).get(&url).send().await.expect_err(name);
         assert!(err.is_connect() || err.is_request(), "{name}: {err:?}");
-        let fingerprint = gwx::pki::CertInfo::from_pem(&std::fs::read(hub.path(&format!("clients/{name}.pem"))).unwrap())
-            .unwrap()
-            .fingerprint;
+        let fingerprint =
+            gwx::pki::CertInfo::from_pem(&std::fs::read(hub.path(&format!("clients/{name}.pem"))).unwrap())
+                .unwrap()
+                .fingerprint;
         let e = wait_for_log(hub.store(), "tls.refused", reason).await;
         assert_eq!(e.credential.as_deref(), Some(fingerprint.as_str()), "{name}");
         assert_eq!(e.source_ip.as_deref(), Some("127.0.0.1"));
@@ -54,7 +55,12 @@ async fn refused_certificates_are_logged_with_their_reason(backend: Backend) {
 
 async fn trusted_but_unregistered_certificate_is_unknown(backend: Backend) {
     let hub = TestHub::start(backend).await;
-    let v = problem(hub.client("unregistered").get(hub.url("/api/v1/whoami")).send().await.unwrap(), 403, "unknown-certificate").await;
+    let v = problem(
+        hub.client("unregistered").get(hub.url("/api/v1/whoami")).send().await.unwrap(),
+        403,
+        "unknown-certificate",
+    )
+    .await;
     assert!(v["detail"].as_str().unwrap().contains("not registered"), "{v}");
     assert_eq!(v["title"], "憑證未註冊");
     wait_for_log(hub.store(), "auth.refused", "is not registered").await;
@@ -85,9 +91,12 @@ async fn ipv6_allowlist_entry_works(backend: Backend) {
     .await;
     let admin = hub.client(IT_BUREAU);
     // Leave FOUNDATION with ::1 only.
-    let list = json(admin.get(hub.url(&format!("/api/v1/participants/{FOUNDATION}/allowlist"))).send().await.unwrap(), 200).await;
+    let list =
+        json(admin.get(hub.url(&format!("/api/v1/participants/{FOUNDATION}/allowlist"))).send().await.unwrap(), 200)
+            .await;
     let v4 = list.as_array().unwrap().iter().find(|e| e["ip_range"] == "127.0.0.1").unwrap()["id"].as_i64().unwrap();
-    let resp = admin.delete(hub.url(&format!("/api/v1/participants/{FOUNDATION}/allowlist/{v4}"))).send().await.unwrap();
+    let resp =
+        admin.delete(hub.url(&format!("/api/v1/participants/{FOUNDATION}/allowlist/{v4}"))).send().await.unwrap();
     assert_eq!(resp.status(), 204);
 
     problem(hub.client(FOUNDATION).get(hub.url("/api/v1/whoami")).send().await.unwrap(), 403, "ip-not-allowed").await;
@@ -109,19 +118,38 @@ async fn suspended_participant_and_disabled_credential_are_refused(backend: Back
     // A suspension needs a reason.
     let suspend = hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/suspend"));
     problem(admin.post(&suspend).json(&serde_json::json!({})).send().await.unwrap(), 422, "invalid-field").await;
-    let p = json(admin.post(&suspend).json(&serde_json::json!({"reason": "資安事件調查"})).send().await.unwrap(), 200).await;
+    let p = json(admin.post(&suspend).json(&serde_json::json!({"reason": "資安事件調查"})).send().await.unwrap(), 200)
+        .await;
     assert_eq!(p["status"], "suspended");
     // Takes effect on the already open keep-alive connection.
     let v = problem(who.get(&url).send().await.unwrap(), 403, "participant-suspended").await;
     assert!(v["detail"].as_str().unwrap().contains("資安事件調查"), "{v}");
-    let p = json(admin.post(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/reinstate"))).json(&serde_json::json!({})).send().await.unwrap(), 200).await;
+    let p = json(
+        admin
+            .post(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/reinstate")))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(p["status"], "active");
     json(who.get(&url).send().await.unwrap(), 200).await;
 
     // Disable the credential (a lost card), then enable it again.
     let me = json(who.get(&url).send().await.unwrap(), 200).await;
     let id = me["credential"]["id"].as_i64().unwrap();
-    let c = json(admin.post(hub.url(&format!("/api/v1/credentials/{id}/disable"))).json(&serde_json::json!({"reason": "IC 卡遺失"})).send().await.unwrap(), 200).await;
+    let c = json(
+        admin
+            .post(hub.url(&format!("/api/v1/credentials/{id}/disable")))
+            .json(&serde_json::json!({"reason": "IC 卡遺失"}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert!(c["disabled_at"].is_string());
     let v = problem(who.get(&url).send().await.unwrap(), 403, "credential-disabled").await;
     assert!(v["detail"].as_str().unwrap().contains("IC 卡遺失"), "{v}");
@@ -132,7 +160,17 @@ async fn suspended_participant_and_disabled_credential_are_refused(backend: Back
     let terminate = hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/terminate"));
     json(admin.post(&terminate).json(&serde_json::json!({"reason": "機關裁撤"})).send().await.unwrap(), 200).await;
     problem(who.get(&url).send().await.unwrap(), 403, "participant-suspended").await;
-    problem(admin.post(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/reinstate"))).json(&serde_json::json!({})).send().await.unwrap(), 409, "conflict").await;
+    problem(
+        admin
+            .post(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/reinstate")))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "conflict",
+    )
+    .await;
     hub.stop().await;
 }
 
@@ -180,12 +218,25 @@ async fn admin_api_needs_it_bureau(backend: Backend) {
     let e = wait_for_log(hub.store(), "auth.refused", "needs the 'it_bureau' role").await;
     assert_eq!(e.participant.as_deref(), Some(SECRETARIAT));
     // Nothing changed.
-    let p = json(hub.client(IT_BUREAU).get(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}"))).send().await.unwrap(), 200).await;
+    let p = json(
+        hub.client(IT_BUREAU).get(hub.url(&format!("/api/v1/participants/{CIVIL_AFFAIRS}"))).send().await.unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(p["status"], "active");
-    let list = json(hub.client(IT_BUREAU).get(hub.url("/api/v1/participants?limit=3")).send().await.unwrap(), 200).await;
+    let list =
+        json(hub.client(IT_BUREAU).get(hub.url("/api/v1/participants?limit=3")).send().await.unwrap(), 200).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 3);
     let next = list["next_cursor"].as_str().unwrap();
-    let rest = json(hub.client(IT_BUREAU).get(hub.url(&format!("/api/v1/participants?limit=100&cursor={next}"))).send().await.unwrap(), 200).await;
+    let rest = json(
+        hub.client(IT_BUREAU)
+            .get(hub.url(&format!("/api/v1/participants?limit=100&cursor={next}")))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
     assert_eq!(rest["items"].as_array().unwrap().len(), gwx::demo::PARTICIPANTS.len() - 3);
     assert!(rest["next_cursor"].is_null());
     hub.stop().await;
@@ -221,11 +272,13 @@ async fn forwarded_for_is_ignored_unless_from_a_trusted_proxy(backend: Backend) 
         c.proxy.client_ip_header = Some("X-Forwarded-For".into());
     })
     .await;
-    let via_proxy = hub.client(ASSOCIATION).get(hub.url("/api/v1/whoami")).header("X-Forwarded-For", "10.9.9.9, 127.0.0.2");
+    let via_proxy =
+        hub.client(ASSOCIATION).get(hub.url("/api/v1/whoami")).header("X-Forwarded-For", "10.9.9.9, 127.0.0.2");
     let v = json(via_proxy.send().await.unwrap(), 200).await;
     assert_eq!(v["source_ip"], "127.0.0.2");
     // From an address that is not the proxy, the header is ignored again.
-    let direct = hub.client_from(ASSOCIATION, "127.0.0.2").get(hub.url("/api/v1/whoami")).header("X-Forwarded-For", "10.9.9.9");
+    let direct =
+        hub.client_from(ASSOCIATION, "127.0.0.2").get(hub.url("/api/v1/whoami")).header("X-Forwarded-For", "10.9.9.9");
     let v = json(direct.send().await.unwrap(), 200).await;
     assert_eq!(v["source_ip"], "127.0.0.2");
     hub.stop().await;
@@ -285,7 +338,8 @@ async fn revocation_takes_effect_on_reload_without_restart(backend: Backend) {
     json(kept_alive.get(&url).send().await.unwrap(), 200).await;
 
     // The XCA revokes FOUNDATION's certificate; the operator reloads.
-    let cert = openssl::x509::X509::from_pem(&std::fs::read(hub.path(&format!("clients/{FOUNDATION}.pem"))).unwrap()).unwrap();
+    let cert =
+        openssl::x509::X509::from_pem(&std::fs::read(hub.path(&format!("clients/{FOUNDATION}.pem"))).unwrap()).unwrap();
     let old = openssl::x509::X509::from_pem(&std::fs::read(hub.path("clients/revoked.pem")).unwrap()).unwrap();
     gwx::demo::write_crls(hub.dir.path(), &[&old, &cert]).unwrap();
     let summary = json(hub.client(IT_BUREAU).post(hub.url("/api/v1/trust/reload")).send().await.unwrap(), 200).await;
@@ -299,7 +353,12 @@ async fn revocation_takes_effect_on_reload_without_restart(backend: Backend) {
 
     // A broken trust directory is refused and the old store stays in force.
     std::fs::write(hub.path("certs/crl.pem"), "not a CRL").unwrap();
-    let v = problem(hub.client(IT_BUREAU).post(hub.url("/api/v1/trust/reload")).send().await.unwrap(), 422, "trust-reload-failed").await;
+    let v = problem(
+        hub.client(IT_BUREAU).post(hub.url("/api/v1/trust/reload")).send().await.unwrap(),
+        422,
+        "trust-reload-failed",
+    )
+    .await;
     assert!(v["detail"].as_str().unwrap().contains("previous trust store"), "{v}");
     json(hub.client(SECRETARIAT).get(&url).send().await.unwrap(), 200).await;
     hub.stop().await;

@@ -29,7 +29,16 @@ async fn init_serve_whoami_reload_and_verify() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("gwx serve --dir"), "{text}");
-    for f in ["gwx.toml", "certs/ca.pem", "certs/crl.pem", "certs/hub.pem", "certs/hub.key", "clients/379130000C.pem", "clients/revoked.pem", "data/gwx.db"] {
+    for f in [
+        "gwx.toml",
+        "certs/ca.pem",
+        "certs/crl.pem",
+        "certs/hub.pem",
+        "certs/hub.key",
+        "clients/379130000C.pem",
+        "clients/revoked.pem",
+        "data/gwx.db",
+    ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
     // A second init refuses to overwrite.
@@ -47,7 +56,12 @@ async fn init_serve_whoami_reload_and_verify() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let server = Serving(child);
-    let port: u16 = line.split("127.0.0.1:").nth(1).and_then(|r| r.split('/').next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line}"));
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
     let hub = format!("https://localhost:{port}");
 
     let client = |code: &str| {
@@ -76,7 +90,10 @@ async fn init_serve_whoami_reload_and_verify() {
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     let read = |p: &str| std::fs::read(dir.join(p)).unwrap();
     let operator = reqwest::Client::builder()
-        .identity(reqwest::Identity::from_pkcs8_pem(&read("clients/379130000C.pem"), &read("clients/379130000C.key")).unwrap())
+        .identity(
+            reqwest::Identity::from_pkcs8_pem(&read("clients/379130000C.pem"), &read("clients/379130000C.key"))
+                .unwrap(),
+        )
         .tls_certs_only(reqwest::Certificate::from_pem_bundle(&read("certs/ca.pem")).unwrap())
         .no_proxy()
         .build()
@@ -84,14 +101,8 @@ async fn init_serve_whoami_reload_and_verify() {
     let mut reloaded = false;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let log: serde_json::Value = operator
-            .get(format!("{hub}/api/v1/log?action=trust.reloaded"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let log: serde_json::Value =
+            operator.get(format!("{hub}/api/v1/log?action=trust.reloaded")).send().await.unwrap().json().await.unwrap();
         if log["items"].as_array().unwrap().iter().any(|e| e["detail"].as_str().unwrap().contains("SIGHUP")) {
             reloaded = true;
             break;
@@ -100,5 +111,9 @@ async fn init_serve_whoami_reload_and_verify() {
     assert!(reloaded, "no SIGHUP reload entry in the log");
     drop(server);
     let out = gwx(&["log", "verify", "--dir", d]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exchange log intact"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("exchange log intact"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

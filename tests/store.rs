@@ -3,11 +3,11 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{fresh_database, Backend};
+use common::{Backend, fresh_database};
 use gwx::domain::log::{ChainBreak, LogAction, NewLogEntry};
 use gwx::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles};
-use gwx::pki::demo::{issue_new, Profile};
 use gwx::pki::CertInfo;
+use gwx::pki::demo::{Profile, issue_new};
 use gwx::store::{LogFilter, NewCredential, NewParticipant, Page, ParticipantUpdate, Store, StoreError};
 
 struct Fixture {
@@ -64,7 +64,14 @@ async fn log_count(store: &Store) -> usize {
 
 fn certificate(cn: &str) -> CertInfo {
     let now = Utc::now();
-    let kp = issue_new(&[("C", "TW"), ("CN", cn)], Profile::Client { ubn: Some("10450009") }, now, now + Duration::days(30), None).unwrap();
+    let kp = issue_new(
+        &[("C", "TW"), ("CN", cn)],
+        Profile::Client { ubn: Some("10450009") },
+        now,
+        now + Duration::days(30),
+        None,
+    )
+    .unwrap();
     CertInfo::from_pem(&kp.cert_pem()).unwrap()
 }
 
@@ -91,7 +98,11 @@ async fn participants_and_allowlists(backend: Backend) {
     assert_eq!(rest.len(), 2);
 
     let code = p.code.clone();
-    let upd = ParticipantUpdate { name: Some("臺北市政府民政局（新）".into()), capabilities: Some(Capabilities { receive: true, send: false }), ..Default::default() };
+    let upd = ParticipantUpdate {
+        name: Some("臺北市政府民政局（新）".into()),
+        capabilities: Some(Capabilities { receive: true, send: false }),
+        ..Default::default()
+    };
     let p = s.update_participant(&code, &upd, now, &log("update")).await.unwrap();
     assert_eq!(p.name, "臺北市政府民政局（新）");
     assert!(!p.capabilities.send);
@@ -100,7 +111,10 @@ async fn participants_and_allowlists(backend: Backend) {
         Err(StoreError::NotFound)
     ));
 
-    let p = s.set_participant_status(&code, ParticipantStatus::Suspended, Some("調查中"), now, &log("suspend")).await.unwrap();
+    let p = s
+        .set_participant_status(&code, ParticipantStatus::Suspended, Some("調查中"), now, &log("suspend"))
+        .await
+        .unwrap();
     assert_eq!((p.status, p.status_reason.as_deref()), (ParticipantStatus::Suspended, Some("調查中")));
     s.set_participant_status(&code, ParticipantStatus::Terminated, Some("裁撤"), now, &log("terminate")).await.unwrap();
     assert!(matches!(
@@ -108,7 +122,10 @@ async fn participants_and_allowlists(backend: Backend) {
         Err(StoreError::Conflict(_))
     ));
 
-    let v4 = s.add_allowlist_entry(&code, IpRange::parse("10.0.0.0/24").unwrap(), Some("機房"), now, &log("allow")).await.unwrap();
+    let v4 = s
+        .add_allowlist_entry(&code, IpRange::parse("10.0.0.0/24").unwrap(), Some("機房"), now, &log("allow"))
+        .await
+        .unwrap();
     s.add_allowlist_entry(&code, IpRange::parse("2001:db8::/48").unwrap(), None, now, &log("allow")).await.unwrap();
     assert!(matches!(
         s.add_allowlist_entry(&code, IpRange::parse("10.0.0.9/24").unwrap(), None, now, &log("dup")).await,
@@ -147,9 +164,17 @@ async fn credentials_lifecycle(backend: Backend) {
 
     let other = NewCredential { cert: certificate("陳代理"), holder: "陳代理".into(), ..new.clone() };
     let c2 = s.register_credential(&other, t0, &log("register")).await.unwrap();
-    assert_eq!(s.credentials(Some(code.as_str()), &Page { after: None, limit: 10 }).await.unwrap().len(), 2);
-    assert_eq!(s.credentials(Some(code.as_str()), &Page { after: Some(c.id), limit: 10 }).await.unwrap().len(), 1);
-    assert!(s.credentials(Some("379999999Z"), &Page { after: None, limit: 10 }).await.unwrap().is_empty());
+    assert_eq!(s.credentials(Some(code.as_str()), None, &Page { after: None, limit: 10 }).await.unwrap().len(), 2);
+    assert_eq!(
+        s.credentials(Some(code.as_str()), None, &Page { after: Some(c.id), limit: 10 }).await.unwrap().len(),
+        1
+    );
+    assert!(s.credentials(Some("379999999Z"), None, &Page { after: None, limit: 10 }).await.unwrap().is_empty());
+
+    // Both certificates expire in 30 days: on the renewal list for 31, not for 29.
+    let soon = |days| s.credentials(None, Some(t0 + Duration::days(days)), &Page { after: None, limit: 10 });
+    assert_eq!(soon(31).await.unwrap().len(), 2);
+    assert!(soon(29).await.unwrap().is_empty());
 
     let d = s.set_credential_disabled(c.id, Some("卡片遺失"), t0, &log("disable")).await.unwrap();
     assert!(d.is_disabled());
@@ -222,11 +247,22 @@ async fn log_filters(backend: Backend) {
     let f = open(backend).await;
     let s = &f.store;
     s.append_log(Utc::now(), &NewLogEntry::new(LogAction::AuthRefused, "a").participant("379010000Q")).await.unwrap();
-    s.append_log(Utc::now(), &NewLogEntry::new(LogAction::ParticipantSuspended, "b").participant("379130000C").counterpart("379010000Q")).await.unwrap();
+    s.append_log(
+        Utc::now(),
+        &NewLogEntry::new(LogAction::ParticipantSuspended, "b").participant("379130000C").counterpart("379010000Q"),
+    )
+    .await
+    .unwrap();
     s.append_log(Utc::now(), &NewLogEntry::new(LogAction::AuthRefused, "c").participant("379130000C")).await.unwrap();
-    let mine = s.log_entries(&LogFilter { participant: Some("379010000Q".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let mine = s
+        .log_entries(&LogFilter { participant: Some("379010000Q".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(mine.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-    let refused = s.log_entries(&LogFilter { action: Some("auth.refused".into()), limit: 10, ..Default::default() }).await.unwrap();
+    let refused = s
+        .log_entries(&LogFilter { action: Some("auth.refused".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(refused.len(), 2);
     let after = s.log_entries(&LogFilter { after_seq: Some(2), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), [3]);

@@ -43,9 +43,9 @@ impl Client {
         let key = std::fs::read(&id.key).with_context(|| format!("read {}", id.key.display()))?;
         let ca = std::fs::read(&id.ca).with_context(|| format!("read {}", id.ca.display()))?;
         let identity = reqwest::Identity::from_pkcs8_pem(&cert, &key).context("certificate and key")?;
-        let mut b = reqwest::Client::builder().identity(identity).tls_certs_only(
-            reqwest::Certificate::from_pem_bundle(&ca).context("CA file")?,
-        );
+        let mut b = reqwest::Client::builder()
+            .identity(identity)
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).context("CA file")?);
         b = b.https_only(true);
         Ok(Client { http: b.build()?, hub: id.hub.trim_end_matches('/').to_owned() })
     }
@@ -63,6 +63,12 @@ impl Client {
             return Ok(body);
         }
         let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        Err(HubProblem { status: status.as_u16(), type_: field("type"), title: field("title"), detail: field("detail") }.into())
+        Err(HubProblem {
+            status: status.as_u16(),
+            type_: field("type"),
+            title: field("title"),
+            detail: field("detail"),
+        }
+        .into())
     }
 }

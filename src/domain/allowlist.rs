@@ -19,8 +19,7 @@ impl IpRange {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let s = s.trim();
         let net = if s.contains('/') {
-            s.parse::<IpNet>()
-                .map_err(|_| Invalid::new("IP", format!("'{s}' is not an address or CIDR block")))?
+            s.parse::<IpNet>().map_err(|_| Invalid::new("IP", format!("'{s}' is not an address or CIDR block")))?
         } else {
             let ip = s
                 .parse::<IpAddr>()

@@ -6,8 +6,8 @@
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use std::str::FromStr;
 
-use super::participant::named_enum;
 use super::Invalid;
+use super::participant::named_enum;
 use std::fmt;
 
 /// The hash that precedes the first entry.

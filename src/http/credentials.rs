@@ -6,9 +6,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 
+use super::AppState;
 use super::extract::{Body, PageOf, PageParams, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
-use super::AppState;
 use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{ParticipantCode, Role, Roles};
@@ -47,6 +47,9 @@ pub struct DisableCredential {
 pub struct ListParams {
     /// Only this participant's credentials.
     pub participant: Option<String>,
+    /// Only enabled credentials whose certificate expires within this many
+    /// days (the IT bureau's renewal list).
+    pub expiring_within_days: Option<u32>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -73,7 +76,8 @@ async fn list(State(app): State<AppState>, Query(q): Query<ListParams>) -> ApiRe
         .as_deref()
         .map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'"))))
         .transpose()?;
-    let items = app.store.credentials(q.participant.as_deref(), &Page { after, limit }).await?;
+    let expiring_before = q.expiring_within_days.map(|d| app.now() + chrono::Duration::days(i64::from(d)));
+    let items = app.store.credentials(q.participant.as_deref(), expiring_before, &Page { after, limit }).await?;
     Ok(Json(PageOf::new(items, limit, |c| c.id.to_string())))
 }
 
@@ -119,7 +123,13 @@ async fn register(
     };
     let log = NewLogEntry::new(
         LogAction::CredentialRegistered,
-        format!("certificate {} ({}) registered for {} as {}", new.cert.subject, new.cert.fingerprint, new.participant, new.roles.to_storage()),
+        format!(
+            "certificate {} ({}) registered for {} as {}",
+            new.cert.subject,
+            new.cert.fingerprint,
+            new.participant,
+            new.roles.to_storage()
+        ),
     )
     .participant(caller.participant.code.to_string())
     .credential(caller.credential.fingerprint.clone())
@@ -142,14 +152,24 @@ async fn disable(
     if reason.is_empty() {
         return Err(Problem::invalid_field("a reason is required to disable a credential"));
     }
-    let log = credential_log(&caller, LogAction::CredentialDisabled, &c, format!("credential {id} ({}) disabled: {reason}", c.subject));
+    let log = credential_log(
+        &caller,
+        LogAction::CredentialDisabled,
+        &c,
+        format!("credential {id} ({}) disabled: {reason}", c.subject),
+    );
     Ok(Json(app.store.set_credential_disabled(id, Some(reason), app.now(), &log).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/enable", tag = "credentials",
     responses((status = 200, body = Credential), (status = 404, body = ProblemBody)))]
-async fn enable(State(app): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<i64>) -> ApiResult<Json<Credential>> {
+async fn enable(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Credential>> {
     let c = existing(&app, id).await?;
-    let log = credential_log(&caller, LogAction::CredentialEnabled, &c, format!("credential {id} ({}) enabled", c.subject));
+    let log =
+        credential_log(&caller, LogAction::CredentialEnabled, &c, format!("credential {id} ({}) enabled", c.subject));
     Ok(Json(app.store.set_credential_disabled(id, None, app.now(), &log).await?))
 }

@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 
+use super::AppState;
 use super::extract::{PageOf, Query};
 use super::problem::{ApiResult, Problem};
-use super::AppState;
 use crate::auth::Caller;
-use crate::domain::log::{LogAction, LogEntry};
 use crate::domain::Role;
+use crate::domain::log::{LogAction, LogEntry};
 use crate::store::LogFilter;
 
 pub fn routes() -> Router<AppState> {
@@ -31,7 +31,11 @@ pub struct LogParams {
 
 #[utoipa::path(get, path = "/api/v1/log", tag = "log", params(LogParams),
     responses((status = 200, body = PageOf<LogEntry>)))]
-async fn list(State(app): State<AppState>, Extension(caller): Extension<Caller>, Query(q): Query<LogParams>) -> ApiResult<Json<PageOf<LogEntry>>> {
+async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<LogParams>,
+) -> ApiResult<Json<PageOf<LogEntry>>> {
     let sees_all = [Role::ItBureau, Role::Ethics, Role::Rdec].into_iter().any(|r| caller.has(r));
     let participant = if sees_all { q.participant } else { Some(caller.participant.code.to_string()) };
     if let Some(a) = &q.action {

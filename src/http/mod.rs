@@ -19,16 +19,16 @@ mod whoami;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use http::{header, HeaderValue};
+use http::{HeaderValue, header};
 
 use crate::app::App;
 use crate::auth::{self, Caller};
-use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::Role;
+use crate::domain::log::{LogAction, NewLogEntry};
 use crate::tls::ConnInfo;
 use problem::{Problem, ProblemRecord};
 

@@ -1,8 +1,8 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 description of the API.
 
+use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use http::header;
 use utoipa::OpenApi;
 
@@ -10,7 +10,10 @@ use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "gwx — 公文電子交換中心 API", description = "Every request is authenticated by its TLS client certificate and source IP (DESIGN §2). Errors are RFC 9457 problem+json with a stable `type` `urn:gwx:error:<name>`."),
+    info(
+        title = "gwx — 公文電子交換中心 API",
+        description = "Every request is authenticated by its TLS client certificate and source IP (DESIGN §2). Errors are RFC 9457 problem+json with a stable `type` `urn:gwx:error:<name>`."
+    ),
     paths(
         super::ops::healthz,
         super::ops::metrics,

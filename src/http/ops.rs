@@ -6,11 +6,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use http::{header, StatusCode};
+use http::{StatusCode, header};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use super::problem::Problem;
 use super::AppState;
+use super::problem::Problem;
 use crate::auth;
 use crate::domain::Role;
 use crate::tls::ConnInfo;
@@ -41,7 +41,10 @@ pub struct Health {
 async fn healthz(State(app): State<AppState>) -> Response {
     match app.store.ping().await {
         Ok(()) => Json(Health { status: "ok", database: app.store.backend_name() }).into_response(),
-        Err(e) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "服務暫時無法使用", format!("database: {e}")).into_response(),
+        Err(e) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "服務暫時無法使用", format!("database: {e}"))
+                .into_response()
+        }
     }
 }
 

@@ -6,13 +6,15 @@ use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 
+use super::AppState;
 use super::extract::{Body, PageOf, PageParams, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
-use super::AppState;
 use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
-use crate::domain::participant::{check_name, status_change_allowed, Participant};
-use crate::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, UnifiedBusinessNumber};
+use crate::domain::participant::{Participant, check_name, status_change_allowed};
+use crate::domain::{
+    Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, UnifiedBusinessNumber,
+};
 use crate::store::{AllowlistEntry, NewParticipant, Page, ParticipantUpdate};
 
 pub fn routes() -> Router<AppState> {
@@ -124,7 +126,12 @@ async fn create(
         capabilities: req.capabilities,
         supervisor: req.supervisor,
     };
-    let log = admin_log(&caller, LogAction::ParticipantCreated, &new.code, format!("participant {} {} created ({})", new.code, new.name, new.kind));
+    let log = admin_log(
+        &caller,
+        LogAction::ParticipantCreated,
+        &new.code,
+        format!("participant {} {} created ({})", new.code, new.name, new.kind),
+    );
     let p = app.store.create_participant(&new, app.now(), &log).await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
@@ -173,7 +180,12 @@ async fn change_status(
     if !status_change_allowed(p.status, to) {
         return Err(Problem::conflict(format!("participant {} is {} and cannot become {to}", p.code, p.status)));
     }
-    let detail = format!("participant {} {} → {to}{}", p.code, p.status, reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+    let detail = format!(
+        "participant {} {} → {to}{}",
+        p.code,
+        p.status,
+        reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+    );
     let log = admin_log(caller, action, &p.code, detail);
     Ok(Json(app.store.set_participant_status(&p.code, to, reason.as_deref(), app.now(), &log).await?))
 }
@@ -208,7 +220,8 @@ async fn terminate(
     Path(code): Path<String>,
     Body(req): Body<StatusChange>,
 ) -> ApiResult<Json<Participant>> {
-    change_status(&app, &caller, &code, ParticipantStatus::Terminated, req.reason, LogAction::ParticipantTerminated).await
+    change_status(&app, &caller, &code, ParticipantStatus::Terminated, req.reason, LogAction::ParticipantTerminated)
+        .await
 }
 
 #[utoipa::path(get, path = "/api/v1/participants/{code}/allowlist", tag = "participants",
@@ -243,8 +256,16 @@ async fn disallow(
 ) -> ApiResult<StatusCode> {
     let p = existing(&app, &code).await?;
     let entries = app.store.allowlist(p.code.as_str()).await?;
-    let entry = entries.iter().find(|e| e.id == id).ok_or_else(|| Problem::not_found(format!("{code} has no allowlist entry {id}")))?;
-    let log = admin_log(&caller, LogAction::AllowlistRemoved, &p.code, format!("{} no longer allowed for {}", entry.ip_range, p.code));
+    let entry = entries
+        .iter()
+        .find(|e| e.id == id)
+        .ok_or_else(|| Problem::not_found(format!("{code} has no allowlist entry {id}")))?;
+    let log = admin_log(
+        &caller,
+        LogAction::AllowlistRemoved,
+        &p.code,
+        format!("{} no longer allowed for {}", entry.ip_range, p.code),
+    );
     app.store.remove_allowlist_entry(&p.code, id, app.now(), &log).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,9 +5,9 @@
 //! [`ProblemRecord`] extension that the logging middleware writes to the
 //! exchange log, so no refusal goes unrecorded.
 
-use axum::response::{IntoResponse, Response};
 use axum::Json;
-use http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 
 use crate::auth::{Refusal, RefusalKind};
 use crate::domain::Invalid;
@@ -79,7 +79,12 @@ impl Problem {
     }
 
     pub fn method_not_allowed() -> Self {
-        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "不支援此方法", "this path does not accept that method")
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "不支援此方法",
+            "this path does not accept that method",
+        )
     }
 }
 

@@ -6,8 +6,8 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 
-use super::problem::{ApiResult, Problem, ProblemBody};
 use super::AppState;
+use super::problem::{ApiResult, Problem, ProblemBody};
 use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::pki::trust::TrustSummary;
@@ -25,7 +25,12 @@ async fn show(State(app): State<AppState>) -> Json<TrustSummary> {
     responses((status = 200, body = TrustSummary), (status = 422, body = ProblemBody)))]
 async fn reload(State(app): State<AppState>, Extension(caller): Extension<Caller>) -> ApiResult<Json<TrustSummary>> {
     let summary = app.tls.reload().map_err(|e| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "trust-reload-failed", "信任憑證重新載入失敗", format!("{e}; the previous trust store stays in force"))
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "trust-reload-failed",
+            "信任憑證重新載入失敗",
+            format!("{e}; the previous trust store stays in force"),
+        )
     })?;
     let entry = NewLogEntry::new(LogAction::TrustReloaded, describe(&summary))
         .participant(caller.participant.code.to_string())
@@ -38,5 +43,9 @@ async fn reload(State(app): State<AppState>, Extension(caller): Extension<Caller
 /// One line for the exchange log.
 pub fn describe(s: &TrustSummary) -> String {
     let revoked: usize = s.crls.iter().map(|c| c.revoked).sum();
-    format!("trust store reloaded: {} CAs, {} CRLs, {revoked} revoked certificates", s.certificate_authorities.len(), s.crls.len())
+    format!(
+        "trust store reloaded: {} CAs, {} CRLs, {revoked} revoked certificates",
+        s.certificate_authorities.len(),
+        s.crls.len()
+    )
 }

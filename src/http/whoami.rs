@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::AppState;
 use crate::auth::Caller;
-use crate::domain::participant::Participant;
 use crate::domain::Roles;
+use crate::domain::participant::Participant;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/whoami", get(whoami))
@@ -36,7 +36,10 @@ pub struct CredentialSummary {
 
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "auth",
     responses((status = 200, body = WhoAmI), (status = 401, body = super::problem::ProblemBody), (status = 403, body = super::problem::ProblemBody)))]
-async fn whoami(axum::extract::State(app): axum::extract::State<AppState>, Extension(caller): Extension<Caller>) -> Json<WhoAmI> {
+async fn whoami(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Json<WhoAmI> {
     let c = &caller.credential;
     let mut warnings = Vec::new();
     let days_left = (c.not_after - app.now()).num_days();

@@ -13,10 +13,9 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 };
-use openssl::x509::{CrlNumber, X509Builder, X509Crl, X509CrlBuilder, X509Name, X509RevokedBuilder, X509};
+use openssl::x509::{CrlNumber, X509, X509Builder, X509Crl, X509CrlBuilder, X509Name, X509RevokedBuilder};
 
 use super::ubn_extension;
 
@@ -67,10 +66,15 @@ pub fn new_key() -> Result<PKey<Private>> {
 /// What a certificate is for.
 pub enum Profile<'a> {
     Ca,
-    Server { dns: &'a [&'a str], ips: &'a [IpAddr] },
+    Server {
+        dns: &'a [&'a str],
+        ips: &'a [IpAddr],
+    },
     /// A client (organisation or agency) certificate; `ubn` goes into
     /// subjectDirectoryAttributes as GPKI organisation certificates do.
-    Client { ubn: Option<&'a str> },
+    Client {
+        ubn: Option<&'a str>,
+    },
 }
 
 /// Subject fields in order, e.g. `[("C", "TW"), ("O", "行政院"), ("CN", "…")]`.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use foreign_types::ForeignTypeRef;
 use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time, Asn1TimeRef};
 use openssl::hash::MessageDigest;
-use openssl::x509::{X509Extension, X509NameRef, X509Ref, X509};
+use openssl::x509::{X509, X509Extension, X509NameRef, X509Ref};
 
 /// OID under which GPKI organisation certificates carry the 統一編號, inside
 /// the subjectDirectoryAttributes extension (DESIGN §3.6).
@@ -91,21 +91,23 @@ pub fn asn1_to_utc(t: &Asn1TimeRef) -> Result<DateTime<Utc>, openssl::error::Err
 pub fn pem_blocks(pem: &[u8]) -> impl Iterator<Item = (&str, &str)> {
     let text = std::str::from_utf8(pem).unwrap_or("");
     let mut rest = text;
-    std::iter::from_fn(move || loop {
-        let start = rest.find("-----BEGIN ")?;
-        let after = &rest[start + 11..];
-        let label_end = after.find("-----")?;
-        let label = &after[..label_end];
-        let end_marker = format!("-----END {label}-----");
-        let Some(end) = rest[start..].find(&end_marker) else {
-            rest = "";
-            return None;
-        };
-        let block_end = start + end + end_marker.len();
-        let block = &rest[start..block_end];
-        rest = &rest[block_end..];
-        if !label.is_empty() {
-            return Some((label, block));
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find("-----BEGIN ")?;
+            let after = &rest[start + 11..];
+            let label_end = after.find("-----")?;
+            let label = &after[..label_end];
+            let end_marker = format!("-----END {label}-----");
+            let Some(end) = rest[start..].find(&end_marker) else {
+                rest = "";
+                return None;
+            };
+            let block_end = start + end + end_marker.len();
+            let block = &rest[start..block_end];
+            rest = &rest[block_end..];
+            if !label.is_empty() {
+                return Some((label, block));
+            }
         }
     })
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use foreign_types::ForeignTypeRef;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509Crl, X509Ref, X509};
+use openssl::x509::{X509, X509Crl, X509Ref};
 
 use super::{asn1_to_utc, name_to_string, pem_blocks};
 
@@ -144,7 +144,8 @@ impl TrustMaterial {
         }
 
         // Every CA whose certificates we must check needs a CRL of its own.
-        let has_crl = |ca: &X509| crls.iter().any(|c| ca.subject_name().try_cmp(c.issuer_name()).is_ok_and(|o| o.is_eq()));
+        let has_crl =
+            |ca: &X509| crls.iter().any(|c| ca.subject_name().try_cmp(c.issuer_name()).is_ok_and(|o| o.is_eq()));
         match crl_check {
             CrlCheck::All => {
                 if let Some(ca) = cas.iter().find(|ca| !has_crl(ca)) {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::log::append_log;
-use super::{conflict_on_unique, stored_time, with_pool, BeginWrite, Page, Result, Store, StoreError};
+use super::{BeginWrite, Page, Result, Store, StoreError, conflict_on_unique, stored_time, with_pool};
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{ParticipantCode, Roles};
 use crate::pki::CertInfo;
@@ -117,17 +117,25 @@ impl Store {
         row.map(Credential::try_from).transpose()
     }
 
-    /// Credentials in id order, optionally of one participant only.
-    pub async fn credentials(&self, participant: Option<&str>, page: &Page<i64>) -> Result<Vec<Credential>> {
+    /// Credentials in id order, optionally of one participant only, or only
+    /// enabled ones whose certificate expires before `expiring_before`.
+    pub async fn credentials(
+        &self,
+        participant: Option<&str>,
+        expiring_before: Option<DateTime<Utc>>,
+        page: &Page<i64>,
+    ) -> Result<Vec<Credential>> {
         let sql = format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM credentials \
-             WHERE id > $1 AND ($2 IS NULL OR participant_code = $2) ORDER BY id LIMIT $3"
+             WHERE id > $1 AND ($2 IS NULL OR participant_code = $2) \
+               AND ($4 IS NULL OR (not_after < $4 AND disabled_at IS NULL)) ORDER BY id LIMIT $3"
         );
         let rows: Vec<CredentialRow> = with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(page.after.unwrap_or(0))
                 .bind(participant)
                 .bind(page.limit)
+                .bind(expiring_before.map(stored_time))
                 .fetch_all(pool)
                 .await?
         });
@@ -135,7 +143,12 @@ impl Store {
     }
 
     /// Registers a certificate and logs it, in one transaction.
-    pub async fn register_credential(&self, c: &NewCredential, at: DateTime<Utc>, log: &NewLogEntry) -> Result<Credential> {
+    pub async fn register_credential(
+        &self,
+        c: &NewCredential,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<Credential> {
         let at = stored_time(at);
         let id: i64 = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -220,7 +233,11 @@ impl Store {
 
     /// Disables every enabled credential unused since `cutoff` (never used:
     /// counted from registration), logging each; returns those disabled.
-    pub async fn disable_inactive_credentials(&self, cutoff: DateTime<Utc>, at: DateTime<Utc>) -> Result<Vec<Credential>> {
+    pub async fn disable_inactive_credentials(
+        &self,
+        cutoff: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Credential>> {
         let at = stored_time(at);
         let ids: Vec<i64> = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;

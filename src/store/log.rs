@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{with_pool, BeginWrite, Result, Store, StoreError};
+use super::{BeginWrite, Result, Store, StoreError, with_pool};
 use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry, NewLogEntry};
 
 #[derive(sqlx::FromRow)]

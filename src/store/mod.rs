@@ -196,9 +196,5 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(30));
-    Ok(SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(opts)
-        .await?)
+    Ok(SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?)
 }

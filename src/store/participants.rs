@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::log::append_log;
-use super::{conflict_on_unique, stored_time, with_pool, BeginWrite, Page, Result, Store, StoreError};
+use super::{BeginWrite, Page, Result, Store, StoreError, conflict_on_unique, stored_time, with_pool};
 use crate::domain::log::NewLogEntry;
 use crate::domain::participant::Participant;
 use crate::domain::{
@@ -129,7 +129,12 @@ impl Store {
     }
 
     /// Creates a participant and logs it, in one transaction.
-    pub async fn create_participant(&self, p: &NewParticipant, at: DateTime<Utc>, log: &NewLogEntry) -> Result<Participant> {
+    pub async fn create_participant(
+        &self,
+        p: &NewParticipant,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<Participant> {
         let at = stored_time(at);
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -273,7 +278,13 @@ impl Store {
     }
 
     /// Removes one entry; `NotFound` when the participant has no such entry.
-    pub async fn remove_allowlist_entry(&self, code: &ParticipantCode, id: i64, at: DateTime<Utc>, log: &NewLogEntry) -> Result<()> {
+    pub async fn remove_allowlist_entry(
+        &self,
+        code: &ParticipantCode,
+        id: i64,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<()> {
         let at = stored_time(at);
         let n = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;

@@ -31,7 +31,9 @@ impl Backend {
             Ok(url) if !url.is_empty() => Some(Backend::Postgres(url.trim_end_matches('/').to_owned())),
             _ => {
                 if std::env::var("GWX_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                    panic!("GWX_REQUIRE_POSTGRES=1 but GWX_TEST_POSTGRES is not set: PostgreSQL tests would be skipped");
+                    panic!(
+                        "GWX_REQUIRE_POSTGRES=1 but GWX_TEST_POSTGRES is not set: PostgreSQL tests would be skipped"
+                    );
                 }
                 eprintln!("skipped: set GWX_TEST_POSTGRES=postgres://user:pass@host to run the PostgreSQL variant");
                 None
@@ -89,7 +91,12 @@ pub async fn fresh_database(backend: &Backend, dir: &Path) -> String {
         Backend::Sqlite => dir.join("data/gwx.db").display().to_string(),
         Backend::Postgres(server) => {
             static N: AtomicU32 = AtomicU32::new(0);
-            let name = format!("gwx_t_{}_{}_{}", std::process::id(), Utc::now().timestamp_micros(), N.fetch_add(1, Ordering::SeqCst));
+            let name = format!(
+                "gwx_t_{}_{}_{}",
+                std::process::id(),
+                Utc::now().timestamp_micros(),
+                N.fetch_add(1, Ordering::SeqCst)
+            );
             let admin = Store::open_admin(&format!("{server}/postgres")).await.expect("connect to PostgreSQL");
             admin.create_database(&name).await.expect("create test database");
             format!("{server}/{name}")
