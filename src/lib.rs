@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod formats;
 pub mod http;
 pub mod jobs;
 pub mod pki;

@@ -4,11 +4,9 @@
 //! removed, inserted or altered row breaks the chain from that point on.
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use std::str::FromStr;
 
 use super::Invalid;
 use super::participant::named_enum;
-use std::fmt;
 
 /// The hash that precedes the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -4,6 +4,7 @@
 //! into one of these types at the edge; the rest of the hub trusts them.
 
 pub mod allowlist;
+pub mod document;
 pub mod log;
 pub mod participant;
 pub mod role;

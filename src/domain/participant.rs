@@ -1,7 +1,6 @@
 //! 機關 and 連線用戶: the participants of the exchange.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
@@ -57,18 +56,18 @@ macro_rules! named_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = Invalid;
-            fn from_str(s: &str) -> Result<Self, Invalid> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::Invalid;
+            fn from_str(s: &str) -> Result<Self, $crate::domain::Invalid> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(Invalid::new($what, format!("unknown value '{s}'"))),
+                    _ => Err($crate::domain::Invalid::new($what, format!("unknown value '{s}'"))),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
