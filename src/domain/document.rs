@@ -138,10 +138,10 @@ pub struct Sha256(String);
 impl Sha256 {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let s = s.trim();
-        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Invalid::new("sha256", format!("'{s}' is not 64 hex digits")));
+        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(Invalid::new("sha256", format!("'{s}' is not 64 lower-case hex digits")));
         }
-        Ok(Sha256(s.to_ascii_lowercase()))
+        Ok(Sha256(s.to_owned()))
     }
 
     pub fn of(bytes: &[u8]) -> Self {
@@ -203,7 +203,13 @@ impl fmt::Display for DocumentNumber {
 /// for shape only (the DI gives the parts).
 pub fn check_document_number(s: &str) -> Result<String, Invalid> {
     let s = s.trim();
-    let ok = s.contains('第') && s.ends_with('號') && s.chars().count() <= 64 && !s.chars().any(char::is_control);
+    let ok = s.chars().count() <= 64
+        && s.strip_suffix('號').and_then(|r| r.rsplit_once('第')).is_some_and(|(word, digits)| {
+            !word.is_empty()
+                && !word.chars().any(|c| c.is_ascii_digit() || c.is_control())
+                && digits.len() >= 2
+                && digits.bytes().all(|b| b.is_ascii_digit())
+        });
     if !ok {
         return Err(Invalid::new("documentNumber", format!("'{s}' is not a 發文字號 like 北市資綜字第1153012345號")));
     }

@@ -159,7 +159,7 @@ impl Envelope {
             let role = field("file role", f.attr("role").unwrap_or("").parse::<FileRole>())?;
             let name = field("name", FileName::parse(&t("name")))?;
             let media_type = t("mediaType");
-            if media_type.is_empty() || !media_type.contains('/') || media_type.len() > 127 {
+            if !valid_media_type(&media_type) {
                 return Err(invalid(format!("<file> {name}: '{media_type}' is not a media type")));
             }
             let size = t("size")
@@ -231,6 +231,15 @@ impl Envelope {
         x.push_str("  </files>\n</envelope>\n");
         x
     }
+}
+
+/// `type/subtype[;params]` with RFC 6838 token characters, as the XSD says.
+fn valid_media_type(m: &str) -> bool {
+    let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b));
+    let base = m.split(';').next().unwrap_or("");
+    m.len() <= 127
+        && !m.chars().any(char::is_control)
+        && base.split_once('/').is_some_and(|(t, s)| token(t) && token(s))
 }
 
 /// A field's domain parse, refused as an invalid envelope naming the element.
