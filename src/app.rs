@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::blobs::Blobs;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::documents::receipt::ReceiptSigner;
 use crate::domain::IpRange;
 use crate::domain::log::{LogEntry, NewLogEntry};
 use crate::store::Store;
@@ -15,12 +17,23 @@ pub struct App {
     pub clock: SharedClock,
     pub tls: TlsState,
     pub trusted_proxies: Vec<IpRange>,
+    pub blobs: Blobs,
+    pub receipts: ReceiptSigner,
+    /// Participant codes with new deliveries, for long-polling inboxes on
+    /// this node (other nodes' deliveries are found by re-querying).
+    pub inbox_events: tokio::sync::broadcast::Sender<String>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, clock: SharedClock, tls: TlsState) -> Self {
+    pub fn new(config: Config, store: Store, clock: SharedClock, tls: TlsState) -> anyhow::Result<Self> {
+        use anyhow::Context;
         let trusted_proxies = config.trusted_proxies();
-        App { config, store, clock, tls, trusted_proxies }
+        let blobs = Blobs::open(&config.data_dir()).context("blob storage")?;
+        let cert = std::fs::read(config.path(&config.tls.cert)).context("hub certificate")?;
+        let key = std::fs::read(config.path(&config.tls.key)).context("hub key")?;
+        let receipts = ReceiptSigner::load(&cert, &key).context("receipt signer")?;
+        let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
+        Ok(App { config, store, clock, tls, trusted_proxies, blobs, receipts, inbox_events })
     }
 
     pub fn now(&self) -> DateTime<Utc> {

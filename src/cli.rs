@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::client::package::SendOptions;
 use crate::client::{Client, Identity};
 use crate::config::Config;
 use crate::server::Hub;
@@ -56,6 +57,92 @@ pub enum Command {
     },
     /// Show who the hub thinks you are (participant, roles, source IP).
     Whoami {
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Sign and send a 公文 DI with the SW and attachments it declares.
+    Send {
+        /// The DI file (its DOCTYPE names the SW and attachments beside it).
+        di: PathBuf,
+        /// 正本 recipient (agency code, optionally with unit code); repeatable.
+        #[arg(long)]
+        to: Vec<String>,
+        /// 副本 recipient; repeatable.
+        #[arg(long)]
+        cc: Vec<String>,
+        /// A send group (行文群組) id; repeatable.
+        #[arg(long)]
+        group: Vec<String>,
+        /// A declared attachment that is not beside the DI; repeatable.
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+        /// A case of major rights: recipients must confirm promptly (§10).
+        #[arg(long)]
+        immediate: bool,
+        /// Also write the hub's signed receipt (CMS DER) here.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// List your inbox.
+    Inbox {
+        /// Only deliveries in this state: delivered, fetched, confirmed, returned.
+        #[arg(long)]
+        state: Option<String>,
+        /// Wait up to this many seconds for a new delivery when there is none.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        /// Print the hub's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Download a delivery's package into DIR and verify it.
+    Fetch {
+        /// Delivery id (from `gwx inbox`).
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Verify a downloaded package: signature and every file's hash.
+    Verify {
+        dir: PathBuf,
+        /// CA certificates the signer must chain to.
+        #[arg(long, env = "GWX_CA")]
+        ca: PathBuf,
+    },
+    /// Confirm (確認) a delivery.
+    Confirm {
+        id: String,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Return (退文) a delivery with the reason.
+    Return {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Show each recipient's state of a document you sent.
+    Status {
+        document: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Record that a recipient got the document on paper (補發紙本).
+    PaperResend {
+        /// Delivery id (from `gwx status`).
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
         #[command(flatten)]
         identity: Identity,
     },
@@ -113,6 +200,152 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }
+        Command::Send { di, to, cc, group, attach, immediate, receipt, identity } => {
+            let opts = SendOptions { to, cc, groups: group, attach, immediate_confirmation: immediate };
+            send(&identity, &di, &opts, receipt.as_deref()).await
+        }
+        Command::Inbox { state, wait, json, identity } => {
+            let mut path = format!("/api/v1/inbox?wait={wait}");
+            if let Some(s) = state {
+                path.push_str(&format!("&state={s}"));
+            }
+            let v = Client::new(&identity)?.get_json(&path).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                print_deliveries(&v["items"], true);
+            }
+            Ok(())
+        }
+        Command::Fetch { id, out, identity } => {
+            let written = Client::new(&identity)?.fetch(&id, &out).await?;
+            let v = crate::client::verify::verify_dir(&out, &identity.ca)?;
+            println!(
+                "{} files written to {}; signature verified (signed by {}); every file matches the signed envelope",
+                written.len(),
+                out.display(),
+                v.signer
+            );
+            println!("{}  {}  {}", v.envelope.document_number, v.envelope.sender, v.envelope.subject);
+            Ok(())
+        }
+        Command::Verify { dir, ca } => {
+            let v = crate::client::verify::verify_dir(&dir, &ca)?;
+            println!("signature verified (signed by {}); {} files match the signed envelope", v.signer, v.files);
+            Ok(())
+        }
+        Command::Confirm { id, identity } => {
+            let v = Client::new(&identity)?
+                .post_json(&format!("/api/v1/deliveries/{id}/confirm"), &serde_json::json!({}))
+                .await?;
+            println!(
+                "confirmed {} ({}) at {}",
+                v["document_number"].as_str().unwrap_or(""),
+                id,
+                v["confirmed_at"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+        Command::Return { id, reason, identity } => {
+            let v = Client::new(&identity)?
+                .post_json(&format!("/api/v1/deliveries/{id}/return"), &serde_json::json!({"reason": reason}))
+                .await?;
+            println!(
+                "returned {} ({}): {}",
+                v["document_number"].as_str().unwrap_or(""),
+                id,
+                v["return_reason"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+        Command::Status { document, json, identity } => {
+            let v = Client::new(&identity)?.get_json(&format!("/api/v1/documents/{document}")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{}  {}  accepted {}",
+                    v["document_number"].as_str().unwrap_or(""),
+                    v["subject"].as_str().unwrap_or(""),
+                    v["accepted_at"].as_str().unwrap_or("")
+                );
+                print_deliveries(&v["recipients"], false);
+            }
+            Ok(())
+        }
+        Command::PaperResend { id, note, identity } => {
+            let v = Client::new(&identity)?
+                .post_json(&format!("/api/v1/deliveries/{id}/paper-resend"), &serde_json::json!({"note": note}))
+                .await?;
+            println!(
+                "paper resend recorded for {} at {}",
+                v["recipient"].as_str().unwrap_or(""),
+                v["paper_resend_at"].as_str().unwrap_or("")
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn send(identity: &Identity, di: &Path, opts: &SendOptions, receipt: Option<&Path>) -> anyhow::Result<()> {
+    let client = Client::new(identity)?;
+    let who = client.get_json("/api/v1/whoami").await?;
+    let sender = crate::domain::ParticipantCode::parse(who["participant"]["code"].as_str().unwrap_or(""))?;
+    let cert = openssl::x509::X509::from_pem(&std::fs::read(&identity.cert)?)?;
+    let key = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&identity.key)?)?;
+    let out = crate::client::package::from_di_file(di, opts, &sender, &cert, &key)?;
+    let total = out.total_bytes();
+    let progress = (total > 1024 * 1024 && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let p = indicatif::ProgressBar::new(total);
+        p.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .expect("template"),
+        );
+        p
+    });
+    let (status, v) = client.send(&out, progress).await?;
+    if let Some(path) = receipt {
+        use base64::Engine;
+        let der = base64::engine::general_purpose::STANDARD.decode(v["receipt"].as_str().unwrap_or(""))?;
+        std::fs::write(path, der)?;
+    }
+    let again = if status == 200 { " (already accepted before: the first receipt)" } else { "" };
+    println!(
+        "accepted{again}: document {} {} at {}",
+        v["document_id"].as_str().unwrap_or(""),
+        v["document_number"].as_str().unwrap_or(""),
+        v["accepted_at"].as_str().unwrap_or("")
+    );
+    for r in v["recipients"].as_array().into_iter().flatten() {
+        let kind = if r["kind"] == "copy" { "副本" } else { "正本" };
+        let via = r["via_group"].as_str().map(|g| format!(" (group {g})")).unwrap_or_default();
+        println!("  {kind} {}{via}", r["participant"].as_str().unwrap_or(""));
+    }
+    println!("envelope SHA-256 {}", v["envelope_sha256"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+/// One line per delivery: id, state, and what it is.
+fn print_deliveries(items: &serde_json::Value, inbox: bool) {
+    let rows = items.as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        println!("(none)");
+    }
+    for d in rows {
+        let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
+        let urgent = if d["immediate_confirmation"] == true { " [立即確認]" } else { "" };
+        let who = if inbox { format!("from {}", s("sender")) } else { format!("to {}", s("recipient")) };
+        let reason = d["return_reason"].as_str().map(|r| format!(" 退文原因: {r}")).unwrap_or_default();
+        let paper = d["paper_resend_at"].as_str().map(|t| format!(" 已補發紙本 {t}")).unwrap_or_default();
+        println!(
+            "{}  {:<9}  {} {} {}{urgent}  {}{reason}{paper}",
+            s("id"),
+            s("state"),
+            who,
+            s("document_number"),
+            s("speed"),
+            s("subject")
+        );
     }
 }
 

@@ -27,6 +27,33 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub proxy: ProxyConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Size limits of a package (DESIGN §3.3); refusals state them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest single file (document or attachment), bytes. Default 20 MiB.
+    #[serde(default = "default_max_file")]
+    pub max_file_bytes: u64,
+    /// Largest package (all files together), bytes. Default 100 MiB.
+    #[serde(default = "default_max_package")]
+    pub max_package_bytes: u64,
+}
+
+fn default_max_file() -> u64 {
+    20 * 1024 * 1024
+}
+fn default_max_package() -> u64 {
+    100 * 1024 * 1024
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +185,9 @@ impl Config {
         c.dir = dir.to_owned();
         for t in &c.proxy.trusted {
             IpRange::parse(t)?;
+        }
+        if c.limits.max_file_bytes == 0 || c.limits.max_package_bytes < c.limits.max_file_bytes {
+            anyhow::bail!("limits: max_package_bytes must be at least max_file_bytes, both above 0");
         }
         if c.auth.inactivity_days == 0 {
             anyhow::bail!("auth.inactivity_days must be at least 1");

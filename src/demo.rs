@@ -299,6 +299,10 @@ crl_check = "all"
 inactivity_days = 90
 expiry_warning_days = 30
 
+[limits]
+max_file_bytes = 20971520           # 20 MiB a file
+max_package_bytes = 104857600       # 100 MiB a package
+
 [proxy]
 # Behind a TCP load balancer: list it here and enable the PROXY protocol.
 trusted = []

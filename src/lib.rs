@@ -8,11 +8,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod blobs;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod domain;
 pub mod formats;
 pub mod http;

@@ -43,7 +43,7 @@ impl Hub {
     /// Binds every listener and starts serving. Returns once listening.
     pub async fn start(config: Config, store: Store, clock: SharedClock) -> anyhow::Result<Hub> {
         let tls = TlsState::load(&config).context("TLS configuration")?;
-        let app = Arc::new(App::new(config, store, clock, tls));
+        let app = Arc::new(App::new(config, store, clock, tls)?);
         crate::http::ops::prometheus();
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();

@@ -1,9 +1,15 @@
-//! The agency-side client used by the `gwx` client commands: HTTPS with the
+//! The agency-side client used by the `gwx` commands: HTTPS with the
 //! participant's certificate and key, the hub verified against a CA file.
 
-use std::path::PathBuf;
+pub mod package;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use futures_util::StreamExt;
+
+use package::{Outgoing, OutgoingFile, Source};
 
 /// Where the hub is and who we are: flags, or `GWX_HUB`, `GWX_CERT`, `GWX_KEY`, `GWX_CA`.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,7 +23,7 @@ pub struct Identity {
     /// Its private key (PEM, PKCS#8).
     #[arg(long, env = "GWX_KEY")]
     pub key: PathBuf,
-    /// CA certificates the hub's certificate must chain to.
+    /// CA certificates the hub's certificate (and signers' certificates) must chain to.
     #[arg(long, env = "GWX_CA")]
     pub ca: PathBuf,
 }
@@ -25,6 +31,7 @@ pub struct Identity {
 pub struct Client {
     http: reqwest::Client,
     hub: String,
+    pub identity: Identity,
 }
 
 /// A refusal from the hub, shown the way the hub phrased it.
@@ -43,32 +50,145 @@ impl Client {
         let key = std::fs::read(&id.key).with_context(|| format!("read {}", id.key.display()))?;
         let ca = std::fs::read(&id.ca).with_context(|| format!("read {}", id.ca.display()))?;
         let identity = reqwest::Identity::from_pkcs8_pem(&cert, &key).context("certificate and key")?;
-        let mut b = reqwest::Client::builder()
+        let http = reqwest::Client::builder()
             .identity(identity)
-            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).context("CA file")?);
-        b = b.https_only(true);
-        Ok(Client { http: b.build()?, hub: id.hub.trim_end_matches('/').to_owned() })
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).context("CA file")?)
+            .https_only(true)
+            .build()?;
+        Ok(Client { http, hub: id.hub.trim_end_matches('/').to_owned(), identity: id.clone() })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.hub)
     }
 
     /// GET a JSON resource; a problem+json answer becomes a [`HubProblem`].
     pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let resp = self.http.get(format!("{}{path}", self.hub)).send().await.context("cannot reach the hub")?;
-        Self::json(resp).await
+        let resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
+        Self::json(resp).await.map(|(_, v)| v)
     }
 
-    async fn json(resp: reqwest::Response) -> anyhow::Result<serde_json::Value> {
+    /// POST a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let resp = self.http.post(self.url(path)).json(body).send().await.context("cannot reach the hub")?;
+        Self::json(resp).await.map(|(_, v)| v)
+    }
+
+    async fn json(resp: reqwest::Response) -> anyhow::Result<(u16, serde_json::Value)> {
         let status = resp.status();
         let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
         if status.is_success() {
-            return Ok(body);
+            return Ok((status.as_u16(), body));
         }
-        let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        Err(HubProblem {
-            status: status.as_u16(),
-            type_: field("type"),
-            title: field("title"),
-            detail: field("detail"),
-        }
-        .into())
+        Err(problem(status.as_u16(), &body).into())
     }
+
+    /// Uploads a signed package; returns the HTTP status (201 new, 200 the
+    /// same envelope again) and the receipt. `progress` draws a bar.
+    pub async fn send(
+        &self,
+        out: &Outgoing,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        use reqwest::multipart::{Form, Part};
+        let mut form = Form::new()
+            .part(
+                "envelope",
+                Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml").mime_str("application/xml")?,
+            )
+            .part(
+                "signature",
+                Part::bytes(out.signature.clone()).file_name("envelope.p7s").mime_str("application/pkcs7-signature")?,
+            )
+            .part("document", file_part(&out.document, progress.clone()).await?);
+        for a in &out.attachments {
+            form = form.part("attachment", file_part(a, progress.clone()).await?);
+        }
+        let resp = self
+            .http
+            .post(self.url("/api/v1/documents"))
+            .multipart(form)
+            .send()
+            .await
+            .context("cannot reach the hub")?;
+        if let Some(p) = progress {
+            p.finish_and_clear();
+        }
+        Self::json(resp).await
+    }
+
+    /// Downloads a delivery's package into `out` (one file per part) and
+    /// returns the paths written.
+    pub async fn fetch(&self, delivery: &str, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let resp = self
+            .http
+            .get(self.url(&format!("/api/v1/deliveries/{delivery}/package")))
+            .send()
+            .await
+            .context("cannot reach the hub")?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            return Err(problem(status, &body).into());
+        }
+        let ct =
+            resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let boundary = ct
+            .strip_prefix("multipart/mixed")
+            .and_then(|rest| rest.split(';').find_map(|p| p.trim().strip_prefix("boundary=")))
+            .map(|b| b.trim_matches('"').to_owned())
+            .context("the hub's answer is not multipart/mixed")?;
+        std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
+        let mut parts = multer::Multipart::new(resp.bytes_stream(), boundary);
+        let mut written = Vec::new();
+        while let Some(mut field) = parts.next_field().await? {
+            let name = match field.name() {
+                Some("envelope") => verify::ENVELOPE_FILE.to_owned(),
+                Some("signature") => verify::SIGNATURE_FILE.to_owned(),
+                _ => crate::domain::document::FileName::parse(field.file_name().unwrap_or(""))
+                    .context("a part with an unsafe file name")?
+                    .to_string(),
+            };
+            let path = out.join(&name);
+            let mut file = tokio::fs::File::create(&path).await?;
+            while let Some(chunk) = field.chunk().await? {
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            }
+            tokio::io::AsyncWriteExt::flush(&mut file).await?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+fn problem(status: u16, body: &serde_json::Value) -> HubProblem {
+    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    HubProblem { status, type_: field("type"), title: field("title"), detail: field("detail") }
+}
+
+async fn file_part(
+    f: &OutgoingFile,
+    progress: Option<indicatif::ProgressBar>,
+) -> anyhow::Result<reqwest::multipart::Part> {
+    let size = f.entry.size;
+    let body = match &f.source {
+        Source::Bytes(b) => {
+            if let Some(p) = &progress {
+                p.inc(size);
+            }
+            reqwest::Body::from(b.clone())
+        }
+        Source::Path(path) => {
+            let file = tokio::fs::File::open(path).await.with_context(|| format!("open {}", path.display()))?;
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect(move |chunk| {
+                if let (Some(p), Ok(c)) = (&progress, chunk) {
+                    p.inc(c.len() as u64);
+                }
+            });
+            reqwest::Body::wrap_stream(stream)
+        }
+    };
+    Ok(reqwest::multipart::Part::stream_with_length(body, size)
+        .file_name(f.entry.name.to_string())
+        .mime_str(&f.entry.media_type)?)
 }

@@ -33,6 +33,15 @@ named_enum!(
         AllowlistAdded = "allowlist.added",
         AllowlistRemoved = "allowlist.removed",
         TrustReloaded = "trust.reloaded",
+        /// A document was accepted (the sender's entry).
+        DocumentAccepted = "document.accepted",
+        /// A document was put in a recipient's inbox.
+        DeliveryDelivered = "delivery.delivered",
+        DeliveryFetched = "delivery.fetched",
+        DeliveryConfirmed = "delivery.confirmed",
+        DeliveryReturned = "delivery.returned",
+        /// The sender recorded a paper resend (補發紙本).
+        PaperResend = "delivery.paper_resend",
     }
 );
 
@@ -65,6 +74,10 @@ impl NewLogEntry {
     }
     pub fn source_ip(mut self, ip: impl ToString) -> Self {
         self.source_ip = Some(ip.to_string());
+        self
+    }
+    pub fn document(mut self, id: impl Into<String>) -> Self {
+        self.document = Some(id.into());
         self
     }
     pub fn counterpart(mut self, code: impl Into<String>) -> Self {

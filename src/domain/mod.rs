@@ -4,10 +4,12 @@
 //! into one of these types at the edge; the rest of the hub trusts them.
 
 pub mod allowlist;
+pub mod delivery;
 pub mod document;
 pub mod log;
 pub mod participant;
 pub mod role;
+pub mod routing;
 pub mod ubn;
 
 pub use allowlist::IpRange;

@@ -157,7 +157,7 @@ impl Envelope {
             expect_sequence(f, &["name", "mediaType", "size", "sha256"])?;
             let t = |n: &str| f.child(n).map(|e| e.text().trim().to_owned()).unwrap_or_default();
             let role = field("file role", f.attr("role").unwrap_or("").parse::<FileRole>())?;
-            let name = field("name", FileName::parse(&t("name")))?;
+            let name = FileName::parse(&t("name")).map_err(|e| FormatError::UnsafeName(format!("<name>: {e}")))?;
             let media_type = t("mediaType");
             if !valid_media_type(&media_type) {
                 return Err(invalid(format!("<file> {name}: '{media_type}' is not a media type")));

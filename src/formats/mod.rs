@@ -14,6 +14,9 @@ pub enum FormatError {
     /// Refused for safety: entities, DTD declarations (`unsafe-xml`).
     #[error("{0}")]
     Unsafe(String),
+    /// A file name with a path or control characters (`unsafe-file-name`).
+    #[error("{0}")]
+    UnsafeName(String),
     /// Not valid against the format's rules.
     #[error("{0}")]
     Invalid(String),

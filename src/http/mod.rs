@@ -6,6 +6,7 @@
 //! [`Caller`] and never see a request that failed those checks.
 
 mod credentials;
+mod documents;
 pub mod extract;
 mod log;
 mod openapi;
@@ -44,6 +45,7 @@ pub fn router(app: AppState) -> Router {
 
     let authenticated = Router::new()
         .merge(whoami::routes())
+        .merge(documents::routes(app.config.limits.max_package_bytes))
         .merge(log::routes())
         .merge(it_bureau)
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use crate::auth::{Refusal, RefusalKind};
+use crate::documents::Refused;
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
@@ -26,6 +27,8 @@ pub struct Problem {
     pub credential: Option<String>,
     /// An authentication or authorisation refusal (logged as `auth.refused`).
     pub auth: bool,
+    /// Extension members of the problem body (RFC 9457 §3.2).
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the logging middleware needs of a problem response.
@@ -47,11 +50,24 @@ pub struct ProblemBody {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Extension members, e.g. `recipients` naming the unreachable ones.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, name: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Problem { status, name, title, detail: detail.into(), participant: None, credential: None, auth: false }
+        Problem {
+            status,
+            name,
+            title,
+            detail: detail.into(),
+            participant: None,
+            credential: None,
+            auth: false,
+            extensions: serde_json::Map::new(),
+        }
     }
 
     pub fn type_uri(&self) -> String {
@@ -109,7 +125,49 @@ impl From<Refusal> for Problem {
             participant: r.participant,
             credential: r.credential,
             auth: true,
+            extensions: serde_json::Map::new(),
         }
+    }
+}
+
+impl From<Refused> for Problem {
+    fn from(r: Refused) -> Self {
+        use Refused::*;
+        use StatusCode as S;
+        let detail = r.to_string();
+        let (status, name, title) = match &r {
+            CannotSend(_) => (S::FORBIDDEN, "sender-cannot-send", "無發文權限"),
+            InvalidPackage(_) => (S::BAD_REQUEST, "invalid-package", "公文封裝格式錯誤"),
+            TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "package-too-large", "公文或附件超過大小限制"),
+            InvalidEnvelope(_) => (S::UNPROCESSABLE_ENTITY, "invalid-envelope", "交換封套格式錯誤"),
+            SenderMismatch(_) => (S::UNPROCESSABLE_ENTITY, "sender-mismatch", "發文者與憑證不符"),
+            UnsafeXml(_) => (S::UNPROCESSABLE_ENTITY, "unsafe-xml", "XML 含不安全的實體宣告"),
+            UnsafeFileName(_) => (S::UNPROCESSABLE_ENTITY, "unsafe-file-name", "檔名不合規定"),
+            BadSignature(_) => (S::UNPROCESSABLE_ENTITY, "bad-signature", "電子簽章驗證失敗"),
+            SignerNotSender(_) => (S::UNPROCESSABLE_ENTITY, "signer-not-sender", "簽章憑證非發文機關所有"),
+            MissingFile(_) => (S::UNPROCESSABLE_ENTITY, "missing-file", "缺少封套所列檔案"),
+            UnlistedFile(_) => (S::UNPROCESSABLE_ENTITY, "unlisted-file", "檔案未列於封套"),
+            FileMismatch(_) => (S::UNPROCESSABLE_ENTITY, "file-mismatch", "檔案內容與封套不符"),
+            InvalidDocument(_) => (S::UNPROCESSABLE_ENTITY, "invalid-document", "公文格式錯誤"),
+            DocumentMismatch(_) => (S::UNPROCESSABLE_ENTITY, "document-mismatch", "公文與封套內容不一致"),
+            Confidential(_) => (S::UNPROCESSABLE_ENTITY, "confidential-not-allowed", "機密性文書不適用電子交換"),
+            AttachmentFormat(_) => (S::UNPROCESSABLE_ENTITY, "attachment-format", "附件格式不符規定"),
+            UnknownRecipient { .. } => (S::UNPROCESSABLE_ENTITY, "unknown-recipient", "受文者不存在"),
+            RecipientUnreachable { .. } => (S::UNPROCESSABLE_ENTITY, "recipient-unreachable", "受文者目前無法收文"),
+            RosterMismatch(_) => (S::UNPROCESSABLE_ENTITY, "roster-mismatch", "交換表單與封套受文者不符"),
+            DuplicateNumber(_) => (S::CONFLICT, "duplicate-document-number", "發文字號重複"),
+            NotFound(_) => (S::NOT_FOUND, "not-found", "查無資料"),
+            WrongState(_) => (S::CONFLICT, "invalid-state", "公文狀態不允許此操作"),
+            InvalidField(_) => (S::UNPROCESSABLE_ENTITY, "invalid-field", "欄位內容不正確"),
+            Forbidden(_) => (S::FORBIDDEN, "forbidden", "權限不足"),
+            Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "系統錯誤"),
+        };
+        let mut p = Problem::new(status, name, title, detail);
+        p.auth = matches!(r, Forbidden(_));
+        if let UnknownRecipient { codes, .. } | RecipientUnreachable { codes, .. } = r {
+            p.extensions.insert("recipients".into(), codes.into());
+        }
+        p
     }
 }
 
@@ -147,6 +205,7 @@ impl IntoResponse for Problem {
             title: self.title.to_owned(),
             status: self.status.as_u16(),
             detail: self.detail,
+            extensions: self.extensions,
         };
         let mut resp = (self.status, Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));

@@ -1,6 +1,7 @@
 //! Certificates: reading what the hub needs from an X.509 certificate, the
 //! trust store (anchors + CRLs), and the demo PKI of `gwx init`.
 
+pub mod cms;
 pub mod demo;
 pub mod trust;
 

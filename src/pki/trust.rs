@@ -93,10 +93,18 @@ impl TrustMaterial {
             .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pem" | "crt" | "crl")))
             .collect();
         files.sort();
+        Self::load_files(dir, &files, crl_check)
+    }
 
+    /// Trust anchors from one PEM file (a client's `--ca`), without CRLs.
+    pub fn load_ca_file(path: &Path) -> Result<Self, TrustError> {
+        Self::load_files(path, &[path.to_owned()], CrlCheck::None)
+    }
+
+    fn load_files(dir: &Path, files: &[PathBuf], crl_check: CrlCheck) -> Result<Self, TrustError> {
         let mut cas = Vec::new();
         let mut crls = Vec::new();
-        for path in &files {
+        for path in files {
             let bytes = std::fs::read(path).map_err(|e| TrustError::Io(path.clone(), e))?;
             for (label, block) in pem_blocks(&bytes) {
                 match label {
@@ -171,7 +179,22 @@ impl TrustMaterial {
 
     /// An OpenSSL verification store with the anchors and, as configured, the CRLs.
     pub fn x509_store(&self) -> Result<X509Store, TrustError> {
+        self.build_store(None)
+    }
+
+    /// The same store for checking CMS signatures. Card certificates are
+    /// issued for client authentication and signing; OpenSSL's default
+    /// S/MIME purpose would refuse some, so the purpose is set to "any"
+    /// deliberately: the chain, validity and CRLs still decide.
+    pub fn x509_store_any_purpose(&self) -> Result<X509Store, TrustError> {
+        self.build_store(Some(openssl::x509::X509PurposeId::ANY))
+    }
+
+    fn build_store(&self, purpose: Option<openssl::x509::X509PurposeId>) -> Result<X509Store, TrustError> {
         let mut b = X509StoreBuilder::new()?;
+        if let Some(p) = purpose {
+            b.set_purpose(p)?;
+        }
         for ca in &self.cas {
             b.add_cert(ca.clone())?;
         }

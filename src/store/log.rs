@@ -44,39 +44,66 @@ impl TryFrom<LogRow> for LogEntry {
 const LOG_COLUMNS: &str =
     "seq, at, action, participant, credential, source_ip, document, counterpart, problem, detail, prev_hash, hash";
 
-/// Appends `$entry` at time `$at` inside the open transaction `$tx`.
+/// Appends `$entries` (a slice) at time `$at` inside the open transaction
+/// `$tx`, returning the stored entries.
 ///
-/// The first statement updates the chain head, which takes the write lock
-/// (SQLite) or the row lock (PostgreSQL) so concurrent appenders queue up and
-/// each sees the hash its predecessor wrote.
-macro_rules! append_log {
-    ($tx:expr, $at:expr, $entry:expr) => {{
-        let (seq, prev): (i64, String) =
-            sqlx::query_as("UPDATE log_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+/// The first statement advances the chain head, which takes the write lock
+/// (SQLite) or the row lock (PostgreSQL): concurrent appenders queue up and
+/// each sees the hash its predecessor wrote. The rows go in multi-row
+/// INSERTs, so a document to 10,000 recipients costs a few statements.
+macro_rules! append_logs {
+    ($tx:expr, $at:expr, $entries:expr) => {{
+        let entries: &[$crate::domain::log::NewLogEntry] = $entries;
+        let n = i64::try_from(entries.len()).expect("entry count");
+        let (last, mut prev): (i64, String) =
+            sqlx::query_as("UPDATE log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+                .bind(n)
                 .fetch_one(&mut *$tx)
                 .await?;
-        let e = $crate::domain::log::LogEntry::chain(seq, $at, $entry, &prev)?;
-        sqlx::query(
-            "INSERT INTO exchange_log (seq, at, action, participant, credential, source_ip, document, \
-             counterpart, problem, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(e.seq)
-        .bind(e.at)
-        .bind(e.action.as_str())
-        .bind(&e.participant)
-        .bind(&e.credential)
-        .bind(&e.source_ip)
-        .bind(&e.document)
-        .bind(&e.counterpart)
-        .bind(&e.problem)
-        .bind(&e.detail)
-        .bind(&e.prev_hash)
-        .bind(&e.hash)
-        .execute(&mut *$tx)
-        .await?;
-        sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1").bind(&e.hash).execute(&mut *$tx).await?;
-        e
+        let mut stored = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let e = $crate::domain::log::LogEntry::chain(last - n + 1 + i as i64, $at, entry, &prev)?;
+            prev = e.hash.clone();
+            stored.push(e);
+        }
+        for chunk in stored.chunks(500) {
+            let sql = $crate::store::values_sql(
+                "INSERT INTO exchange_log (seq, at, action, participant, credential, source_ip, document, \
+                 counterpart, problem, detail, prev_hash, hash) VALUES ",
+                12,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk {
+                q = q
+                    .bind(e.seq)
+                    .bind(e.at)
+                    .bind(e.action.as_str())
+                    .bind(&e.participant)
+                    .bind(&e.credential)
+                    .bind(&e.source_ip)
+                    .bind(&e.document)
+                    .bind(&e.counterpart)
+                    .bind(&e.problem)
+                    .bind(&e.detail)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash);
+            }
+            q.execute(&mut *$tx).await?;
+        }
+        if n > 0 {
+            sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut *$tx).await?;
+        }
+        stored
+    }};
+}
+pub(crate) use append_logs;
+
+/// Appends one entry inside the open transaction `$tx`.
+macro_rules! append_log {
+    ($tx:expr, $at:expr, $entry:expr) => {{
+        let one: &$crate::domain::log::NewLogEntry = $entry;
+        $crate::store::log::append_logs!($tx, $at, std::slice::from_ref(one)).pop().expect("one entry")
     }};
 }
 pub(crate) use append_log;

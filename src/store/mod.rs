@@ -7,7 +7,8 @@
 //! migrations. SQL lives in this module and nowhere else.
 
 mod credentials;
-mod log;
+mod documents;
+pub(crate) mod log;
 mod participants;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool, Transaction};
 
 pub use credentials::{Credential, NewCredential};
+pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
 pub use log::{LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
 
@@ -97,8 +99,24 @@ pub(crate) fn conflict_on_unique(what: impl Into<String>) -> impl FnOnce(sqlx::E
     }
 }
 
+/// `prefix` followed by `rows` groups of `columns` numbered placeholders:
+/// `($1, $2), ($3, $4)`, for multi-row INSERTs.
+pub(crate) fn values_sql(prefix: &str, columns: usize, rows: usize) -> String {
+    use std::fmt::Write;
+    let mut sql = String::with_capacity(prefix.len() + rows * columns * 6);
+    sql.push_str(prefix);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, r * columns + c + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Times as stored: microseconds, the precision both databases keep.
-pub(crate) fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 

@@ -235,6 +235,33 @@ impl Store {
         }
     }
 
+    /// Status, receive capability and name of each of `codes` that exists,
+    /// in chunks so 10,000 recipients stay within parameter limits.
+    pub async fn reachability(
+        &self,
+        codes: &[&str],
+    ) -> Result<std::collections::HashMap<String, (ParticipantStatus, bool, String)>> {
+        let mut out = std::collections::HashMap::with_capacity(codes.len());
+        for chunk in codes.chunks(1000) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT code, status, can_receive, name FROM participants WHERE code IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<(String, String, bool, String)> = with_pool!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for c in chunk {
+                    q = q.bind(*c);
+                }
+                q.fetch_all(pool).await?
+            });
+            for (code, status, can_receive, name) in rows {
+                out.insert(code, (status.parse()?, can_receive, name));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn allowlist(&self, code: &str) -> Result<Vec<AllowlistEntry>> {
         let rows: Vec<AllowlistRow> = with_pool!(self, |pool| {
             sqlx::query_as(

@@ -1,0 +1,255 @@
+//! The life of a delivery (DESIGN §4): the recipient fetches, confirms or
+//! returns; the sender watches every recipient and records paper resends.
+//! Only the recipient sees a delivery, only the sender its document; to
+//! anyone else they do not exist.
+
+use chrono::{DateTime, Utc};
+
+use super::Refused;
+use crate::app::App;
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::domain::delivery::{self, Action, DeliveryState};
+use crate::domain::log::{LogAction, NewLogEntry};
+use crate::store::{DeliveryChange, DeliveryRecord, DocumentRecord, Part};
+
+/// A delivery as its recipient or the sender sees it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub document_id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub recipient_unit: Option<String>,
+    pub document_number: String,
+    pub subject: String,
+    /// 速別
+    pub speed: String,
+    pub immediate_confirmation: bool,
+    /// `original` (正本) or `copy` (副本).
+    pub kind: String,
+    pub via_group: Option<String>,
+    pub state: String,
+    pub delivered_at: DateTime<Utc>,
+    pub fetched_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub return_reason: Option<String>,
+    pub paper_resend_at: Option<DateTime<Utc>>,
+    pub paper_resend_note: Option<String>,
+}
+
+impl From<DeliveryRecord> for DeliveryView {
+    fn from(d: DeliveryRecord) -> Self {
+        DeliveryView {
+            id: d.id,
+            document_id: d.document_id,
+            sender: d.sender_code,
+            recipient: d.recipient_code,
+            recipient_unit: d.recipient_unit,
+            document_number: d.document_number,
+            subject: d.subject,
+            speed: d.speed,
+            immediate_confirmation: d.immediate_confirmation,
+            kind: d.kind,
+            via_group: d.via_group,
+            state: d.state,
+            delivered_at: d.delivered_at,
+            fetched_at: d.fetched_at,
+            confirmed_at: d.confirmed_at,
+            returned_at: d.returned_at,
+            return_reason: d.return_reason,
+            paper_resend_at: d.paper_resend_at,
+            paper_resend_note: d.paper_resend_note,
+        }
+    }
+}
+
+/// A sent document with every recipient's state (`GET /documents/{id}`).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DocumentStatus {
+    pub id: String,
+    pub sender: String,
+    pub document_number: String,
+    pub subject: String,
+    pub speed: String,
+    pub classification: String,
+    pub immediate_confirmation: bool,
+    /// 函 or 書函.
+    pub kind: String,
+    /// 發文日期 (Gregorian).
+    pub document_date: String,
+    pub envelope_sha256: String,
+    pub accepted_at: DateTime<Utc>,
+    pub parts: Vec<Part>,
+    pub recipients: Vec<DeliveryView>,
+}
+
+fn need(caller: &Caller, role: Role) -> Result<(), Refused> {
+    if caller.has(role) {
+        Ok(())
+    } else {
+        Err(Refused::Forbidden(format!(
+            "this action needs the '{role}' role; this credential has: {}",
+            caller.credential.roles.to_storage()
+        )))
+    }
+}
+
+/// The caller's own delivery, or `NotFound` (also for someone else's).
+pub async fn own_delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, Refused> {
+    match app.store.delivery(id).await? {
+        Some(d) if d.recipient_code == caller.participant.code.as_str() => Ok(d),
+        _ => Err(Refused::NotFound(format!("no delivery {id} in the inbox of {}", caller.participant.code))),
+    }
+}
+
+fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String) -> NewLogEntry {
+    NewLogEntry::new(action, detail)
+        .participant(caller.participant.code.to_string())
+        .credential(caller.credential.fingerprint.clone())
+        .source_ip(caller.source_ip)
+        .document(d.document_id.clone())
+        .counterpart(if d.recipient_code == caller.participant.code.as_str() {
+            d.sender_code.clone()
+        } else {
+            d.recipient_code.clone()
+        })
+}
+
+/// Records a download of the package and returns its parts.
+pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryRecord, Vec<Part>), Refused> {
+    need(caller, Role::Receiver)?;
+    let d = own_delivery(app, caller, id).await?;
+    let state = d.state()?;
+    let log = entry(
+        caller,
+        LogAction::DeliveryFetched,
+        &d,
+        format!("{} fetched by {}", d.document_number, caller.credential.holder),
+    );
+    let by = caller.credential.fingerprint.as_str();
+    let changed = app.store.change_delivery(id, state, DeliveryChange::Fetched { by }, app.now(), &log).await?;
+    if !changed {
+        // The state moved meanwhile, or it was already past `delivered`: the fetch is still logged.
+        app.log(&log).await;
+    }
+    let parts = app.store.document_parts(&d.document_id).await?;
+    let d = own_delivery(app, caller, id).await?;
+    Ok((d, parts))
+}
+
+/// 確認 (or 退文 with `reason`).
+pub async fn decide(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    reason: Option<&str>,
+) -> Result<DeliveryRecord, Refused> {
+    need(caller, Role::Receiver)?;
+    let reason = match action {
+        Action::Return => {
+            Some(delivery::check_reason(reason.unwrap_or("")).map_err(|e| Refused::InvalidField(e.to_string()))?)
+        }
+        _ => None,
+    };
+    for _ in 0..3 {
+        let d = own_delivery(app, caller, id).await?;
+        let from = d.state()?;
+        let to = delivery::transition(from, action).map_err(|e| Refused::WrongState(e.to_string()))?;
+        if from == to {
+            return Ok(d); // confirming twice: the first confirmation stands
+        }
+        let by = caller.credential.fingerprint.as_str();
+        let (change, log) = match (&reason, action) {
+            (Some(r), Action::Return) => (
+                DeliveryChange::Returned { by, reason: r },
+                entry(caller, LogAction::DeliveryReturned, &d, format!("{} returned: {r}", d.document_number)),
+            ),
+            _ => (
+                DeliveryChange::Confirmed { by },
+                entry(
+                    caller,
+                    LogAction::DeliveryConfirmed,
+                    &d,
+                    format!("{} confirmed by {}", d.document_number, caller.credential.holder),
+                ),
+            ),
+        };
+        if app.store.change_delivery(id, from, change, app.now(), &log).await? {
+            return own_delivery(app, caller, id).await;
+        }
+    }
+    Err(Refused::WrongState("the delivery changed while you acted on it; look at it again".into()))
+}
+
+/// The sender's document, or `NotFound` (also for someone else's).
+pub async fn own_document(app: &App, caller: &Caller, id: &str) -> Result<DocumentRecord, Refused> {
+    match app.store.document(id).await? {
+        Some(d) if d.sender_code == caller.participant.code.as_str() => Ok(d),
+        _ => Err(Refused::NotFound(format!("{} sent no document {id}", caller.participant.code))),
+    }
+}
+
+pub async fn status(app: &App, caller: &Caller, id: &str) -> Result<DocumentStatus, Refused> {
+    need(caller, Role::Sender)?;
+    let d = own_document(app, caller, id).await?;
+    let parts = app.store.document_parts(id).await?;
+    let recipients = app.store.document_deliveries(id).await?.into_iter().map(DeliveryView::from).collect();
+    Ok(DocumentStatus {
+        id: d.id,
+        sender: d.sender_code,
+        document_number: d.document_number,
+        subject: d.subject,
+        speed: d.speed,
+        classification: d.classification,
+        immediate_confirmation: d.immediate_confirmation,
+        kind: d.kind,
+        document_date: d.document_date,
+        envelope_sha256: d.envelope_sha256,
+        accepted_at: d.accepted_at,
+        parts,
+        recipients,
+    })
+}
+
+/// 補發紙本 (§12-2): the sender records that a recipient that did not
+/// confirm, or returned the document, got it on paper.
+pub async fn paper_resend(app: &App, caller: &Caller, id: &str, note: Option<&str>) -> Result<DeliveryRecord, Refused> {
+    need(caller, Role::Sender)?;
+    let d = match app.store.delivery(id).await? {
+        Some(d) if d.sender_code == caller.participant.code.as_str() => d,
+        _ => return Err(Refused::NotFound(format!("{} sent no delivery {id}", caller.participant.code))),
+    };
+    let state = d.state()?;
+    if !delivery::paper_resend_allowed(state) {
+        return Err(Refused::WrongState(format!(
+            "{} confirmed the document; no paper resend is needed",
+            d.recipient_code
+        )));
+    }
+    if let Some(at) = d.paper_resend_at {
+        return Err(Refused::WrongState(format!("a paper resend was already recorded at {at}")));
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.chars().count() > 1000) {
+        return Err(Refused::InvalidField("the note is longer than 1000 characters".into()));
+    }
+    let log = entry(
+        caller,
+        LogAction::PaperResend,
+        &d,
+        format!("{} resent on paper to {} ({state})", d.document_number, d.recipient_code),
+    );
+    let by = caller.credential.fingerprint.as_str();
+    if !app.store.change_delivery(id, state, DeliveryChange::PaperResend { by, note }, app.now(), &log).await? {
+        return Err(Refused::WrongState("the delivery changed meanwhile; look at it again".into()));
+    }
+    Ok(app.store.delivery(id).await?.expect("just updated"))
+}
+
+/// Whether the delivery is in a state the sender must still act on.
+pub fn needs_paper(d: &DeliveryRecord) -> bool {
+    d.state().is_ok_and(|s| s != DeliveryState::Confirmed) && d.paper_resend_at.is_none()
+}

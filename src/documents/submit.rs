@@ -1,0 +1,478 @@
+//! Accepting a package: every check of DESIGN §3.4, in that order, each
+//! refusal with its own type and nothing stored; then blobs (fsync), then
+//! document + deliveries + log entries in one transaction, then the receipt.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Refused;
+use super::intake::{PartName, ReceivedPart};
+use super::receipt::{ReceiptContent, ReceiptRecipient};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::domain::document::FileName;
+use crate::domain::log::{LogAction, NewLogEntry};
+use crate::domain::routing::{self, Resolved};
+use crate::domain::{ParticipantStatus, Role};
+use crate::formats::attachment;
+use crate::formats::document::OfficialDocument;
+use crate::formats::envelope::{Envelope, FileRole, RecipientTarget};
+use crate::formats::{FormatError, roster};
+use crate::pki::{cms, fingerprint};
+use crate::store::{NewDelivery, NewDocument, Part, StoreError};
+
+/// The outcome of a submission.
+#[derive(Debug, Clone)]
+pub enum Submitted {
+    /// Accepted now.
+    Accepted(Accepted),
+    /// The same envelope was accepted before: its original result.
+    Replayed(Accepted),
+}
+
+/// What the sender gets back.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    #[serde(flatten)]
+    pub content: ReceiptContent,
+    /// The signed receipt: CMS SignedData (DER), base64.
+    pub receipt: String,
+}
+
+impl Accepted {
+    pub fn from_receipt(der: &[u8]) -> Result<Self, Refused> {
+        // The hub reads back a receipt it signed itself: its signature is
+        // checked, the chain need not be.
+        let mut cms = openssl::cms::CmsContentInfo::from_der(der).map_err(|e| Refused::Internal(e.to_string()))?;
+        let mut content = Vec::new();
+        cms.verify(
+            None,
+            None,
+            None,
+            Some(&mut content),
+            openssl::cms::CMSOptions::NO_SIGNER_CERT_VERIFY | openssl::cms::CMSOptions::BINARY,
+        )
+        .map_err(|e| Refused::Internal(format!("stored receipt: {e}")))?;
+        let content = serde_json::from_slice(&content).map_err(|e| Refused::Internal(e.to_string()))?;
+        use base64::Engine;
+        Ok(Accepted { content, receipt: base64::engine::general_purpose::STANDARD.encode(der) })
+    }
+}
+
+fn format_refusal(e: FormatError, invalid: fn(String) -> Refused) -> Refused {
+    match e {
+        FormatError::Unsafe(m) => Refused::UnsafeXml(m),
+        FormatError::UnsafeName(m) => Refused::UnsafeFileName(m),
+        FormatError::Invalid(m) => invalid(m),
+    }
+}
+
+/// Runs the checks and, when all pass, stores and routes the document.
+pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) -> Result<Submitted, Refused> {
+    // 1. The sender may send.
+    let me = &caller.participant;
+    if !caller.has(Role::Sender) {
+        return Err(Refused::CannotSend(format!(
+            "this credential has no 'sender' role ({})",
+            caller.credential.roles.to_storage()
+        )));
+    }
+    if !me.capabilities.send || me.status != ParticipantStatus::Active {
+        return Err(Refused::CannotSend(format!("{} is not registered to send documents (發文功能)", me.code)));
+    }
+
+    // 2. The envelope, its schema, and who it says is sending.
+    let single = |name: PartName| -> Result<usize, Refused> {
+        let idx: Vec<usize> = parts.iter().enumerate().filter(|(_, p)| p.name == name).map(|(i, _)| i).collect();
+        match idx.as_slice() {
+            [i] => Ok(*i),
+            [] => Err(Refused::InvalidPackage(format!("the package has no '{}' part", name.as_str()))),
+            _ => Err(Refused::InvalidPackage(format!("the package has more than one '{}' part", name.as_str()))),
+        }
+    };
+    let (env_i, sig_i, doc_i) =
+        (single(PartName::Envelope)?, single(PartName::Signature)?, single(PartName::Document)?);
+    let envelope_bytes = parts[env_i].data.bytes.clone().unwrap_or_default();
+    let envelope = Envelope::parse(&envelope_bytes).map_err(|e| format_refusal(e, Refused::InvalidEnvelope))?;
+    if envelope.sender != me.code {
+        return Err(Refused::SenderMismatch(format!(
+            "the envelope names sender {} but this certificate belongs to {}",
+            envelope.sender, me.code
+        )));
+    }
+    let envelope_sha256 = parts[env_i].data.sha256.clone();
+
+    // 3. The signature: valid, by a certificate registered to the sender.
+    let signature = parts[sig_i].data.bytes.clone().unwrap_or_default();
+    let signer = cms::verify_detached(&signature, &envelope_bytes, &app.tls.trust())
+        .map_err(|e| Refused::BadSignature(format!("{e}")))?;
+    let signer_fp = fingerprint(&signer);
+    let credential = app.store.credential_by_fingerprint(&signer_fp).await?;
+    match &credential {
+        Some(c) if c.participant == me.code && !c.is_disabled() => {}
+        Some(c) if c.participant == me.code => {
+            return Err(Refused::SignerNotSender(format!("the signing certificate (credential {}) is disabled", c.id)));
+        }
+        Some(c) => {
+            return Err(Refused::SignerNotSender(format!(
+                "the envelope is signed by a certificate of {}, not of the sender {}",
+                c.participant, me.code
+            )));
+        }
+        None => {
+            return Err(Refused::SignerNotSender(format!(
+                "the signing certificate (SHA-256 {signer_fp}) is not registered to {}",
+                me.code
+            )));
+        }
+    }
+
+    // Idempotent resubmission: the same number and envelope give the first result.
+    if let Some(prev) = app.store.document_by_number(me.code.as_str(), &envelope.document_number).await? {
+        if prev.envelope_sha256 == envelope_sha256.as_str() {
+            return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
+        }
+        return Err(Refused::DuplicateNumber(format!(
+            "{} already sent document {} (id {}) with a different envelope",
+            me.code, envelope.document_number, prev.id
+        )));
+    }
+
+    // 4. Every file present, as listed: names, sizes, hashes.
+    let mut seen: HashSet<String> = HashSet::new();
+    for p in parts.iter().filter(|p| p.name == PartName::Attachment) {
+        let Some(raw) = &p.filename else {
+            return Err(Refused::InvalidPackage("an attachment part has no file name".into()));
+        };
+        let name = FileName::parse(raw).map_err(|e| Refused::UnsafeFileName(e.to_string()))?;
+        let Some(listed) = envelope.file(name.as_str()).filter(|f| f.role != FileRole::Document) else {
+            return Err(Refused::UnlistedFile(format!("attachment {name} is not listed in the envelope")));
+        };
+        if !seen.insert(listed.name.to_string()) {
+            return Err(Refused::InvalidPackage(format!("attachment {name} is sent twice")));
+        }
+    }
+    if let Some(raw) = &parts[doc_i].filename
+        && !raw.is_empty()
+    {
+        FileName::parse(raw).map_err(|e| Refused::UnsafeFileName(e.to_string()))?;
+    }
+    for f in envelope.files.iter().filter(|f| f.role != FileRole::Document) {
+        if !seen.contains(f.name.as_str()) {
+            return Err(Refused::MissingFile(format!("{} is listed in the envelope but not in the package", f.name)));
+        }
+    }
+    for p in parts.iter().filter(|p| matches!(p.name, PartName::Document | PartName::Attachment)) {
+        let listed = match p.name {
+            PartName::Document => envelope.document(),
+            _ => envelope.file(p.filename.as_deref().unwrap_or("")).expect("checked above"),
+        };
+        if p.data.size != listed.size {
+            return Err(Refused::FileMismatch(format!(
+                "{} is {} bytes; the envelope says {}",
+                listed.name, p.data.size, listed.size
+            )));
+        }
+        if p.data.sha256 != listed.sha256 {
+            return Err(Refused::FileMismatch(format!(
+                "{} has SHA-256 {}; the envelope says {}",
+                listed.name, p.data.sha256, listed.sha256
+            )));
+        }
+    }
+
+    // 5. The document: valid 公文, and consistent with the envelope.
+    let doc_bytes = parts[doc_i].data.bytes.clone().unwrap_or_default();
+    let doc = OfficialDocument::parse(&doc_bytes).map_err(|e| format_refusal(e, Refused::InvalidDocument))?;
+    check_consistency(&envelope, &doc)?;
+
+    // 6. Classification (§6).
+    if envelope.classification.is_confidential() || doc.classification.is_confidential() {
+        let level = if doc.classification.is_confidential() { doc.classification } else { envelope.classification };
+        return Err(Refused::Confidential(format!(
+            "密等 {level}: confidential documents are not exchanged electronically (§6)"
+        )));
+    }
+
+    // 7. Attachment formats, by content; the SW is a 交換表單.
+    let mut sw = None;
+    for p in parts.iter().filter(|p| p.name == PartName::Attachment) {
+        let name = FileName::parse(p.filename.as_deref().unwrap_or("")).expect("checked above");
+        let listed = envelope.file(name.as_str()).expect("checked above");
+        if listed.role == FileRole::Roster {
+            let bytes = p
+                .data
+                .bytes
+                .as_deref()
+                .ok_or_else(|| Refused::InvalidDocument(format!("the SW {name} is too large")))?;
+            sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, Refused::InvalidDocument))?);
+            continue;
+        }
+        let sniffed = attachment::sniff(&p.data.head, p.data.is_text);
+        attachment::check(name.as_str(), name.extension().as_deref(), &sniffed).map_err(Refused::AttachmentFormat)?;
+    }
+
+    // 8. Recipients: exist, active, able to receive.
+    let resolved = resolve(app, &envelope).await?;
+    if let Some(sw) = sw {
+        let routed: HashSet<&str> = resolved.iter().map(|r| r.participant.as_str()).collect();
+        let extra: Vec<String> =
+            sw.iter().map(|e| e.code.participant.to_string()).filter(|c| !routed.contains(c.as_str())).collect();
+        if !extra.is_empty() {
+            return Err(Refused::RosterMismatch(format!(
+                "the SW names {} which the envelope does not route to",
+                extra.join(", ")
+            )));
+        }
+    }
+
+    // 9. Store: blobs durable first, then one transaction, then the receipt.
+    accept(app, caller, &envelope, &doc, envelope_sha256.to_string(), signer_fp, &mut parts, resolved).await
+}
+
+/// The DI must say what the envelope says (DESIGN §3.2).
+fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), Refused> {
+    let mismatch = |what: &str, env: &str, di: &str| {
+        Err(Refused::DocumentMismatch(format!("{what}: the envelope says '{env}', the document says '{di}'")))
+    };
+    let number = doc.number.to_string();
+    if number != envelope.document_number {
+        return mismatch("發文字號", &envelope.document_number, &number);
+    }
+    if doc.subject != envelope.subject {
+        return mismatch("主旨", &envelope.subject, &doc.subject);
+    }
+    if doc.speed != envelope.speed {
+        return mismatch("速別", envelope.speed.as_str(), doc.speed.as_str());
+    }
+    if !doc.issuer_code.is_empty() && doc.issuer_code != envelope.sender.as_str() {
+        return mismatch("發文機關/機關代碼", envelope.sender.as_str(), &doc.issuer_code);
+    }
+    let listed = |role: FileRole| -> HashSet<&str> {
+        envelope.files.iter().filter(|f| f.role == role).map(|f| f.name.as_str()).collect()
+    };
+    let declared: HashSet<&str> = doc.attachment_files().collect();
+    let attachments = listed(FileRole::Attachment);
+    if declared != attachments {
+        let mut only_di: Vec<_> = declared.difference(&attachments).copied().collect();
+        let mut only_env: Vec<_> = attachments.difference(&declared).copied().collect();
+        only_di.sort_unstable();
+        only_env.sort_unstable();
+        return Err(Refused::DocumentMismatch(format!(
+            "attachments differ: declared by the document only: [{}]; listed in the envelope only: [{}]",
+            only_di.join(", "),
+            only_env.join(", ")
+        )));
+    }
+    let roster: HashSet<&str> = listed(FileRole::Roster);
+    let di_roster: HashSet<&str> = doc.roster_file().into_iter().collect();
+    if roster != di_roster {
+        return Err(Refused::DocumentMismatch(format!(
+            "the SW (交換表單): the document names [{}], the envelope lists [{}]",
+            di_roster.into_iter().collect::<Vec<_>>().join(", "),
+            roster.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Expands the envelope's recipients and checks each can receive.
+async fn resolve(app: &App, envelope: &Envelope) -> Result<Vec<Resolved>, Refused> {
+    let mut out = Vec::new();
+    let mut index = HashMap::new();
+    let mut unknown_groups = Vec::new();
+    for r in &envelope.recipients {
+        match &r.target {
+            RecipientTarget::Participant(code) => routing::add(&mut out, &mut index, code, r.kind, None),
+            RecipientTarget::Group(id) => unknown_groups.push(id.clone()),
+        }
+    }
+    if !unknown_groups.is_empty() {
+        return Err(Refused::UnknownRecipient {
+            detail: format!("no send group {}", unknown_groups.join(", ")),
+            codes: unknown_groups,
+        });
+    }
+    let codes: Vec<&str> = out.iter().map(|r| r.participant.as_str()).collect();
+    let known = app.store.reachability(&codes).await?;
+    let unknown: Vec<String> = codes.iter().filter(|c| !known.contains_key(**c)).map(|c| c.to_string()).collect();
+    if !unknown.is_empty() {
+        return Err(Refused::UnknownRecipient {
+            detail: format!("not participants of the exchange: {}", unknown.join(", ")),
+            codes: unknown,
+        });
+    }
+    let unreachable: Vec<String> = codes
+        .iter()
+        .filter(|c| {
+            known.get(**c).is_some_and(|(status, can_receive, _)| *status != ParticipantStatus::Active || !can_receive)
+        })
+        .map(|c| c.to_string())
+        .collect();
+    if !unreachable.is_empty() {
+        let why: Vec<String> = unreachable
+            .iter()
+            .map(|c| {
+                let (status, can_receive, name) = &known[c.as_str()];
+                let reason = if *status != ParticipantStatus::Active {
+                    status.as_str()
+                } else if !can_receive {
+                    "cannot receive"
+                } else {
+                    ""
+                };
+                format!("{c} {name} ({reason})")
+            })
+            .collect();
+        return Err(Refused::RecipientUnreachable {
+            detail: format!(
+                "these recipients cannot receive now; send without them (and on paper): {}",
+                why.join("; ")
+            ),
+            codes: unreachable,
+        });
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn accept(
+    app: &App,
+    caller: &Caller,
+    envelope: &Envelope,
+    doc: &OfficialDocument,
+    envelope_sha256: String,
+    signer_fp: String,
+    parts: &mut [ReceivedPart],
+    resolved: Vec<Resolved>,
+) -> Result<Submitted, Refused> {
+    let me = caller.participant.code.clone();
+    let now = crate::store::stored_time(app.now());
+    let id = uuid::Uuid::now_v7().to_string();
+
+    let mut stored_parts = Vec::with_capacity(parts.len());
+    for p in parts.iter_mut() {
+        app.blobs.keep(&mut p.data).await?;
+        let (name, role, media_type) = match p.name {
+            PartName::Envelope => ("envelope.xml".to_owned(), None, "application/xml".to_owned()),
+            PartName::Signature => ("envelope.p7s".to_owned(), None, "application/pkcs7-signature".to_owned()),
+            PartName::Document => {
+                let f = envelope.document();
+                (f.name.to_string(), Some(FileRole::Document), f.media_type.clone())
+            }
+            PartName::Attachment => {
+                let f = envelope.file(p.filename.as_deref().unwrap_or("")).expect("checked");
+                (f.name.to_string(), Some(f.role), f.media_type.clone())
+            }
+        };
+        stored_parts.push(Part {
+            part: p.name.as_str().to_owned(),
+            role: role.map(|r| r.as_str().to_owned()),
+            name,
+            media_type,
+            size: p.data.size as i64,
+            sha256: p.data.sha256.to_string(),
+        });
+    }
+
+    let deliveries: Vec<NewDelivery> = resolved
+        .iter()
+        .map(|r| NewDelivery {
+            id: uuid::Uuid::now_v7().to_string(),
+            recipient: r.participant.clone(),
+            unit: r.unit.clone(),
+            kind: r.kind,
+            via_group: r.via_group.clone(),
+        })
+        .collect();
+    let content = ReceiptContent {
+        document_id: id.clone(),
+        sender: me.to_string(),
+        document_number: envelope.document_number.clone(),
+        envelope_sha256: envelope_sha256.clone(),
+        accepted_at: ReceiptContent::accepted_at(now),
+        recipients: resolved
+            .iter()
+            .map(|r| ReceiptRecipient {
+                participant: r.participant.to_string(),
+                kind: r.kind.as_str().to_owned(),
+                via_group: r.via_group.clone(),
+            })
+            .collect(),
+    };
+    let receipt =
+        app.receipts.sign(&content).map_err(|e| Refused::Internal(format!("cannot sign the receipt: {e}")))?;
+
+    let ip = caller.source_ip.to_string();
+    let fp = caller.credential.fingerprint.clone();
+    let mut log = Vec::with_capacity(deliveries.len() + 1);
+    log.push(
+        NewLogEntry::new(
+            LogAction::DocumentAccepted,
+            format!(
+                "{} {} to {} recipients: {}",
+                envelope.document_number,
+                doc.kind,
+                deliveries.len(),
+                envelope.subject
+            ),
+        )
+        .participant(me.to_string())
+        .credential(fp.clone())
+        .source_ip(&ip)
+        .document(id.clone()),
+    );
+    for d in &deliveries {
+        let via = d.via_group.as_deref().map(|g| format!(" via group {g}")).unwrap_or_default();
+        log.push(
+            NewLogEntry::new(
+                LogAction::DeliveryDelivered,
+                format!("{} {} {}{via}", envelope.document_number, d.kind.zh(), d.recipient),
+            )
+            .participant(d.recipient.to_string())
+            .counterpart(me.to_string())
+            .document(id.clone()),
+        );
+    }
+    let new = NewDocument {
+        id: id.clone(),
+        sender: me.clone(),
+        document_number: envelope.document_number.clone(),
+        envelope_sha256,
+        subject: envelope.subject.clone(),
+        speed: envelope.speed,
+        classification: envelope.classification.as_str().to_owned(),
+        immediate_confirmation: envelope.immediate_confirmation,
+        kind: doc.kind.clone(),
+        document_date: doc.date.to_string(),
+        signer_fingerprint: signer_fp,
+        submitted_by: fp,
+        source_ip: ip,
+        accepted_at: now,
+        receipt: receipt.clone(),
+        parts: stored_parts,
+        deliveries,
+    };
+    match app.store.insert_document(&new, &log).await {
+        Ok(()) => {}
+        // A concurrent submission of the same number won the race.
+        Err(StoreError::Conflict(_)) => {
+            let prev = app
+                .store
+                .document_by_number(me.as_str(), &envelope.document_number)
+                .await?
+                .ok_or_else(|| Refused::Internal("lost document".into()))?;
+            if prev.envelope_sha256 == new.envelope_sha256 {
+                return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
+            }
+            return Err(Refused::DuplicateNumber(format!("{me} already sent document {}", envelope.document_number)));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    for r in &resolved {
+        let _ = app.inbox_events.send(r.participant.to_string());
+    }
+    metrics::counter!("gwx_documents_accepted_total").increment(1);
+    metrics::counter!("gwx_deliveries_total").increment(resolved.len() as u64);
+    use base64::Engine;
+    Ok(Submitted::Accepted(Accepted { content, receipt: base64::engine::general_purpose::STANDARD.encode(&receipt) }))
+}

@@ -1,0 +1,344 @@
+//! Documents, their parts and deliveries. A document and all its
+//! deliveries and log entries are written in one transaction: an accepted
+//! document is never half-routed.
+
+use chrono::{DateTime, Utc};
+
+use super::log::{append_log, append_logs};
+use super::{BeginWrite, Result, Store, StoreError, stored_time, values_sql, with_pool};
+use crate::domain::ParticipantCode;
+use crate::domain::delivery::DeliveryState;
+use crate::domain::document::{RecipientKind, Speed};
+use crate::domain::log::NewLogEntry;
+
+/// A part of the package as stored: its bytes are the blob `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Part {
+    /// The multipart part name: envelope, signature, document or attachment.
+    pub part: String,
+    /// The envelope's file role (document, attachment, roster), if listed there.
+    pub role: Option<String>,
+    pub name: String,
+    pub media_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub recipient: ParticipantCode,
+    pub unit: Option<String>,
+    pub kind: RecipientKind,
+    /// The send group that brought this recipient, if any.
+    pub via_group: Option<String>,
+}
+
+/// A document to insert with everything that belongs to it.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: String,
+    pub sender: ParticipantCode,
+    pub document_number: String,
+    pub envelope_sha256: String,
+    pub subject: String,
+    pub speed: Speed,
+    pub classification: String,
+    pub immediate_confirmation: bool,
+    pub kind: String,
+    pub document_date: String,
+    pub signer_fingerprint: String,
+    pub submitted_by: String,
+    pub source_ip: String,
+    pub accepted_at: DateTime<Utc>,
+    pub receipt: Vec<u8>,
+    pub parts: Vec<Part>,
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// A stored document.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DocumentRecord {
+    pub id: String,
+    pub sender_code: String,
+    pub document_number: String,
+    pub envelope_sha256: String,
+    pub subject: String,
+    pub speed: String,
+    pub classification: String,
+    pub immediate_confirmation: bool,
+    pub kind: String,
+    pub document_date: String,
+    pub signer_fingerprint: String,
+    pub submitted_by: String,
+    pub source_ip: String,
+    pub accepted_at: DateTime<Utc>,
+    pub receipt: Vec<u8>,
+}
+
+/// A delivery with the document facts a recipient's inbox shows.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub document_id: String,
+    pub recipient_code: String,
+    pub recipient_unit: Option<String>,
+    pub kind: String,
+    pub via_group: Option<String>,
+    pub state: String,
+    pub delivered_at: DateTime<Utc>,
+    pub fetched_at: Option<DateTime<Utc>>,
+    pub fetched_by: Option<String>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub confirmed_by: Option<String>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub returned_by: Option<String>,
+    pub return_reason: Option<String>,
+    pub paper_resend_at: Option<DateTime<Utc>>,
+    pub paper_resend_by: Option<String>,
+    pub paper_resend_note: Option<String>,
+    pub sender_code: String,
+    pub document_number: String,
+    pub subject: String,
+    pub speed: String,
+    pub immediate_confirmation: bool,
+}
+
+impl DeliveryRecord {
+    pub fn state(&self) -> Result<DeliveryState> {
+        Ok(self.state.parse()?)
+    }
+}
+
+const DOCUMENT_COLUMNS: &str = "id, sender_code, document_number, envelope_sha256, subject, speed, classification, \
+     immediate_confirmation, kind, document_date, signer_fingerprint, submitted_by, source_ip, accepted_at, receipt";
+
+const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.recipient_unit, d.kind, d.via_group, \
+     d.state, d.delivered_at, d.fetched_at, d.fetched_by, d.confirmed_at, d.confirmed_by, d.returned_at, \
+     d.returned_by, d.return_reason, d.paper_resend_at, d.paper_resend_by, d.paper_resend_note, \
+     doc.sender_code, doc.document_number, doc.subject, doc.speed, doc.immediate_confirmation \
+     FROM deliveries d JOIN documents doc ON doc.id = d.document_id";
+
+/// What changes on a delivery, with who did it.
+#[derive(Debug, Clone)]
+pub enum DeliveryChange<'a> {
+    Fetched { by: &'a str },
+    Confirmed { by: &'a str },
+    Returned { by: &'a str, reason: &'a str },
+    PaperResend { by: &'a str, note: Option<&'a str> },
+}
+
+impl Store {
+    /// Inserts a document, its parts (registering their blobs), its
+    /// deliveries and the log entries in one transaction. A second document
+    /// with the same sender and number is a [`StoreError::Conflict`].
+    pub async fn insert_document(&self, d: &NewDocument, log: &[NewLogEntry]) -> Result<()> {
+        let at = stored_time(d.accepted_at);
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (sender_code, document_number) DO NOTHING"
+            )))
+            .bind(&d.id)
+            .bind(d.sender.as_str())
+            .bind(&d.document_number)
+            .bind(&d.envelope_sha256)
+            .bind(&d.subject)
+            .bind(d.speed.as_str())
+            .bind(&d.classification)
+            .bind(d.immediate_confirmation)
+            .bind(&d.kind)
+            .bind(&d.document_date)
+            .bind(&d.signer_fingerprint)
+            .bind(&d.submitted_by)
+            .bind(&d.source_ip)
+            .bind(at)
+            .bind(&d.receipt)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("document number {} of {}", d.document_number, d.sender)));
+            }
+            for p in &d.parts {
+                sqlx::query(
+                    "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                )
+                .bind(&p.sha256)
+                .bind(p.size)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let sql = values_sql(
+                "INSERT INTO document_parts (document_id, seq, part, role, name, media_type, size, sha256) VALUES ",
+                8,
+                d.parts.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (i, p) in d.parts.iter().enumerate() {
+                q = q
+                    .bind(&d.id)
+                    .bind(i as i64)
+                    .bind(&p.part)
+                    .bind(&p.role)
+                    .bind(&p.name)
+                    .bind(&p.media_type)
+                    .bind(p.size)
+                    .bind(&p.sha256);
+            }
+            q.execute(&mut *tx).await?;
+            for chunk in d.deliveries.chunks(500) {
+                let sql = values_sql(
+                    "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, delivered_at) VALUES ",
+                    8,
+                    chunk.len(),
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q
+                        .bind(&r.id)
+                        .bind(&d.id)
+                        .bind(r.recipient.as_str())
+                        .bind(&r.unit)
+                        .bind(r.kind.as_str())
+                        .bind(&r.via_group)
+                        .bind(DeliveryState::Delivered.as_str())
+                        .bind(at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            append_logs!(tx, at, log);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn document(&self, id: &str) -> Result<Option<DocumentRecord>> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = $1");
+        Ok(with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?))
+    }
+
+    pub async fn document_by_number(&self, sender: &str, number: &str) -> Result<Option<DocumentRecord>> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE sender_code = $1 AND document_number = $2");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(sender).bind(number).fetch_optional(pool).await?
+        }))
+    }
+
+    /// The parts of a document in submission order.
+    pub async fn document_parts(&self, id: &str) -> Result<Vec<Part>> {
+        let rows: Vec<(String, Option<String>, String, String, i64, String)> = with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT part, role, name, media_type, size, sha256 FROM document_parts WHERE document_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(part, role, name, media_type, size, sha256)| Part { part, role, name, media_type, size, sha256 })
+            .collect())
+    }
+
+    /// Every delivery of a document, by recipient code.
+    pub async fn document_deliveries(&self, document_id: &str) -> Result<Vec<DeliveryRecord>> {
+        let sql = format!("{DELIVERY_SELECT} WHERE d.document_id = $1 ORDER BY d.recipient_code");
+        Ok(with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(document_id).fetch_all(pool).await?))
+    }
+
+    pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
+        let sql = format!("{DELIVERY_SELECT} WHERE d.id = $1");
+        Ok(with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// A recipient's deliveries in arrival order (ids are time-ordered),
+    /// optionally in one state, after the cursor `after` (a delivery id).
+    pub async fn inbox(
+        &self,
+        recipient: &str,
+        state: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let sql = format!(
+            "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND ($2 IS NULL OR d.state = $2) AND d.id > $3 \
+             ORDER BY d.id LIMIT $4"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(recipient)
+                .bind(state)
+                .bind(after.unwrap_or(""))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Applies `change` if the delivery is still in state `from` (so two
+    /// concurrent clerks cannot both win), and logs it. Returns false when
+    /// the state moved meanwhile.
+    pub async fn change_delivery(
+        &self,
+        id: &str,
+        from: DeliveryState,
+        change: DeliveryChange<'_>,
+        at: DateTime<Utc>,
+        log: &NewLogEntry,
+    ) -> Result<bool> {
+        let at = stored_time(at);
+        let (sql, to, by, text): (&str, DeliveryState, &str, Option<&str>) = match change {
+            DeliveryChange::Fetched { by } => (
+                "UPDATE deliveries SET state = $3, fetched_at = COALESCE(fetched_at, $4), fetched_by = COALESCE(fetched_by, $5), \
+                 return_reason = COALESCE($6, return_reason) WHERE id = $1 AND state = $2",
+                if from == DeliveryState::Delivered { DeliveryState::Fetched } else { from },
+                by,
+                None,
+            ),
+            DeliveryChange::Confirmed { by } => (
+                "UPDATE deliveries SET state = $3, confirmed_at = $4, confirmed_by = $5, \
+                 return_reason = COALESCE($6, return_reason) WHERE id = $1 AND state = $2",
+                DeliveryState::Confirmed,
+                by,
+                None,
+            ),
+            DeliveryChange::Returned { by, reason } => (
+                "UPDATE deliveries SET state = $3, returned_at = $4, returned_by = $5, return_reason = $6 \
+                 WHERE id = $1 AND state = $2",
+                DeliveryState::Returned,
+                by,
+                Some(reason),
+            ),
+            DeliveryChange::PaperResend { by, note } => (
+                "UPDATE deliveries SET paper_resend_at = $4, paper_resend_by = $5, paper_resend_note = $6 \
+                 WHERE id = $1 AND state = $2 AND state = $3 AND paper_resend_at IS NULL",
+                from,
+                by,
+                note,
+            ),
+        };
+        // Every statement takes the same six parameters; `$6` is the text
+        // (reason or note) where there is one and NULL, a no-op, elsewhere.
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(sql)
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(at)
+                .bind(by)
+                .bind(text)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n > 0 {
+                append_log!(tx, at, log);
+            }
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+}
