@@ -6,25 +6,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{Backend, TestHub, json, problem, wait_for_log};
 use gwx::demo::{EDUCATION, IT_BUREAU, SECRETARIAT};
-use gwx::pki::demo::{KeyPair, Profile, issue_new};
 use serde_json::json;
-
-/// Issues a client certificate from the demo CA `ca` ("gca", "xca" or "untrusted-ca")
-/// and writes it to clients/<name>.pem/.key.
-fn issue_client(hub: &TestHub, ca: &str, name: &str, org: &str, ubn: Option<&str>) -> String {
-    let issuer = KeyPair::read(&hub.path(&format!("pki/{ca}"))).unwrap();
-    let now = Utc::now();
-    let kp = issue_new(
-        &[("C", "TW"), ("O", org), ("CN", org)],
-        Profile::Client { ubn },
-        now - Duration::hours(1),
-        now + Duration::days(365),
-        Some(&issuer),
-    )
-    .unwrap();
-    kp.write(&hub.path(&format!("clients/{name}"))).unwrap();
-    String::from_utf8(kp.cert_pem()).unwrap()
-}
 
 async fn new_connected_user_is_registered_and_works(backend: Backend) {
     let hub = TestHub::start(backend).await;
@@ -56,7 +38,7 @@ async fn new_connected_user_is_registered_and_works(backend: Backend) {
     problem(admin.post(hub.url("/api/v1/participants")).json(&body).send().await.unwrap(), 409, "conflict").await;
 
     // Its card: the hub reads fingerprint, subject, serial, validity and the 統一編號.
-    let pem = issue_client(&hub, "xca", code, "社團法人臺北市新申請協會", Some("10450010"));
+    let pem = hub.issue_client("xca", code, "社團法人臺北市新申請協會", Some("10450010"));
     let reg = json!({"participant": code, "certificate": pem, "roles": ["receiver"], "holder": "何申請", "card_number": "XCA0000123"});
     let c = json(admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(), 201).await;
     assert_eq!(c["unified_business_number"], "10450010");
@@ -108,7 +90,7 @@ async fn new_connected_user_is_registered_and_works(backend: Backend) {
 async fn certificates_that_cannot_authenticate_are_not_registered(backend: Backend) {
     let hub = TestHub::start(backend).await;
     let admin = hub.client(IT_BUREAU);
-    let untrusted = issue_client(&hub, "untrusted-ca", "stranger", "Stranger", None);
+    let untrusted = hub.issue_client("untrusted-ca", "stranger", "Stranger", None);
     let reg = json!({"participant": SECRETARIAT, "certificate": untrusted, "roles": ["sender"], "holder": "某人"});
     let v = problem(
         admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(),
@@ -130,7 +112,7 @@ async fn certificates_that_cannot_authenticate_are_not_registered(backend: Backe
 
     let reg = json!({"participant": SECRETARIAT, "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "roles": ["sender"], "holder": "某人"});
     problem(admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(), 422, "invalid-field").await;
-    let good = issue_client(&hub, "gca", "newclerk", "臺北市政府秘書處", None);
+    let good = hub.issue_client("gca", "newclerk", "臺北市政府秘書處", None);
     let reg = json!({"participant": SECRETARIAT, "certificate": good, "roles": [], "holder": "某人"});
     problem(admin.post(hub.url("/api/v1/credentials")).json(&reg).send().await.unwrap(), 422, "invalid-field").await;
     let reg = json!({"participant": SECRETARIAT, "certificate": good, "roles": ["boss"], "holder": "某人"});

@@ -133,7 +133,7 @@ pub fn from_di_file(
 ) -> anyhow::Result<Outgoing> {
     let di_bytes = std::fs::read(di_path).with_context(|| format!("read {}", di_path.display()))?;
     let dir = di_path.parent().unwrap_or(Path::new("."));
-    let di_name = FileName::parse(&di_path.file_name().and_then(|n| n.to_str()).unwrap_or("document.di").to_owned())?;
+    let di_name = FileName::parse(di_path.file_name().and_then(|n| n.to_str()).unwrap_or("document.di"))?;
     let locate = |name: &str| -> anyhow::Result<PathBuf> {
         if let Some(p) = opts.attach.iter().find(|p| p.file_name().and_then(|n| n.to_str()) == Some(name)) {
             return Ok(p.clone());

@@ -71,11 +71,7 @@ async fn existing(app: &AppState, id: i64) -> ApiResult<Credential> {
 async fn list(State(app): State<AppState>, Query(q): Query<ListParams>) -> ApiResult<Json<PageOf<Credential>>> {
     let page = PageParams { limit: q.limit, cursor: q.cursor };
     let limit = page.limit();
-    let after = page
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'"))))
-        .transpose()?;
+    let after = super::extract::numeric_cursor(page.cursor.as_deref())?;
     let expiring_before = q.expiring_within_days.map(|d| app.now() + chrono::Duration::days(i64::from(d)));
     let items = app.store.credentials(q.participant.as_deref(), expiring_before, &Page { after, limit }).await?;
     Ok(Json(PageOf::new(items, limit, |c| c.id.to_string())))

@@ -48,6 +48,11 @@ impl PageParams {
     }
 }
 
+/// A numeric cursor (`next_cursor` of an id- or sequence-ordered list).
+pub fn numeric_cursor(cursor: Option<&str>) -> Result<Option<i64>, Problem> {
+    cursor.map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'")))).transpose()
+}
+
 /// One page of a list, with the cursor of the next page when there is one.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PageOf<T> {

@@ -7,7 +7,7 @@ use axum::{Extension, Json, Router};
 
 use super::AppState;
 use super::extract::{PageOf, Query};
-use super::problem::{ApiResult, Problem};
+use super::problem::ApiResult;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::log::{LogAction, LogEntry};
@@ -41,11 +41,7 @@ async fn list(
     if let Some(a) = &q.action {
         a.parse::<LogAction>()?;
     }
-    let after_seq = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'"))))
-        .transpose()?;
+    let after_seq = super::extract::numeric_cursor(q.cursor.as_deref())?;
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
     let items = app.store.log_entries(&LogFilter { participant, action: q.action, after_seq, limit }).await?;
     Ok(Json(PageOf::new(items, limit, |e| e.seq.to_string())))

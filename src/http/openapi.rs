@@ -36,6 +36,15 @@ use super::AppState;
         super::credentials::enable,
         super::trust::show,
         super::trust::reload,
+        super::documents::send,
+        super::documents::status,
+        super::documents::receipt,
+        super::documents::inbox,
+        super::documents::delivery,
+        super::documents::package,
+        super::documents::confirm,
+        super::documents::return_,
+        super::documents::paper_resend,
     )
 )]
 pub struct ApiDoc;

@@ -178,6 +178,34 @@ impl TestHub {
         self.builder().identity(reqwest::Identity::from_pkcs8_pem(&cert, &key).unwrap())
     }
 
+    /// Issues a client certificate from the demo CA `ca` ("gca", "xca" or
+    /// "untrusted-ca"), writes it to clients/<name>.pem/.key, returns its PEM.
+    pub fn issue_client(&self, ca: &str, name: &str, org: &str, ubn: Option<&str>) -> String {
+        use gwx::pki::demo::{KeyPair, Profile, issue_new};
+        let issuer = KeyPair::read(&self.path(&format!("pki/{ca}"))).unwrap();
+        let now = Utc::now();
+        let kp = issue_new(
+            &[("C", "TW"), ("O", org), ("CN", org)],
+            Profile::Client { ubn },
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::days(365),
+            Some(&issuer),
+        )
+        .unwrap();
+        kp.write(&self.path(&format!("clients/{name}"))).unwrap();
+        String::from_utf8(kp.cert_pem()).unwrap()
+    }
+
+    /// Registers a new certificate for `participant` with `roles` through the
+    /// admin API; the client is then `client(name)`.
+    pub async fn register_clerk(&self, participant: &str, name: &str, roles: &[&str]) {
+        let pem = self.issue_client("gca", name, name, None);
+        let body = serde_json::json!({"participant": participant, "certificate": pem, "roles": roles, "holder": name});
+        let resp =
+            self.client(gwx::demo::IT_BUREAU).post(self.url("/api/v1/credentials")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+
     /// Stops the hub and drops a PostgreSQL test database.
     pub async fn stop(self) {
         let url = self.hub.app.config.database_url();
