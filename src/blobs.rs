@@ -1,11 +1,14 @@
-//! Content-addressed blob storage under the data directory: every part of
-//! every package is stored once, by its SHA-256, however many recipients it
-//! has (DESIGN §11).
+//! Content-addressed blob storage: every part of every package is stored
+//! once, by its SHA-256, however many recipients it has (DESIGN §11).
 //!
-//! A part streams into a temporary file while it is hashed and sized, so a
-//! 100 MiB package needs no more memory than one chunk. Keeping a blob is
-//! fsync file → rename into `blobs/ab/<sha256>` → fsync directory; a refused
-//! package's temporary files are removed when dropped.
+//! A part is received into memory and spills to a temporary file once it
+//! outgrows its memory allowance, so a 100 MiB package needs no more memory
+//! than a few chunks. When a package is accepted, each part is kept either
+//! *inline* (small parts: stored in the database row of the blob, durable
+//! with the same commit that accepts the document) or as a *file*
+//! (fsync file → rename into `blobs/ab/<sha256>` → fsync directory, before
+//! that commit). A refused package costs no fsync, and its temporary files
+//! are removed when dropped.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,10 +18,22 @@ use tokio::io::AsyncWriteExt;
 use crate::domain::document::Sha256;
 use crate::formats::attachment::{SNIFF_BYTES, TextCheck};
 
+/// Parts up to this size are stored inline in the database.
+pub const INLINE_MAX: u64 = 64 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Blobs {
     dir: PathBuf,
     tmp: PathBuf,
+}
+
+/// Where a kept part lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// In the database: these bytes go into the blob's row.
+    Inline(Vec<u8>),
+    /// A durable file under `blobs/`.
+    File,
 }
 
 impl Blobs {
@@ -37,55 +52,65 @@ impl Blobs {
         self.dir.join(&sha[..2]).join(sha)
     }
 
-    /// A new temporary file to stream a part into. Up to `keep_in_memory`
-    /// bytes are also kept in memory (for the parts the hub parses).
-    pub async fn spool(&self, keep_in_memory: usize) -> io::Result<Spool> {
-        let path = self.tmp.join(uuid::Uuid::now_v7().to_string());
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(Spool {
-            file,
-            guard: TempGuard(Some(path)),
+    /// A new part to receive; it stays in memory up to `memory_cap` bytes.
+    pub fn spool(&self, memory_cap: usize) -> Spool {
+        Spool {
+            tmp_dir: self.tmp.clone(),
+            file: None,
+            guard: TempGuard(None),
             hasher: openssl::sha::Sha256::new(),
             size: 0,
             head: Vec::with_capacity(SNIFF_BYTES),
             text: TextCheck::default(),
             memory: Vec::new(),
-            keep_in_memory,
-        })
+            memory_cap,
+        }
     }
 
-    /// Moves a spooled part into the store under its hash, durably. A blob
-    /// already present (same hash, same size) is kept as it is.
-    pub async fn keep(&self, spooled: &mut Spooled) -> io::Result<()> {
+    /// Makes a received part durable: inline when small (the caller stores
+    /// the bytes in the same transaction as the document), else as a file.
+    pub async fn keep(&self, spooled: &mut Spooled) -> io::Result<Kept> {
+        if let Some(bytes) = &spooled.bytes
+            && spooled.size <= INLINE_MAX
+        {
+            return Ok(Kept::Inline(bytes.clone()));
+        }
         let target = self.path(spooled.sha256.as_str());
-        let Some(temp) = spooled.guard.0.take() else { return Ok(()) };
         let size = spooled.size;
+        let temp = spooled.guard.0.take();
+        let memory = if temp.is_none() { spooled.bytes.clone() } else { None };
+        let tmp_dir = self.tmp.clone();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             let parent = target.parent().expect("blob path has a parent");
             if !parent.exists() {
                 std::fs::create_dir_all(parent)?;
                 sync_dir(parent.parent().expect("blobs dir"))?;
             }
-            match std::fs::metadata(&target) {
-                Ok(m) if m.len() == size => {
-                    std::fs::remove_file(&temp)?;
-                    return Ok(());
+            let mut guard = TempGuard(match (temp, memory) {
+                (Some(t), _) => Some(t),
+                (None, Some(bytes)) => {
+                    let t = tmp_dir.join(uuid::Uuid::now_v7().to_string());
+                    std::fs::write(&t, bytes)?;
+                    Some(t)
                 }
-                _ => {}
+                (None, None) => None,
+            });
+            let Some(temp) = guard.0.as_ref() else { return Ok(()) };
+            if std::fs::metadata(&target).is_ok_and(|m| m.len() == size) {
+                return Ok(()); // stored before; the guard removes the copy
             }
-            std::fs::rename(&temp, &target)?;
+            std::fs::File::open(temp)?.sync_all()?;
+            std::fs::rename(temp, &target)?;
+            guard.0 = None;
             sync_dir(parent)
         })
         .await
-        .map_err(io::Error::other)?
+        .map_err(io::Error::other)??;
+        Ok(Kept::File)
     }
 
     pub async fn open_blob(&self, sha: &str) -> io::Result<tokio::fs::File> {
         tokio::fs::File::open(self.path(sha)).await
-    }
-
-    pub async fn read(&self, sha: &str) -> io::Result<Vec<u8>> {
-        tokio::fs::read(self.path(sha)).await
     }
 }
 
@@ -107,14 +132,15 @@ impl Drop for TempGuard {
 
 /// A part being received.
 pub struct Spool {
-    file: tokio::fs::File,
+    tmp_dir: PathBuf,
+    file: Option<tokio::fs::File>,
     guard: TempGuard,
     hasher: openssl::sha::Sha256,
     size: u64,
     head: Vec<u8>,
     text: TextCheck,
     memory: Vec<u8>,
-    keep_in_memory: usize,
+    memory_cap: usize,
 }
 
 impl Spool {
@@ -126,36 +152,44 @@ impl Spool {
             self.head.extend_from_slice(&chunk[..n]);
         }
         self.text.feed(chunk);
-        if self.memory.len() + chunk.len() <= self.keep_in_memory {
+        if self.file.is_none() && self.memory.len() + chunk.len() <= self.memory_cap {
             self.memory.extend_from_slice(chunk);
-        } else {
-            self.keep_in_memory = 0;
-            self.memory = Vec::new();
+            return Ok(());
         }
-        self.file.write_all(chunk).await
+        if self.file.is_none() {
+            let path = self.tmp_dir.join(uuid::Uuid::now_v7().to_string());
+            let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+            self.guard = TempGuard(Some(path));
+            file.write_all(&std::mem::take(&mut self.memory)).await?;
+            self.file = Some(file);
+        }
+        self.file.as_mut().expect("spilled").write_all(chunk).await
     }
 
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// Flushes and fsyncs the temporary file.
     pub async fn finish(mut self) -> io::Result<Spooled> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
-        let in_memory = self.keep_in_memory > 0 || self.size == 0;
+        let bytes = match self.file.take() {
+            Some(mut f) => {
+                f.flush().await?;
+                None
+            }
+            None => Some(self.memory),
+        };
         Ok(Spooled {
             sha256: Sha256::from_digest(self.hasher.finish()),
             size: self.size,
             head: self.head,
             is_text: self.text.finish(),
-            bytes: in_memory.then_some(self.memory),
+            bytes,
             guard: self.guard,
         })
     }
 }
 
-/// A received part: hashed, sized, on disk (temporarily until kept).
+/// A received part: hashed, sized, in memory or in a temporary file.
 #[derive(Debug)]
 pub struct Spooled {
     pub sha256: Sha256,
@@ -164,7 +198,7 @@ pub struct Spooled {
     pub head: Vec<u8>,
     /// The whole part was UTF-8 text without NUL.
     pub is_text: bool,
-    /// The bytes, when the part was small enough to keep in memory.
+    /// The bytes, when the part fit in its memory allowance.
     pub bytes: Option<Vec<u8>>,
     guard: TempGuard,
 }
@@ -173,30 +207,33 @@ pub struct Spooled {
 mod tests {
     use super::*;
 
+    async fn receive(blobs: &Blobs, cap: usize, data: &[u8]) -> Spooled {
+        let mut s = blobs.spool(cap);
+        for c in data.chunks(7) {
+            s.write(c).await.unwrap();
+        }
+        s.finish().await.unwrap()
+    }
+
     #[tokio::test]
-    async fn stores_once_and_cleans_up_refusals() {
+    async fn small_parts_inline_large_ones_once_on_disk() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = Blobs::open(dir.path()).unwrap();
-        let mut s = blobs.spool(1024).await.unwrap();
-        s.write("公文".as_bytes()).await.unwrap();
-        s.write(b" body").await.unwrap();
-        let mut a = s.finish().await.unwrap();
-        assert_eq!(a.sha256, Sha256::of("公文 body".as_bytes()));
-        assert!(a.is_text);
-        assert_eq!(a.bytes.as_deref(), Some("公文 body".as_bytes()));
-        blobs.keep(&mut a).await.unwrap();
-        assert_eq!(blobs.read(a.sha256.as_str()).await.unwrap(), "公文 body".as_bytes());
+        let mut small = receive(&blobs, 1024, "公文 body".as_bytes()).await;
+        assert_eq!(small.sha256, Sha256::of("公文 body".as_bytes()));
+        assert!(small.is_text);
+        assert_eq!(blobs.keep(&mut small).await.unwrap(), Kept::Inline("公文 body".as_bytes().to_vec()));
 
-        // The same content again: stored once, the temporary file removed.
-        let mut s = blobs.spool(0).await.unwrap();
-        s.write("公文 body".as_bytes()).await.unwrap();
-        let mut b = s.finish().await.unwrap();
-        assert!(b.bytes.is_none());
-        blobs.keep(&mut b).await.unwrap();
+        let big = vec![7u8; INLINE_MAX as usize + 10];
+        let mut a = receive(&blobs, 16, &big).await;
+        assert!(a.bytes.is_none(), "spilled to a file");
+        assert_eq!(blobs.keep(&mut a).await.unwrap(), Kept::File);
+        assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
+        // The same content again, this time from memory: stored once.
+        let mut b = receive(&blobs, big.len(), &big).await;
+        assert_eq!(blobs.keep(&mut b).await.unwrap(), Kept::File);
         // A refused part leaves nothing behind.
-        let mut s = blobs.spool(0).await.unwrap();
-        s.write(b"refused").await.unwrap();
-        drop(s.finish().await.unwrap());
+        drop(receive(&blobs, 16, &big).await);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         let stored: Vec<_> = std::fs::read_dir(dir.path().join("blobs")).unwrap().collect();
         assert_eq!(stored.len(), 1);

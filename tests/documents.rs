@@ -130,11 +130,12 @@ async fn refused(
     status: u16,
     name: &str,
 ) -> serde_json::Value {
-    let blobs_before = files_in(&hub.path("data/blobs"));
+    let blobs_before = (files_in(&hub.path("data/blobs")), hub.store().blob_counts().await.unwrap());
     let docs_before = documents_stored(hub).await;
     let v = problem(post(hub, client, parts).await, status, name).await;
     assert_eq!(documents_stored(hub).await, docs_before, "{name}: a document was stored");
-    assert_eq!(files_in(&hub.path("data/blobs")), blobs_before, "{name}: a blob was stored");
+    let blobs_after = (files_in(&hub.path("data/blobs")), hub.store().blob_counts().await.unwrap());
+    assert_eq!(blobs_after, blobs_before, "{name}: a blob was stored");
     assert_eq!(files_in(&hub.path("data/tmp")), 0, "{name}: temporary files left");
     v
 }
@@ -597,7 +598,8 @@ async fn deliveries_belong_to_their_recipient_and_follow_the_rules(backend: Back
     problem(me.post(url("/confirm")).send().await.unwrap(), 409, "invalid-state").await;
     problem(me.post(url("/return")).json(&json!({"reason": "  "})).send().await.unwrap(), 422, "invalid-field").await;
     problem(me.post(url("/return")).json(&json!({})).send().await.unwrap(), 422, "invalid-request").await;
-    assert_eq!(me.get(url("/package")).send().await.unwrap().status(), 200);
+    let r = me.get(url("/package")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let d = json(me.get(url("")).send().await.unwrap(), 200).await;
     assert_eq!(d["state"], "fetched");
     json(me.post(url("/return")).json(&json!({"reason": "附件缺漏"})).send().await.unwrap(), 200).await;
@@ -705,8 +707,10 @@ async fn many_recipients_one_stored_attachment(backend: Backend) {
     )
     .await;
     assert_eq!(status["recipients"].as_array().unwrap().len(), 1202);
-    // Seven parts, each stored once for all 1,202 recipients.
-    assert_eq!(files_in(&hub.path("data/blobs")), 7);
+    // Seven parts, each stored once for all 1,202 recipients: the large PDF
+    // as one file, the rest inline.
+    assert_eq!(hub.store().blob_counts().await.unwrap(), (7, 6));
+    assert_eq!(files_in(&hub.path("data/blobs")), 1);
     assert!(hub.store().verify_log().await.unwrap().is_ok());
     assert_eq!(out.envelope.files.iter().filter(|f| f.role == FileRole::Attachment).count(), 3);
     hub.stop().await;

@@ -1,8 +1,11 @@
 -- Documents, their parts (content-addressed blobs) and one delivery per recipient.
 
+-- Small blobs are kept inline (data), durable with the transaction that
+-- accepts their document; larger ones are files under data/blobs.
 CREATE TABLE blobs (
     sha256     TEXT PRIMARY KEY,
     size       INTEGER NOT NULL,
+    data       BLOB,
     created_at TEXT NOT NULL
 );
 

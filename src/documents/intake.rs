@@ -9,6 +9,7 @@ use crate::blobs::{Blobs, Spooled};
 use crate::config::LimitsConfig;
 use crate::formats::document::MAX_DOCUMENT_BYTES;
 use crate::formats::envelope::MAX_ENVELOPE_BYTES;
+use crate::formats::roster::MAX_ROSTER_BYTES;
 
 /// The largest detached signature accepted (a few certificates at most).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
@@ -69,16 +70,18 @@ pub async fn receive(
                 )));
             }
         };
+        // (size limit, memory allowance): the parts the hub parses stay in
+        // memory; attachments spill to disk beyond the inline size.
         let (cap, keep) = match name {
             PartName::Envelope => (MAX_ENVELOPE_BYTES as u64, MAX_ENVELOPE_BYTES),
             PartName::Signature => (MAX_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES as usize),
             PartName::Document => (limits.max_file_bytes.min(MAX_DOCUMENT_BYTES as u64), MAX_DOCUMENT_BYTES),
-            // The SW travels as an attachment; keep small ones in memory to parse.
-            PartName::Attachment => (limits.max_file_bytes, 4 * 1024 * 1024),
+            // The SW travels as an attachment and must be parsed: allow up to its own limit.
+            PartName::Attachment => (limits.max_file_bytes, MAX_ROSTER_BYTES),
         };
         let filename = field.file_name().map(str::to_owned);
         let content_type = field.content_type().map(str::to_owned);
-        let mut spool = blobs.spool(keep).await?;
+        let mut spool = blobs.spool(keep);
         let mut field = field;
         loop {
             let chunk = match field.chunk().await {

@@ -351,7 +351,10 @@ async fn accept(
 
     let mut stored_parts = Vec::with_capacity(parts.len());
     for p in parts.iter_mut() {
-        app.blobs.keep(&mut p.data).await?;
+        let inline = match app.blobs.keep(&mut p.data).await? {
+            crate::blobs::Kept::Inline(bytes) => Some(bytes),
+            crate::blobs::Kept::File => None,
+        };
         let (name, role, media_type) = match p.name {
             PartName::Envelope => ("envelope.xml".to_owned(), None, "application/xml".to_owned()),
             PartName::Signature => ("envelope.p7s".to_owned(), None, "application/pkcs7-signature".to_owned()),
@@ -371,6 +374,7 @@ async fn accept(
             media_type,
             size: p.data.size as i64,
             sha256: p.data.sha256.to_string(),
+            inline,
         });
     }
 

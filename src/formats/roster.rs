@@ -17,8 +17,11 @@ pub struct RosterEntry {
     pub with_attachments: bool,
 }
 
+/// An SW larger than this is refused (it lists tens of thousands of recipients).
+pub const MAX_ROSTER_BYTES: usize = 4 * 1024 * 1024;
+
 pub fn parse(bytes: &[u8]) -> Result<Vec<RosterEntry>, FormatError> {
-    let doc = xml::parse(bytes, Limits { max_bytes: 4 * 1024 * 1024, max_elements: 200_000, ..Limits::default() })
+    let doc = xml::parse(bytes, Limits { max_bytes: MAX_ROSTER_BYTES, max_elements: 200_000, ..Limits::default() })
         .map_err(FormatError::from_xml)?;
     if doc.root.name != "交換表單" {
         return Err(FormatError::Invalid(format!("an SW's root is <交換表單>, not <{}>", doc.root.name)));

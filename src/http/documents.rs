@@ -162,6 +162,11 @@ async fn package(
     multipart_mixed(&app, parts).await
 }
 
+enum PartBody {
+    Inline(bytes::Bytes),
+    File(tokio::fs::File),
+}
+
 /// Streams the parts as multipart/mixed; each part carries its part name,
 /// file name, type, length and SHA-256.
 async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response> {
@@ -169,7 +174,13 @@ async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response
     let mut length: u64 = 0;
     let mut pieces = Vec::new();
     for p in parts {
-        let file = app.blobs.open_blob(&p.sha256).await.map_err(Refused::from)?;
+        let body = match p.inline {
+            Some(bytes) => PartBody::Inline(bytes::Bytes::from(bytes)),
+            None => PartBody::File(app.blobs.open_blob(&p.sha256).await.map_err(|e| {
+                tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
+                Refused::from(e)
+            })?),
+        };
         let name = p.name.replace(['"', '\\', '\r', '\n'], "_");
         let head = format!(
             "--{boundary}\r\nContent-Disposition: attachment; name=\"{}\"; filename=\"{name}\"\r\nContent-Type: {}\r\n\
@@ -177,14 +188,17 @@ async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response
             p.part, p.media_type, p.size, p.sha256
         );
         length += head.len() as u64 + p.size as u64 + 2;
-        pieces.push((head, file));
+        pieces.push((head, body));
     }
     let tail = format!("--{boundary}--\r\n");
     length += tail.len() as u64;
     let stream = futures_util::stream::iter(pieces)
-        .flat_map(|(head, file)| {
+        .flat_map(|(head, body)| {
             let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) });
-            let body = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+            let body = match body {
+                PartBody::Inline(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
+                PartBody::File(f) => tokio_util::io::ReaderStream::with_capacity(f, 64 * 1024).boxed(),
+            };
             let crlf = futures_util::stream::once(async { Ok(bytes::Bytes::from_static(b"\r\n")) });
             head.chain(body).chain(crlf)
         })

@@ -22,6 +22,9 @@ pub struct Part {
     pub media_type: String,
     pub size: i64,
     pub sha256: String,
+    /// The bytes, for a part kept inline in the database.
+    #[serde(skip)]
+    pub inline: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,10 +166,12 @@ impl Store {
             }
             for p in &d.parts {
                 sqlx::query(
-                    "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+                    "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (sha256) DO NOTHING",
                 )
                 .bind(&p.sha256)
                 .bind(p.size)
+                .bind(&p.inline)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
@@ -239,7 +244,48 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(part, role, name, media_type, size, sha256)| Part { part, role, name, media_type, size, sha256 })
+            .map(|(part, role, name, media_type, size, sha256)| Part {
+                part,
+                role,
+                name,
+                media_type,
+                size,
+                sha256,
+                inline: None,
+            })
+            .collect())
+    }
+
+    /// How many blobs are stored: (all, kept inline in the database).
+    pub async fn blob_counts(&self) -> Result<(i64, i64)> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*), COUNT(data) FROM blobs").fetch_one(pool).await?
+        }))
+    }
+
+    /// The document's parts with the bytes of those kept inline.
+    pub async fn document_parts_with_data(&self, id: &str) -> Result<Vec<Part>> {
+        let rows: Vec<(String, Option<String>, String, String, i64, String, Option<Vec<u8>>)> =
+            with_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data FROM document_parts p \
+                 JOIN blobs b ON b.sha256 = p.sha256 WHERE p.document_id = $1 ORDER BY p.seq",
+                )
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+            });
+        Ok(rows
+            .into_iter()
+            .map(|(part, role, name, media_type, size, sha256, inline)| Part {
+                part,
+                role,
+                name,
+                media_type,
+                size,
+                sha256,
+                inline,
+            })
             .collect())
     }
 

@@ -118,6 +118,13 @@ impl TestHub {
 
     /// Starts a hub after `configure` has adjusted the configuration.
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestHub {
+        // The hub's own warnings and errors, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("GWX_LOG").unwrap_or_else(|_| "gwx=warn".into()),
+            )
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         copy_dir(pki_template(), dir.path());
         let url = fresh_database(&backend, dir.path()).await;
