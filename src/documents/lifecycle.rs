@@ -134,7 +134,7 @@ pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryReco
         // The state moved meanwhile, or it was already past `delivered`: the fetch is still logged.
         app.log(&log).await;
     }
-    let parts = app.store.document_parts_with_data(&d.document_id).await?;
+    let parts = app.store.document_parts(&d.document_id).await?;
     let d = own_delivery(app, caller, id).await?;
     Ok((d, parts))
 }

@@ -12,7 +12,7 @@ use crate::domain::document::{RecipientKind, Speed};
 use crate::domain::log::NewLogEntry;
 
 /// A part of the package as stored: its bytes are the blob `sha256`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Part {
     /// The multipart part name: envelope, signature, document or attachment.
     pub part: String,
@@ -232,61 +232,23 @@ impl Store {
         }))
     }
 
-    /// The parts of a document in submission order.
+    /// The parts of a document in submission order, with the bytes of
+    /// those kept inline.
     pub async fn document_parts(&self, id: &str) -> Result<Vec<Part>> {
-        let rows: Vec<(String, Option<String>, String, String, i64, String)> = with_pool!(self, |pool| {
+        Ok(with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT part, role, name, media_type, size, sha256 FROM document_parts WHERE document_id = $1 ORDER BY seq",
+                "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data AS inline FROM document_parts p \
+                 JOIN blobs b ON b.sha256 = p.sha256 WHERE p.document_id = $1 ORDER BY p.seq",
             )
             .bind(id)
             .fetch_all(pool)
             .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(part, role, name, media_type, size, sha256)| Part {
-                part,
-                role,
-                name,
-                media_type,
-                size,
-                sha256,
-                inline: None,
-            })
-            .collect())
+        }))
     }
 
     /// How many blobs are stored: (all, kept inline in the database).
     pub async fn blob_counts(&self) -> Result<(i64, i64)> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as("SELECT COUNT(*), COUNT(data) FROM blobs").fetch_one(pool).await?
-        }))
-    }
-
-    /// The document's parts with the bytes of those kept inline.
-    pub async fn document_parts_with_data(&self, id: &str) -> Result<Vec<Part>> {
-        let rows: Vec<(String, Option<String>, String, String, i64, String, Option<Vec<u8>>)> =
-            with_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data FROM document_parts p \
-                 JOIN blobs b ON b.sha256 = p.sha256 WHERE p.document_id = $1 ORDER BY p.seq",
-                )
-                .bind(id)
-                .fetch_all(pool)
-                .await?
-            });
-        Ok(rows
-            .into_iter()
-            .map(|(part, role, name, media_type, size, sha256, inline)| Part {
-                part,
-                role,
-                name,
-                media_type,
-                size,
-                sha256,
-                inline,
-            })
-            .collect())
+        Ok(with_pool!(self, |pool| sqlx::query_as("SELECT COUNT(*), COUNT(data) FROM blobs").fetch_one(pool).await?))
     }
 
     /// Every delivery of a document, by recipient code.
