@@ -9,7 +9,7 @@ use http::HeaderMap;
 use crate::app::App;
 use crate::domain::participant::Participant;
 use crate::domain::{ParticipantStatus, Role};
-use crate::store::Credential;
+use crate::store::{AuthRecord, Credential};
 use crate::tls::ConnInfo;
 
 /// An authenticated caller.
@@ -117,16 +117,14 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
         tracing::error!(%e, "credential lookup failed");
         refuse(RefusalKind::UnknownCertificate, "the credential could not be looked up".into(), None, fp.clone())
     };
-    let Some(credential) = app.store.credential_by_fingerprint(&cert.fingerprint).await.map_err(store_err)? else {
+    let Some(AuthRecord { credential, participant, allowlist }) =
+        app.store.auth_record(&cert.fingerprint).await.map_err(store_err)?
+    else {
         let detail = format!("certificate {} (SHA-256 {}) is not registered", cert.subject, cert.fingerprint);
         return Err(refuse(RefusalKind::UnknownCertificate, detail, None, fp));
     };
     let code = credential.participant.to_string();
-    let participant = app.store.participant(&code).await.map_err(store_err)?.ok_or_else(|| {
-        refuse(RefusalKind::UnknownCertificate, format!("participant {code} not found"), None, fp.clone())
-    })?;
-    let allowlist = app.store.allowlist(&code).await.map_err(store_err)?;
-    if !allowlist.iter().any(|e| e.ip_range.contains(source_ip)) {
+    if !allowlist.iter().any(|r| r.contains(source_ip)) {
         let detail = format!("{source_ip} is not in the fixed-IP allowlist of {code}");
         return Err(refuse(RefusalKind::IpNotAllowed, detail, Some(code), fp));
     }

@@ -70,15 +70,13 @@ impl Blobs {
     /// Makes a received part durable: inline when small (the caller stores
     /// the bytes in the same transaction as the document), else as a file.
     pub async fn keep(&self, spooled: &mut Spooled) -> io::Result<Kept> {
-        if let Some(bytes) = &spooled.bytes
-            && spooled.size <= INLINE_MAX
-        {
-            return Ok(Kept::Inline(bytes.clone()));
+        if spooled.bytes.is_some() && spooled.size <= INLINE_MAX {
+            return Ok(Kept::Inline(spooled.bytes.take().expect("checked")));
         }
         let target = self.path(spooled.sha256.as_str());
         let size = spooled.size;
         let temp = spooled.guard.0.take();
-        let memory = if temp.is_none() { spooled.bytes.clone() } else { None };
+        let memory = if temp.is_none() { spooled.bytes.take() } else { None };
         let tmp_dir = self.tmp.clone();
         tokio::task::spawn_blocking(move || -> io::Result<()> {
             let parent = target.parent().expect("blob path has a parent");

@@ -137,6 +137,8 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Load-test a hub over mTLS and print what it measured (see README).
+    Bench(crate::bench::BenchArgs),
     /// Record that a recipient got the document on paper (補發紙本).
     PaperResend {
         /// Delivery id (from `gwx status`).
@@ -270,6 +272,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     v["accepted_at"].as_str().unwrap_or("")
                 );
                 print_deliveries(&v["recipients"], false);
+            }
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let json = args.json;
+            let report = crate::bench::run(args).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                crate::bench::print(&report);
             }
             Ok(())
         }

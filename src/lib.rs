@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod blobs;
 pub mod cli;
 pub mod client;

@@ -8,7 +8,7 @@ use gwx::domain::log::{ChainBreak, LogAction, NewLogEntry};
 use gwx::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles};
 use gwx::pki::CertInfo;
 use gwx::pki::demo::{Profile, issue_new};
-use gwx::store::{LogFilter, NewCredential, NewParticipant, Page, ParticipantUpdate, Store, StoreError};
+use gwx::store::{Db, LogFilter, NewCredential, NewParticipant, Page, ParticipantUpdate, Store, StoreError};
 
 struct Fixture {
     store: Store,
@@ -35,9 +35,9 @@ impl Fixture {
 
     /// Runs raw SQL, as an intruder with database access would.
     async fn raw(&self, sql: &'static str) -> Result<(), sqlx::Error> {
-        match &self.store {
-            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        match &self.store.db {
+            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
         }
     }
 }
@@ -222,9 +222,9 @@ async fn log_chain_verifies_and_detects_tampering(backend: Backend) {
     assert!(f.raw("UPDATE exchange_log SET detail = 'x' WHERE seq = 7").await.is_err());
 
     // An intruder who removes the guard and edits a row is still caught.
-    match &f.store {
-        Store::Sqlite(_) => f.raw("DROP TRIGGER exchange_log_append_only").await.unwrap(),
-        Store::Postgres(_) => f.raw("DROP TRIGGER exchange_log_append_only ON exchange_log").await.unwrap(),
+    match &f.store.db {
+        Db::Sqlite(_) => f.raw("DROP TRIGGER exchange_log_append_only").await.unwrap(),
+        Db::Postgres(_) => f.raw("DROP TRIGGER exchange_log_append_only ON exchange_log").await.unwrap(),
     }
     f.raw("UPDATE exchange_log SET detail = 'nothing happened' WHERE seq = 7").await.unwrap();
     assert_eq!(s.verify_log().await.unwrap(), Err(ChainBreak::Altered { seq: 7 }));

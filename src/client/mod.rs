@@ -117,6 +117,23 @@ impl Client {
         Self::json(resp).await
     }
 
+    /// Downloads a delivery's package and discards it (load generation);
+    /// returns its size.
+    pub async fn download(&self, delivery: &str) -> anyhow::Result<usize> {
+        let resp = self.http.get(self.url(&format!("/api/v1/deliveries/{delivery}/package"))).send().await?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            return Err(problem(status, &body).into());
+        }
+        let mut n = 0;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            n += chunk?.len();
+        }
+        Ok(n)
+    }
+
     /// Downloads a delivery's package into `out` (one file per part) and
     /// returns the paths written.
     pub async fn fetch(&self, delivery: &str, out: &Path) -> anyhow::Result<Vec<PathBuf>> {

@@ -3,7 +3,6 @@
 //! exact bytes are signed, never a canonicalised text.
 
 use openssl::cms::{CMSOptions, CmsContentInfo};
-use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
 use openssl::pkey::{PKeyRef, Private};
 use openssl::stack::Stack;
 use openssl::x509::{X509, X509Ref};
@@ -51,26 +50,47 @@ fn openssl_reason(e: &openssl::error::ErrorStack) -> String {
     e.errors().iter().map(|e| e.reason().unwrap_or("unknown").to_owned()).collect::<Vec<_>>().join("; ")
 }
 
-/// Verifies a detached signature over `data` against the trust store (chain,
-/// validity, CRLs) and returns the signer's certificate.
-pub fn verify_detached(signature: &[u8], data: &[u8], trust: &TrustMaterial) -> Result<X509, SignatureError> {
-    let mut cms = CmsContentInfo::from_der(signature).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
-    let store = trust.x509_store_any_purpose().map_err(|e| SignatureError::Invalid(e.to_string()))?;
-    cms.verify(None, Some(&store), Some(data), None, CMSOptions::BINARY)
-        .map_err(|e| SignatureError::Invalid(openssl_reason(&e)))?;
-    signer(signature)
+unsafe extern "C" {
+    // Not bound by openssl-sys. Valid after CMS_verify; the stack is the
+    // caller's, the certificates inside are not (take a reference to keep one).
+    fn CMS_get0_signers(cms: *mut openssl_sys::CMS_ContentInfo) -> *mut openssl_sys::stack_st_X509;
 }
 
-/// The signer certificate of a CMS SignedData (issuer-and-serial signer id).
-pub fn signer(signature: &[u8]) -> Result<X509, SignatureError> {
-    let p7 = Pkcs7::from_der(signature).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
-    let empty = Stack::new().map_err(|e| SignatureError::Malformed(e.to_string()))?;
-    let signers = p7.signers(&empty, Pkcs7Flags::empty()).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
-    let mut it = signers.iter();
-    match (it.next(), it.next()) {
-        (Some(c), None) => Ok(c.to_owned()),
-        (None, _) => Err(SignatureError::Malformed("no signer certificate".into())),
-        (Some(_), Some(_)) => Err(SignatureError::Malformed("more than one signer".into())),
+/// Verifies a detached signature over `data` and the signer's certificate
+/// against the trust store (chain, validity, CRLs); returns the signer.
+///
+/// The signature itself is checked every time. The certificate chain is
+/// checked once per certificate and trust-store load (a chain with CRLs
+/// costs more than the signature); later uses re-check only the validity
+/// period and the revocation list.
+pub fn verify_detached(signature: &[u8], data: &[u8], trust: &TrustMaterial) -> Result<X509, SignatureError> {
+    let mut cms = CmsContentInfo::from_der(signature).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
+    cms.verify(None, None, Some(data), None, CMSOptions::BINARY | CMSOptions::NO_SIGNER_CERT_VERIFY)
+        .map_err(|e| SignatureError::Invalid(openssl_reason(&e)))?;
+    let signer = only_signer(&cms)?;
+    trust.check_signer(&signer).map_err(SignatureError::Invalid)?;
+    Ok(signer)
+}
+
+/// The single signer of a verified CMS structure.
+fn only_signer(cms: &CmsContentInfo) -> Result<X509, SignatureError> {
+    use foreign_types::{ForeignType, ForeignTypeRef};
+    // SAFETY: `cms` was verified, so its signer certificates are set; the
+    // returned stack is ours to free, its certificates are borrowed and
+    // up-referenced by `to_owned` before the stack goes.
+    unsafe {
+        let stack = CMS_get0_signers(cms.as_ptr());
+        if stack.is_null() {
+            return Err(SignatureError::Malformed("no signer certificate".into()));
+        }
+        let stack = openssl::stack::StackRef::<X509>::from_ptr(stack);
+        let signer = match (stack.iter().next(), stack.len()) {
+            (Some(c), 1) => Ok(c.to_owned()),
+            (None, _) => Err(SignatureError::Malformed("no signer certificate".into())),
+            _ => Err(SignatureError::Malformed("more than one signer".into())),
+        };
+        openssl_sys::OPENSSL_sk_free(stack.as_ptr() as *mut openssl_sys::OPENSSL_STACK);
+        signer
     }
 }
 
@@ -78,9 +98,8 @@ pub fn signer(signature: &[u8]) -> Result<X509, SignatureError> {
 /// and signer.
 pub fn verify_attached(der: &[u8], trust: &TrustMaterial) -> Result<(Vec<u8>, X509), SignatureError> {
     let mut cms = CmsContentInfo::from_der(der).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
-    let store = trust.x509_store_any_purpose().map_err(|e| SignatureError::Invalid(e.to_string()))?;
     let mut content = Vec::new();
-    cms.verify(None, Some(&store), None, Some(&mut content), CMSOptions::BINARY)
+    cms.verify(None, Some(trust.signature_store()), None, Some(&mut content), CMSOptions::BINARY)
         .map_err(|e| SignatureError::Invalid(openssl_reason(&e)))?;
-    Ok((content, signer(der)?))
+    Ok((content, only_signer(&cms)?))
 }

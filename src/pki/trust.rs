@@ -72,11 +72,49 @@ pub struct TrustMaterial {
     pub crls: Vec<X509Crl>,
     revoked: HashSet<(Vec<u8>, String)>,
     pub summary: TrustSummary,
+    /// The store for CMS signatures, built once per load (building one
+    /// walks every certificate and CRL).
+    signature_store: X509Store,
+    /// Fingerprints of signer certificates whose chain verified against
+    /// this load of the trust store.
+    verified_signers: std::sync::Mutex<HashSet<String>>,
 }
 
 unsafe extern "C" {
     // Declared here: openssl-sys does not bind it. Takes its own reference.
     fn X509_STORE_add_crl(store: *mut openssl_sys::X509_STORE, crl: *mut openssl_sys::X509_CRL) -> std::os::raw::c_int;
+}
+
+/// An OpenSSL store of `cas` with, as `crl_check` says, the CRLs.
+fn build_store(
+    cas: &[X509],
+    crls: &[X509Crl],
+    crl_check: CrlCheck,
+    purpose: Option<openssl::x509::X509PurposeId>,
+) -> Result<X509Store, TrustError> {
+    let mut b = X509StoreBuilder::new()?;
+    if let Some(p) = purpose {
+        b.set_purpose(p)?;
+    }
+    for ca in cas {
+        b.add_cert(ca.clone())?;
+    }
+    let flags = match crl_check {
+        CrlCheck::All => X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL,
+        CrlCheck::Leaf => X509VerifyFlags::CRL_CHECK,
+        CrlCheck::None => X509VerifyFlags::empty(),
+    };
+    if !flags.is_empty() {
+        for crl in crls {
+            // SAFETY: X509_STORE_add_crl takes its own reference to the CRL.
+            let rc = unsafe { X509_STORE_add_crl(b.as_ptr(), crl.as_ptr()) };
+            if rc != 1 {
+                return Err(openssl::error::ErrorStack::get().into());
+            }
+        }
+        b.set_flags(flags)?;
+    }
+    Ok(b.build())
 }
 
 fn is_ca(cert: &X509Ref) -> bool {
@@ -174,59 +212,60 @@ impl TrustMaterial {
             crls: crl_summaries,
             crl_check,
         };
-        Ok(TrustMaterial { cas, crls, revoked, summary })
+        let signature_store = build_store(&cas, &crls, crl_check, Some(openssl::x509::X509PurposeId::ANY))?;
+        Ok(TrustMaterial { cas, crls, revoked, summary, signature_store, verified_signers: Default::default() })
     }
 
     /// An OpenSSL verification store with the anchors and, as configured, the CRLs.
     pub fn x509_store(&self) -> Result<X509Store, TrustError> {
-        self.build_store(None)
+        build_store(&self.cas, &self.crls, self.summary.crl_check, None)
     }
 
-    /// The same store for checking CMS signatures. Card certificates are
+    /// The same store for checking CMS signatures (built at load). Card certificates are
     /// issued for client authentication and signing; OpenSSL's default
     /// S/MIME purpose would refuse some, so the purpose is set to "any"
     /// deliberately: the chain, validity and CRLs still decide.
-    pub fn x509_store_any_purpose(&self) -> Result<X509Store, TrustError> {
-        self.build_store(Some(openssl::x509::X509PurposeId::ANY))
+    pub fn signature_store(&self) -> &X509Store {
+        &self.signature_store
     }
 
-    fn build_store(&self, purpose: Option<openssl::x509::X509PurposeId>) -> Result<X509Store, TrustError> {
-        let mut b = X509StoreBuilder::new()?;
-        if let Some(p) = purpose {
-            b.set_purpose(p)?;
-        }
-        for ca in &self.cas {
-            b.add_cert(ca.clone())?;
-        }
-        let flags = match self.summary.crl_check {
-            CrlCheck::All => X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL,
-            CrlCheck::Leaf => X509VerifyFlags::CRL_CHECK,
-            CrlCheck::None => X509VerifyFlags::empty(),
-        };
-        if !flags.is_empty() {
-            for crl in &self.crls {
-                // SAFETY: X509_STORE_add_crl takes its own reference to the CRL.
-                let rc = unsafe { X509_STORE_add_crl(b.as_ptr(), crl.as_ptr()) };
-                if rc != 1 {
-                    return Err(openssl::error::ErrorStack::get().into());
-                }
+    /// Checks a signer's certificate: the full chain the first time it is
+    /// seen under this load, then its validity period and revocation only.
+    pub fn check_signer(&self, cert: &X509Ref) -> Result<(), String> {
+        let fp = super::fingerprint(cert);
+        if self.verified_signers.lock().expect("signer cache").contains(&fp) {
+            let now = openssl::asn1::Asn1Time::days_from_now(0).map_err(|e| e.to_string())?;
+            if cert.not_after() < now || cert.not_before() > now {
+                return Err("certificate is not within its validity period".into());
             }
-            b.set_flags(flags)?;
+            let issuer = cert.issuer_name().to_der().map_err(|e| e.to_string())?;
+            let serial = cert.serial_number().to_bn().and_then(|b| b.to_hex_str().map(|s| s.to_string()));
+            if self.is_revoked(&issuer, &serial.map_err(|e| e.to_string())?) {
+                return Err("certificate revoked".into());
+            }
+            return Ok(());
         }
-        Ok(b.build())
+        self.verify_with(&self.signature_store, cert)?;
+        let mut cache = self.verified_signers.lock().expect("signer cache");
+        if cache.len() >= 100_000 {
+            cache.clear();
+        }
+        cache.insert(fp);
+        Ok(())
     }
 
     /// Checks a certificate against the trust store (chain, validity, CRLs)
     /// at the current time; the error is OpenSSL's reason.
     pub fn verify(&self, cert: &X509Ref) -> Result<(), String> {
+        let store = self.x509_store().map_err(|e| e.to_string())?;
+        self.verify_with(&store, cert)
+    }
+
+    fn verify_with(&self, store: &X509Store, cert: &X509Ref) -> Result<(), String> {
         let run = || -> Result<Option<String>, openssl::error::ErrorStack> {
-            let store = self.x509_store().map_err(|e| match e {
-                TrustError::Openssl(e) => e,
-                _ => openssl::error::ErrorStack::get(),
-            })?;
             let chain = openssl::stack::Stack::new()?;
             let mut ctx = openssl::x509::X509StoreContext::new()?;
-            ctx.init(&store, cert, &chain, |c| {
+            ctx.init(store, cert, &chain, |c| {
                 Ok(if c.verify_cert()? { None } else { Some(c.error().error_string().to_owned()) })
             })
         };

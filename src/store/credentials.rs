@@ -53,7 +53,7 @@ pub struct NewCredential {
 }
 
 #[derive(sqlx::FromRow)]
-struct CredentialRow {
+pub(super) struct CredentialRow {
     id: i64,
     fingerprint: String,
     participant_code: String,
@@ -98,7 +98,7 @@ impl TryFrom<CredentialRow> for Credential {
     }
 }
 
-const CREDENTIAL_COLUMNS: &str = "id, fingerprint, participant_code, subject, issuer, serial, not_before, not_after, \
+pub(super) const CREDENTIAL_COLUMNS: &str = "id, fingerprint, participant_code, subject, issuer, serial, not_before, not_after, \
      ubn, card_number, holder, roles, certificate_pem, created_at, last_used_at, disabled_at, disabled_reason";
 
 impl Store {
@@ -151,7 +151,7 @@ impl Store {
     ) -> Result<Credential> {
         let at = stored_time(at);
         let id: i64 = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO credentials (fingerprint, participant_code, subject, issuer, serial, not_before, \
                  not_after, ubn, card_number, holder, roles, certificate_pem, created_at) \
@@ -170,7 +170,7 @@ impl Store {
             .bind(c.roles.to_storage())
             .bind(&c.cert.pem)
             .bind(at)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(conflict_on_unique(format!("certificate {} is already registered", c.cert.fingerprint)))?;
             append_log!(tx, at, log);
@@ -190,7 +190,7 @@ impl Store {
     ) -> Result<Credential> {
         let at = stored_time(at);
         let n = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query(
                 "UPDATE credentials SET disabled_at = $2, disabled_reason = $3, \
                  last_used_at = CASE WHEN $2 IS NULL THEN $4 ELSE last_used_at END WHERE id = $1",
@@ -199,7 +199,7 @@ impl Store {
             .bind(reason.map(|_| at))
             .bind(reason)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
             if n > 0 {
@@ -240,7 +240,7 @@ impl Store {
     ) -> Result<Vec<Credential>> {
         let at = stored_time(at);
         let ids: Vec<i64> = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "UPDATE credentials SET disabled_at = $2, disabled_reason = $3 \
                  WHERE disabled_at IS NULL AND COALESCE(last_used_at, created_at) < $1 \
@@ -249,7 +249,7 @@ impl Store {
             .bind(stored_time(cutoff))
             .bind(at)
             .bind(INACTIVITY_REASON)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             for (id, participant, fingerprint) in &rows {
                 let entry = NewLogEntry::new(

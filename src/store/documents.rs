@@ -122,6 +122,71 @@ const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.r
      doc.sender_code, doc.document_number, doc.subject, doc.speed, doc.immediate_confirmation \
      FROM deliveries d JOIN documents doc ON doc.id = d.document_id";
 
+/// The SQLite group committer: documents accepted concurrently are written
+/// together, one transaction and one fsync for all of them.
+#[derive(Debug)]
+pub(crate) struct Committer {
+    jobs: tokio::sync::mpsc::Sender<Job>,
+}
+
+#[derive(Debug)]
+struct Job {
+    doc: NewDocument,
+    log: Vec<NewLogEntry>,
+    done: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// At most this many documents go into one group commit.
+const GROUP_COMMIT_MAX: usize = 64;
+
+impl Committer {
+    /// Starts the committer over `store` (which must not itself have one).
+    pub(crate) fn start(store: Store) -> Committer {
+        let (jobs, mut rx) = tokio::sync::mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < GROUP_COMMIT_MAX {
+                    match rx.try_recv() {
+                        Ok(j) => batch.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let docs: Vec<(&NewDocument, &[NewLogEntry])> =
+                    batch.iter().map(|j| (&j.doc, j.log.as_slice())).collect();
+                match store.insert_documents(&docs).await {
+                    Ok(inserted) => {
+                        for (job, ok) in batch.into_iter().zip(inserted) {
+                            let _ = job.done.send(Ok(ok));
+                        }
+                    }
+                    // One bad document must not sink the others: retry each alone.
+                    Err(_) if batch.len() > 1 => {
+                        for job in batch {
+                            let r = store.insert_documents(&[(&job.doc, job.log.as_slice())]).await.map(|v| v[0]);
+                            let _ = job.done.send(r);
+                        }
+                    }
+                    Err(e) => {
+                        let job = batch.pop().expect("one job");
+                        let _ = job.done.send(Err(e));
+                    }
+                }
+            }
+        });
+        Committer { jobs }
+    }
+
+    async fn submit(&self, doc: NewDocument, log: Vec<NewLogEntry>) -> Result<bool> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Job { doc, log, done })
+            .await
+            .map_err(|_| StoreError::Corrupt("the document committer has stopped".into()))?;
+        wait.await.map_err(|_| StoreError::Corrupt("the document committer has stopped".into()))?
+    }
+}
+
 /// What changes on a delivery, with who did it.
 #[derive(Debug, Clone)]
 pub enum DeliveryChange<'a> {
@@ -135,73 +200,106 @@ impl Store {
     /// Inserts a document, its parts (registering their blobs), its
     /// deliveries and the log entries in one transaction. A second document
     /// with the same sender and number is a [`StoreError::Conflict`].
-    pub async fn insert_document(&self, d: &NewDocument, log: &[NewLogEntry]) -> Result<()> {
-        let at = stored_time(d.accepted_at);
+    ///
+    /// On SQLite, concurrent calls are group-committed: the committer task
+    /// writes every document waiting at that moment in one transaction (one
+    /// fsync), and each call returns once its document is durable.
+    pub async fn insert_document(&self, d: NewDocument, log: Vec<NewLogEntry>) -> Result<()> {
+        let conflict = StoreError::Conflict(format!("document number {} of {}", d.document_number, d.sender));
+        let inserted = match &self.committer {
+            Some(c) => c.submit(d, log).await?,
+            None => self.insert_documents(&[(&d, &log)]).await?[0],
+        };
+        if inserted { Ok(()) } else { Err(conflict) }
+    }
+
+    /// Inserts several documents in one transaction; for each, whether it
+    /// was inserted (false: its sender already used its number).
+    pub(crate) async fn insert_documents(&self, docs: &[(&NewDocument, &[NewLogEntry])]) -> Result<Vec<bool>> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                 ON CONFLICT (sender_code, document_number) DO NOTHING"
-            )))
-            .bind(&d.id)
-            .bind(d.sender.as_str())
-            .bind(&d.document_number)
-            .bind(&d.envelope_sha256)
-            .bind(&d.subject)
-            .bind(d.speed.as_str())
-            .bind(&d.classification)
-            .bind(d.immediate_confirmation)
-            .bind(&d.kind)
-            .bind(&d.document_date)
-            .bind(&d.signer_fingerprint)
-            .bind(&d.submitted_by)
-            .bind(&d.source_ip)
-            .bind(at)
-            .bind(&d.receipt)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                return Err(StoreError::Conflict(format!("document number {} of {}", d.document_number, d.sender)));
+            let mut tx = self.begin_write(pool).await?;
+            let mut inserted_ids = std::collections::HashSet::new();
+            for chunk in docs.chunks(64) {
+                let sql = format!(
+                    "{} ON CONFLICT (sender_code, document_number) DO NOTHING RETURNING id",
+                    values_sql(&format!("INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES "), 15, chunk.len())
+                );
+                let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
+                for (d, _) in chunk {
+                    q = q
+                        .bind(&d.id)
+                        .bind(d.sender.as_str())
+                        .bind(&d.document_number)
+                        .bind(&d.envelope_sha256)
+                        .bind(&d.subject)
+                        .bind(d.speed.as_str())
+                        .bind(&d.classification)
+                        .bind(d.immediate_confirmation)
+                        .bind(&d.kind)
+                        .bind(&d.document_date)
+                        .bind(&d.signer_fingerprint)
+                        .bind(&d.submitted_by)
+                        .bind(&d.source_ip)
+                        .bind(stored_time(d.accepted_at))
+                        .bind(&d.receipt);
+                }
+                inserted_ids.extend(q.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id));
             }
-            for p in &d.parts {
-                sqlx::query(
-                    "INSERT INTO blobs (sha256, size, data, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (sha256) DO NOTHING",
-                )
-                .bind(&p.sha256)
-                .bind(p.size)
-                .bind(&p.inline)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            let accepted: Vec<&(&NewDocument, &[NewLogEntry])> =
+                docs.iter().filter(|(d, _)| inserted_ids.contains(&d.id)).collect();
+
+            // Blobs already stored (same content) keep their row.
+            let mut seen = std::collections::HashSet::new();
+            let blobs: Vec<(&Part, DateTime<Utc>)> = accepted
+                .iter()
+                .flat_map(|(d, _)| d.parts.iter().map(|p| (p, stored_time(d.accepted_at))))
+                .filter(|(p, _)| seen.insert(p.sha256.as_str()))
+                .collect();
+            for chunk in blobs.chunks(200) {
+                let sql = format!(
+                    "{} ON CONFLICT (sha256) DO NOTHING",
+                    values_sql("INSERT INTO blobs (sha256, size, data, created_at) VALUES ", 4, chunk.len())
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (p, at) in chunk {
+                    q = q.bind(&p.sha256).bind(p.size).bind(&p.inline).bind(*at);
+                }
+                q.execute(&mut **tx).await?;
             }
-            let sql = values_sql(
-                "INSERT INTO document_parts (document_id, seq, part, role, name, media_type, size, sha256) VALUES ",
-                8,
-                d.parts.len(),
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (i, p) in d.parts.iter().enumerate() {
-                q = q
-                    .bind(&d.id)
-                    .bind(i as i64)
-                    .bind(&p.part)
-                    .bind(&p.role)
-                    .bind(&p.name)
-                    .bind(&p.media_type)
-                    .bind(p.size)
-                    .bind(&p.sha256);
+            let parts: Vec<(&str, usize, &Part)> = accepted
+                .iter()
+                .flat_map(|(d, _)| d.parts.iter().enumerate().map(|(i, p)| (d.id.as_str(), i, p)))
+                .collect();
+            for chunk in parts.chunks(500) {
+                let sql = values_sql(
+                    "INSERT INTO document_parts (document_id, seq, part, role, name, media_type, size, sha256) VALUES ",
+                    8,
+                    chunk.len(),
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, i, p) in chunk {
+                    q = q
+                        .bind(*id)
+                        .bind(*i as i64)
+                        .bind(&p.part)
+                        .bind(&p.role)
+                        .bind(&p.name)
+                        .bind(&p.media_type)
+                        .bind(p.size)
+                        .bind(&p.sha256);
+                }
+                q.execute(&mut **tx).await?;
             }
-            q.execute(&mut *tx).await?;
-            for chunk in d.deliveries.chunks(500) {
+            let deliveries: Vec<(&NewDocument, &NewDelivery)> =
+                accepted.iter().flat_map(|(d, _)| d.deliveries.iter().map(move |r| (*d, r))).collect();
+            for chunk in deliveries.chunks(500) {
                 let sql = values_sql(
                     "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, delivered_at) VALUES ",
                     8,
                     chunk.len(),
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for r in chunk {
+                for (d, r) in chunk {
                     q = q
                         .bind(&r.id)
                         .bind(&d.id)
@@ -210,14 +308,16 @@ impl Store {
                         .bind(r.kind.as_str())
                         .bind(&r.via_group)
                         .bind(DeliveryState::Delivered.as_str())
-                        .bind(at);
+                        .bind(stored_time(d.accepted_at));
                 }
-                q.execute(&mut *tx).await?;
+                q.execute(&mut **tx).await?;
             }
-            append_logs!(tx, at, log);
+            let log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
+            let at = accepted.iter().map(|(d, _)| d.accepted_at).max().unwrap_or_else(Utc::now);
+            append_logs!(tx, stored_time(at), &log);
             tx.commit().await?;
-        });
-        Ok(())
+            Ok(docs.iter().map(|(d, _)| inserted_ids.contains(&d.id)).collect())
+        })
     }
 
     pub async fn document(&self, id: &str) -> Result<Option<DocumentRecord>> {
@@ -331,7 +431,7 @@ impl Store {
         // Every statement takes the same six parameters; `$6` is the text
         // (reason or note) where there is one and NULL, a no-op, elsewhere.
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query(sql)
                 .bind(id)
                 .bind(from.as_str())
@@ -339,7 +439,7 @@ impl Store {
                 .bind(at)
                 .bind(by)
                 .bind(text)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
             if n > 0 {

@@ -58,7 +58,7 @@ macro_rules! append_logs {
         let (last, mut prev): (i64, String) =
             sqlx::query_as("UPDATE log_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
                 .bind(n)
-                .fetch_one(&mut *$tx)
+                .fetch_one(&mut **$tx)
                 .await?;
         let mut stored = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
@@ -89,10 +89,10 @@ macro_rules! append_logs {
                     .bind(&e.prev_hash)
                     .bind(&e.hash);
             }
-            q.execute(&mut *$tx).await?;
+            q.execute(&mut **$tx).await?;
         }
         if n > 0 {
-            sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut *$tx).await?;
+            sqlx::query("UPDATE log_head SET hash = $1 WHERE id = 1").bind(&prev).execute(&mut **$tx).await?;
         }
         stored
     }};
@@ -131,7 +131,7 @@ impl Store {
     /// Appends one entry in its own transaction.
     pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<LogEntry> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let e = append_log!(tx, at, entry);
             tx.commit().await?;
             Ok(e)

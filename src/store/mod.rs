@@ -6,6 +6,7 @@
 //! the two implementations cannot drift apart. Column types differ only in the
 //! migrations. SQL lives in this module and nowhere else.
 
+mod auth;
 mod credentials;
 mod documents;
 pub(crate) mod log;
@@ -13,6 +14,7 @@ mod participants;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -20,6 +22,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool, Transaction};
 
+pub use auth::AuthRecord;
 pub use credentials::{Credential, NewCredential};
 pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
 pub use log::{LogFilter, LogReport};
@@ -29,7 +32,19 @@ use crate::domain::Invalid;
 
 /// The database behind the hub.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    pub db: Db,
+    /// SQLite allows one writer at a time. Writers queue here, in order,
+    /// instead of colliding on the database lock and sleeping in SQLite's
+    /// busy handler. (PostgreSQL needs no such queue.)
+    write_queue: Arc<tokio::sync::Mutex<()>>,
+    /// Group commit of accepted documents (SQLite only).
+    committer: Option<Arc<documents::Committer>>,
+}
+
+/// The connection pool of either database.
+#[derive(Clone, Debug)]
+pub enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -60,33 +75,60 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// is compiled once per database, from the same source.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+        match &$store.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use with_pool;
 
-/// Starting a transaction that will write. SQLite needs `BEGIN IMMEDIATE`:
-/// a deferred transaction that reads first fails instead of waiting when it
-/// later tries to write while another writer holds the lock.
-pub(crate) trait BeginWrite {
-    type Db: sqlx::Database;
-    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>>;
+/// A transaction that writes, holding its place in the SQLite writer queue
+/// until it ends. Statements run on `&mut **tx`.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl BeginWrite for SqlitePool {
-    type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.begin_with("BEGIN IMMEDIATE").await?)
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = Transaction<'static, DB>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
     }
 }
 
-impl BeginWrite for PgPool {
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub(crate) async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+/// Starting a transaction that will write. SQLite needs `BEGIN IMMEDIATE`
+/// (a deferred transaction that reads first fails instead of waiting when it
+/// later writes) and its turn in the writer queue.
+pub(crate) trait BeginWrite<P> {
+    type Db: sqlx::Database;
+    async fn begin_write(&self, pool: &P) -> Result<WriteTx<Self::Db>>;
+}
+
+impl BeginWrite<SqlitePool> for Store {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self, pool: &SqlitePool) -> Result<WriteTx<sqlx::Sqlite>> {
+        let turn = self.write_queue.clone().lock_owned().await;
+        Ok(WriteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
+    }
+}
+
+impl BeginWrite<PgPool> for Store {
     type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<Transaction<'static, sqlx::Postgres>> {
-        Ok(self.begin().await?)
+    async fn begin_write(&self, pool: &PgPool) -> Result<WriteTx<sqlx::Postgres>> {
+        Ok(WriteTx { tx: pool.begin().await?, _turn: None })
     }
 }
 
@@ -132,34 +174,42 @@ impl Store {
     /// `postgres://…` selects PostgreSQL; anything else is a SQLite file path
     /// (optionally prefixed `sqlite://`), created if missing.
     pub async fn open(url: &str) -> Result<Store> {
-        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts)
                 .await?;
-            Store::Postgres(pool)
+            Db::Postgres(pool)
         } else {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            Store::Sqlite(open_sqlite(Path::new(path)).await?)
+            Db::Sqlite(open_sqlite(Path::new(path)).await?)
         };
+        let mut store = Store::new(db);
+        if matches!(store.db, Db::Sqlite(_)) {
+            store.committer = Some(Arc::new(documents::Committer::start(store.clone())));
+        }
         store.migrate().await?;
         Ok(store)
     }
 
+    fn new(db: Db) -> Store {
+        Store { db, write_queue: Arc::default(), committer: None }
+    }
+
     async fn migrate(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+        match &self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
         }
     }
 
@@ -173,7 +223,7 @@ impl Store {
     /// creating and dropping databases (setup and tests); no migrations.
     pub async fn open_admin(url: &str) -> Result<Store> {
         let opts = PgConnectOptions::from_str(url)?;
-        Ok(Store::Postgres(PgPoolOptions::new().max_connections(1).connect_with(opts).await?))
+        Ok(Store::new(Db::Postgres(PgPoolOptions::new().max_connections(1).connect_with(opts).await?)))
     }
 
     /// Creates a PostgreSQL database (name: lower-case letters, digits, `_`).
@@ -187,7 +237,7 @@ impl Store {
     }
 
     async fn database_ddl(&self, verb: &str, name: &str, suffix: &str) -> Result<()> {
-        let Store::Postgres(pool) = self else {
+        let Db::Postgres(pool) = &self.db else {
             return Err(StoreError::Corrupt("databases are created on PostgreSQL only".into()));
         };
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {

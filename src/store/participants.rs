@@ -49,18 +49,18 @@ pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -
 }
 
 #[derive(sqlx::FromRow)]
-struct ParticipantRow {
-    code: String,
-    kind: String,
-    name: String,
-    ubn: Option<String>,
-    status: String,
-    status_reason: Option<String>,
-    can_receive: bool,
-    can_send: bool,
-    supervisor_code: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+pub(super) struct ParticipantRow {
+    pub(super) code: String,
+    pub(super) kind: String,
+    pub(super) name: String,
+    pub(super) ubn: Option<String>,
+    pub(super) status: String,
+    pub(super) status_reason: Option<String>,
+    pub(super) can_receive: bool,
+    pub(super) can_send: bool,
+    pub(super) supervisor_code: Option<String>,
+    pub(super) created_at: DateTime<Utc>,
+    pub(super) updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<ParticipantRow> for Participant {
@@ -103,7 +103,7 @@ impl TryFrom<AllowlistRow> for AllowlistEntry {
     }
 }
 
-const PARTICIPANT_COLUMNS: &str = "code, kind, name, ubn, status, status_reason, can_receive, can_send, \
+pub(super) const PARTICIPANT_COLUMNS: &str = "code, kind, name, ubn, status, status_reason, can_receive, can_send, \
                                    supervisor_code, created_at, updated_at";
 
 impl Store {
@@ -137,7 +137,7 @@ impl Store {
     ) -> Result<Participant> {
         let at = stored_time(at);
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             sqlx::query(
                 "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -151,7 +151,7 @@ impl Store {
             .bind(p.capabilities.send)
             .bind(p.supervisor.as_ref().map(|c| c.as_str()))
             .bind(at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(conflict_on_unique(format!("participant {}", p.code)))?;
             append_log!(tx, at, log);
@@ -170,7 +170,7 @@ impl Store {
     ) -> Result<Participant> {
         let at = stored_time(at);
         let changed = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query(
                 "UPDATE participants SET name = COALESCE($2, name), ubn = COALESCE($3, ubn), \
                  can_receive = COALESCE($4, can_receive), can_send = COALESCE($5, can_send), \
@@ -183,7 +183,7 @@ impl Store {
             .bind(u.capabilities.map(|c| c.send))
             .bind(u.supervisor.as_ref().map(|c| c.as_str()))
             .bind(at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
             if n > 0 {
@@ -210,7 +210,7 @@ impl Store {
     ) -> Result<Participant> {
         let at = stored_time(at);
         let changed = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query(
                 "UPDATE participants SET status = $2, status_reason = $3, updated_at = $4 \
                  WHERE code = $1 AND status <> 'terminated'",
@@ -219,7 +219,7 @@ impl Store {
             .bind(status.as_str())
             .bind(reason)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
             if n > 0 {
@@ -285,7 +285,7 @@ impl Store {
     ) -> Result<AllowlistEntry> {
         let at = stored_time(at);
         let row: AllowlistRow = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let row = sqlx::query_as(
                 "INSERT INTO allowlist (participant_code, ip_range, note, created_at) VALUES ($1, $2, $3, $4) \
                  RETURNING id, participant_code, ip_range, note, created_at",
@@ -294,7 +294,7 @@ impl Store {
             .bind(range.to_string())
             .bind(note)
             .bind(at)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await
             .map_err(conflict_on_unique(format!("{range} is already allowed for {code}")))?;
             append_log!(tx, at, log);
@@ -314,11 +314,11 @@ impl Store {
     ) -> Result<()> {
         let at = stored_time(at);
         let n = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query("DELETE FROM allowlist WHERE id = $1 AND participant_code = $2")
                 .bind(id)
                 .bind(code.as_str())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
             if n > 0 {
