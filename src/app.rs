@@ -29,8 +29,10 @@ impl App {
         use anyhow::Context;
         let trusted_proxies = config.trusted_proxies();
         let blobs = Blobs::open(&config.data_dir()).context("blob storage")?;
-        let cert = std::fs::read(config.path(&config.tls.cert)).context("hub certificate")?;
-        let key = std::fs::read(config.path(&config.tls.key)).context("hub key")?;
+        let cert_path = config.receipts.cert.as_ref().unwrap_or(&config.tls.cert);
+        let key_path = config.receipts.key.as_ref().unwrap_or(&config.tls.key);
+        let cert = std::fs::read(config.path(cert_path)).context("receipt certificate")?;
+        let key = std::fs::read(config.path(key_path)).context("receipt key")?;
         let receipts = ReceiptSigner::load(&cert, &key).context("receipt signer")?;
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
         Ok(App { config, store, clock, tls, trusted_proxies, blobs, receipts, inbox_events })

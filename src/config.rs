@@ -29,6 +29,17 @@ pub struct Config {
     pub proxy: ProxyConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub receipts: ReceiptsConfig,
+}
+
+/// The certificate (chain, PEM) and key that sign receipts. Absent: the
+/// TLS certificate and key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// Size limits of a package (DESIGN §3.3); refusals state them.

@@ -207,6 +207,21 @@ pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
     hub_pem.extend(gca.cert_pem());
     std::fs::write(dir.join("certs/hub.pem"), hub_pem)?;
     crate::pki::demo::write_private(&dir.join("certs/hub.key"), &hub.key_pem())?;
+    // Receipts are signed with a key of their own (ECDSA P-256), not the TLS key.
+    let receipt_key = crate::pki::demo::new_ec_key()?;
+    let receipt_cert = crate::pki::demo::issue(
+        &crate::pki::demo::name(&[("C", "TW"), ("O", "臺北市政府資訊局"), ("CN", "gwx 公文電子交換中心收據")])?,
+        &receipt_key,
+        Profile::Signing,
+        past,
+        now + Duration::days(825),
+        Some(&gca),
+    )?;
+    let receipt = KeyPair { cert: receipt_cert, key: receipt_key };
+    let mut receipt_pem = receipt.cert_pem();
+    receipt_pem.extend(gca.cert_pem());
+    std::fs::write(dir.join("certs/receipt.pem"), receipt_pem)?;
+    crate::pki::demo::write_private(&dir.join("certs/receipt.key"), &receipt.key_pem())?;
 
     for p in PARTICIPANTS {
         let (issuer, subject) = match p.kind {
@@ -291,6 +306,11 @@ cert = "certs/hub.pem"
 key = "certs/hub.key"
 trust_dir = "certs"                 # CA certificates and CRLs; reload with SIGHUP
 crl_check = "all"
+
+[receipts]
+# The key that signs receipts; default: the TLS certificate and key.
+cert = "certs/receipt.pem"
+key = "certs/receipt.key"
 
 [database]
 {db}

@@ -1,5 +1,10 @@
 use clap::Parser;
 
+// glibc's allocator showed up at a fifth of the hub's CPU under load
+// (many short-lived buffers per request); mimalloc cuts that down.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()

@@ -15,6 +15,8 @@ pub struct Ceiling {
     /// RSA-2048 SHA-256 signatures per second, one core.
     pub rsa_sign_per_s: f64,
     pub rsa_verify_per_s: f64,
+    /// ECDSA P-256 signatures per second, one core (the hub's receipts).
+    pub ecdsa_sign_per_s: f64,
     /// SHA-256 throughput, MiB/s, one core.
     pub sha256_mib_per_s: f64,
     /// 4 KiB write + fsync per second in the data directory.
@@ -30,6 +32,18 @@ fn rate(budget: Duration, mut op: impl FnMut()) -> f64 {
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+impl Ceiling {
+    /// Documents per second one core could accept if it did nothing but
+    /// the per-document cryptography: verify the sender's RSA signature,
+    /// sign the receipt (ECDSA), hash `bytes` of package.
+    pub fn crypto_documents_per_core(&self, bytes: usize) -> f64 {
+        let secs = 1.0 / self.rsa_verify_per_s
+            + 1.0 / self.ecdsa_sign_per_s
+            + bytes as f64 / (self.sha256_mib_per_s * 1024.0 * 1024.0);
+        1.0 / secs
+    }
 }
 
 pub fn measure(dir: &Path, budget: Duration) -> anyhow::Result<Ceiling> {
@@ -49,6 +63,12 @@ pub fn measure(dir: &Path, budget: Duration) -> anyhow::Result<Ceiling> {
         v.update(data).expect("update");
         assert!(v.verify(&sig).expect("verify"));
     });
+    let ec = crate::pki::demo::new_ec_key()?;
+    let ecdsa_sign_per_s = rate(budget, || {
+        let mut s = Signer::new(MessageDigest::sha256(), &ec).expect("signer");
+        s.update(data).expect("update");
+        std::hint::black_box(s.sign_to_vec().expect("sign"));
+    });
     let block = vec![0x5au8; 1024 * 1024];
     let sha_blocks = rate(budget, || {
         std::hint::black_box(openssl::sha::sha256(&block));
@@ -65,6 +85,7 @@ pub fn measure(dir: &Path, budget: Duration) -> anyhow::Result<Ceiling> {
     Ok(Ceiling {
         rsa_sign_per_s,
         rsa_verify_per_s,
+        ecdsa_sign_per_s,
         sha256_mib_per_s: sha_blocks,
         fsync_per_s,
         cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -5,8 +5,10 @@
 //! Scenarios:
 //! - `throughput`: N signed packages (64 KiB, 3 recipients by default) from
 //!   C concurrent clients over keep-alive connections, as fast as accepted.
-//! - `latency`: a fixed submission rate while every recipient long-polls,
-//!   downloads and confirms: submit and inbox-to-confirm percentiles.
+//! - `latency`: submissions at a fixed rate: submit latency percentiles.
+//! - `lifecycle`: submissions at a (lower) fixed rate while every recipient
+//!   long-polls, downloads and confirms: submit and inbox-to-confirm
+//!   percentiles.
 //! - `large`: one 100 MiB package; the hub's peak RSS above idle.
 //! - `fanout`: one document to 10,000 recipients; time to accept, and the
 //!   attachment stored once.
@@ -36,6 +38,7 @@ use crate::pki::demo::KeyPair;
 pub enum Scenario {
     Throughput,
     Latency,
+    Lifecycle,
     Large,
     Fanout,
 }
@@ -55,7 +58,7 @@ pub struct BenchArgs {
     /// Database for a started hub (default: its embedded SQLite).
     #[arg(long)]
     pub database: Option<String>,
-    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,large,fanout")]
+    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,lifecycle,large,fanout")]
     pub scenarios: Vec<Scenario>,
     /// Concurrent submitting clients.
     #[arg(long, default_value_t = 32)]
@@ -72,9 +75,13 @@ pub struct BenchArgs {
     /// Submissions per second in the latency scenario.
     #[arg(long, default_value_t = 500.0)]
     pub rate: f64,
-    /// Seconds of the latency scenario.
+    /// Seconds of the latency and lifecycle scenarios.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Submissions per second in the lifecycle scenario (each document is
+    /// also fetched and confirmed by every recipient).
+    #[arg(long, default_value_t = 150.0)]
+    pub lifecycle_rate: f64,
     /// Size of the large package, MiB.
     #[arg(long, default_value_t = 100)]
     pub large_mib: usize,
@@ -295,6 +302,7 @@ pub struct Report {
     pub ceiling: Option<ceiling::Ceiling>,
     pub throughput: Option<Throughput>,
     pub latency: Option<RateRun>,
+    pub lifecycle: Option<RateRun>,
     pub large: Option<Large>,
     pub fanout: Option<Fanout>,
 }
@@ -311,6 +319,8 @@ pub struct Throughput {
     pub failures: usize,
     /// Hub CPU time per accepted document (user + system), when the hub's PID is known.
     pub hub_cpu_ms_per_document: Option<f64>,
+    /// The bench process's own CPU per document.
+    pub client_cpu_ms_per_document: Option<f64>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -318,7 +328,8 @@ pub struct RateRun {
     pub target_per_s: f64,
     pub achieved_per_s: f64,
     pub submit: Latencies,
-    pub inbox_to_confirm: Latencies,
+    /// From the hub's delivery time to its confirmation time, when recipients confirmed.
+    pub inbox_to_confirm: Option<Latencies>,
     pub failures: usize,
 }
 
@@ -382,17 +393,38 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 let docs = packages(args.documents, 10)?;
                 eprintln!("throughput: sending with {} clients…", args.clients);
                 let cpu = hub.pid.and_then(cpu_seconds);
+                let own = cpu_seconds(std::process::id());
                 let mut t = throughput(&clients, docs, &args).await;
-                let used = hub.pid.and_then(cpu_seconds).zip(cpu).map(|(after, before)| after - before);
-                t.hub_cpu_ms_per_document = used.map(|u| 1000.0 * u / t.submit.count.max(1) as f64);
+                let per_doc = |before: Option<f64>, pid: Option<u32>| {
+                    pid.and_then(cpu_seconds)
+                        .zip(before)
+                        .map(|(after, before)| 1000.0 * (after - before) / t.submit.count.max(1) as f64)
+                };
+                t.hub_cpu_ms_per_document = per_doc(cpu, hub.pid);
+                t.client_cpu_ms_per_document = per_doc(own, Some(std::process::id()));
                 report.throughput = Some(t);
             }
             Scenario::Latency => {
                 let count = (args.rate * args.seconds as f64).ceil() as usize;
                 eprintln!("latency: signing {count} packages…");
                 let docs = packages(count, 20)?;
-                eprintln!("latency: {} documents/s for {} s, recipients confirming…", args.rate, args.seconds);
-                report.latency = Some(rate_run(&clients, docs, &args, recipients).await);
+                eprintln!("latency: {} documents/s for {} s…", args.rate, args.seconds);
+                report.latency = Some(rate_run(&clients, docs, args.rate, None).await);
+            }
+            Scenario::Lifecycle => {
+                let count = (args.lifecycle_rate * args.seconds as f64).ceil() as usize;
+                eprintln!("lifecycle: signing {count} packages…");
+                let docs = packages(count, 50)?;
+                eprintln!(
+                    "lifecycle: {} documents/s for {} s, recipients fetching and confirming…",
+                    args.lifecycle_rate, args.seconds
+                );
+                let confirm = Confirming {
+                    expected: count * recipients,
+                    phase: format!("第11550{run:04}"),
+                    within: Duration::from_secs(args.seconds + 60),
+                };
+                report.lifecycle = Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm)).await);
             }
             Scenario::Large => {
                 eprintln!("large: a {} MiB package…", args.large_mib);
@@ -448,16 +480,25 @@ async fn throughput(clients: &[Arc<Client>], docs: Vec<(usize, Outgoing)>, args:
         submit: Latencies::of(lat),
         failures,
         hub_cpu_ms_per_document: None,
+        client_cpu_ms_per_document: None,
     }
 }
 
 /// Recipients long-poll, download and confirm until `expected` deliveries are confirmed.
-async fn receive_and_confirm(clients: Vec<Arc<Client>>, expected: usize, deadline: Instant) -> Vec<Duration> {
+/// Only documents whose number contains `phase` are timed and counted;
+/// older deliveries still waiting are confirmed too, so they do not block the inbox.
+async fn receive_and_confirm(
+    clients: Vec<Arc<Client>>,
+    expected: usize,
+    deadline: Instant,
+    phase: String,
+) -> Vec<Duration> {
     let confirmed = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|c| {
             let confirmed = confirmed.clone();
+            let phase = phase.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 while confirmed.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
@@ -466,6 +507,7 @@ async fn receive_and_confirm(clients: Vec<Arc<Client>>, expected: usize, deadlin
                     let results: Vec<Option<Duration>> = futures_util::stream::iter(items)
                         .map(|d| {
                             let c = c.clone();
+                            let ours = d["document_number"].as_str().is_some_and(|n| n.contains(phase.as_str()));
                             async move {
                                 let id = d["id"].as_str()?.to_owned();
                                 c.download(&id).await.ok()?;
@@ -474,7 +516,8 @@ async fn receive_and_confirm(clients: Vec<Arc<Client>>, expected: usize, deadlin
                                     .await
                                     .ok()?;
                                 let t = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok();
-                                (t(&v["confirmed_at"])? - t(&d["delivered_at"])?).to_std().ok()
+                                let took = (t(&v["confirmed_at"])? - t(&d["delivered_at"])?).to_std().ok()?;
+                                ours.then_some(took)
                             }
                         })
                         .buffer_unordered(8)
@@ -496,16 +539,23 @@ async fn receive_and_confirm(clients: Vec<Arc<Client>>, expected: usize, deadlin
     all
 }
 
+/// Recipients confirming during a rate run: how many confirmations to wait
+/// for, of documents whose number contains `phase`, for at most `within`.
+struct Confirming {
+    expected: usize,
+    phase: String,
+    within: Duration,
+}
+
 async fn rate_run(
     clients: &[Arc<Client>],
     docs: Vec<(usize, Outgoing)>,
-    args: &BenchArgs,
-    recipients: usize,
+    rate: f64,
+    confirm: Option<Confirming>,
 ) -> RateRun {
-    let expected = docs.len() * recipients;
-    let deadline = Instant::now() + Duration::from_secs(args.seconds + 60);
-    let receivers = tokio::spawn(receive_and_confirm(clients.to_vec(), expected, deadline));
-    let interval = Duration::from_secs_f64(1.0 / args.rate);
+    let receivers = confirm
+        .map(|c| tokio::spawn(receive_and_confirm(clients.to_vec(), c.expected, Instant::now() + c.within, c.phase)));
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let start = Instant::now();
@@ -530,12 +580,15 @@ async fn rate_run(
         }
     }
     let achieved = lat.len() as f64 / start.elapsed().as_secs_f64();
-    let confirm = receivers.await.unwrap_or_default();
+    let confirm = match receivers {
+        Some(r) => Some(Latencies::of(r.await.unwrap_or_default())),
+        None => None,
+    };
     RateRun {
-        target_per_s: args.rate,
+        target_per_s: rate,
         achieved_per_s: achieved,
         submit: Latencies::of(lat),
-        inbox_to_confirm: Latencies::of(confirm),
+        inbox_to_confirm: confirm,
         failures,
     }
 }
@@ -621,7 +674,10 @@ async fn fanout(
 pub fn print(r: &Report) {
     let Some(c) = &r.ceiling else { return };
     println!("machine ceiling ({} cores, each figure one core):", c.cores);
-    println!("  RSA-2048 sign {:>9.0}/s   verify {:>9.0}/s", c.rsa_sign_per_s, c.rsa_verify_per_s);
+    println!(
+        "  RSA-2048 sign {:>9.0}/s   verify {:>9.0}/s   ECDSA P-256 sign {:>9.0}/s",
+        c.rsa_sign_per_s, c.rsa_verify_per_s, c.ecdsa_sign_per_s
+    );
     println!("  SHA-256 {:>9.0} MiB/s    fsync (4 KiB) {:>7.0}/s", c.sha256_mib_per_s, c.fsync_per_s);
     if let Some(t) = &r.throughput {
         println!(
@@ -640,26 +696,36 @@ pub fn print(r: &Report) {
         if let Some(cpu) = t.hub_cpu_ms_per_document {
             println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
         }
+        let crypto = c.crypto_documents_per_core(t.package_bytes);
         println!(
-            "  = {:.0}% of one core's RSA signatures (one receipt each), {:.0}% of fsync/s, {:.1}% of one core's SHA-256",
-            100.0 * t.documents_per_s / c.rsa_sign_per_s,
-            100.0 * t.documents_per_s / c.fsync_per_s,
-            100.0 * t.documents_per_s * t.package_bytes as f64 / (c.sha256_mib_per_s * 1024.0 * 1024.0)
+            "  ceiling: the per-document cryptography alone (RSA verify + ECDSA receipt + SHA-256) allows {:.0} documents/s \
+             per core; achieved {:.0}% of that on {} cores, {:.0}% of one core's fsync/s",
+            crypto,
+            100.0 * t.documents_per_s / (crypto * c.cores as f64),
+            c.cores,
+            100.0 * t.documents_per_s / c.fsync_per_s
         );
+        if let Some(client) = t.client_cpu_ms_per_document {
+            println!("  the bench client itself used {client:.2} ms CPU per document on the same machine");
+        }
     }
-    if let Some(l) = &r.latency {
+    for (name, run) in [("latency", &r.latency), ("lifecycle", &r.lifecycle)] {
+        let Some(l) = run else { continue };
+        let what = if l.inbox_to_confirm.is_some() { ", every recipient fetching and confirming" } else { "" };
         println!(
-            "latency at {:.0} documents/s (achieved {:.0}/s, {} failed), recipients confirming:",
+            "{name}: {:.0} documents/s (achieved {:.0}/s, {} failed){what}:",
             l.target_per_s, l.achieved_per_s, l.failures
         );
         println!(
             "  submit            p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
             l.submit.p50_ms, l.submit.p95_ms, l.submit.p99_ms
         );
-        println!(
-            "  inbox-to-confirm  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  ({} confirmations)",
-            l.inbox_to_confirm.p50_ms, l.inbox_to_confirm.p95_ms, l.inbox_to_confirm.p99_ms, l.inbox_to_confirm.count
-        );
+        if let Some(c) = &l.inbox_to_confirm {
+            println!(
+                "  inbox-to-confirm  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  ({} confirmations)",
+                c.p50_ms, c.p95_ms, c.p99_ms, c.count
+            );
+        }
     }
     if let Some(g) = &r.large {
         let mib =

@@ -63,6 +63,12 @@ pub fn new_key() -> Result<PKey<Private>> {
     PKey::from_rsa(Rsa::generate(2048)?)
 }
 
+/// An ECDSA P-256 key (the hub's receipt-signing key).
+pub fn new_ec_key() -> Result<PKey<Private>> {
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)?;
+    PKey::from_ec_key(openssl::ec::EcKey::generate(&group)?)
+}
+
 /// What a certificate is for.
 pub enum Profile<'a> {
     Ca,
@@ -75,6 +81,8 @@ pub enum Profile<'a> {
     Client {
         ubn: Option<&'a str>,
     },
+    /// A signing-only certificate (the hub's receipts).
+    Signing,
 }
 
 /// Subject fields in order, e.g. `[("C", "TW"), ("O", "行政院"), ("CN", "…")]`.
@@ -133,6 +141,10 @@ pub fn issue(
             }
             let ext = san.build(&b.x509v3_context(issuer.map(|i| i.cert.as_ref()), None))?;
             b.append_extension(ext)?;
+        }
+        Profile::Signing => {
+            b.append_extension(BasicConstraints::new().build()?)?;
+            b.append_extension(KeyUsage::new().critical().digital_signature().non_repudiation().build()?)?;
         }
         Profile::Client { ubn } => {
             b.append_extension(BasicConstraints::new().build()?)?;

@@ -149,7 +149,10 @@ impl TrustMaterial {
                     "CERTIFICATE" => {
                         let cert = X509::from_pem(block.as_bytes())
                             .map_err(|e| TrustError::Parse(path.clone(), e.to_string()))?;
-                        if is_ca(&cert) {
+                        // The same CA may come in several files (ca.pem, the hub's chain).
+                        if is_ca(&cert)
+                            && !cas.iter().any(|c: &X509| super::fingerprint(c) == super::fingerprint(&cert))
+                        {
                             cas.push(cert);
                         }
                     }

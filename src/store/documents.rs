@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::log::{append_log, append_logs};
+use super::log::append_logs;
 use super::{BeginWrite, Result, Store, StoreError, stored_time, values_sql, with_pool};
 use crate::domain::ParticipantCode;
 use crate::domain::delivery::DeliveryState;
@@ -131,9 +131,28 @@ pub(crate) struct Committer {
 
 #[derive(Debug)]
 struct Job {
-    doc: NewDocument,
-    log: Vec<NewLogEntry>,
+    write: Write,
     done: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// A write the group committer can batch with others.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Document { doc: NewDocument, log: Vec<NewLogEntry> },
+    Delivery(DeliveryUpdate),
+}
+
+/// A conditional update of one delivery and its log entry.
+#[derive(Debug)]
+pub(crate) struct DeliveryUpdate {
+    id: String,
+    sql: &'static str,
+    from: DeliveryState,
+    to: DeliveryState,
+    by: String,
+    text: Option<String>,
+    at: DateTime<Utc>,
+    log: NewLogEntry,
 }
 
 /// At most this many documents go into one group commit.
@@ -152,24 +171,24 @@ impl Committer {
                         Err(_) => break,
                     }
                 }
-                let docs: Vec<(&NewDocument, &[NewLogEntry])> =
-                    batch.iter().map(|j| (&j.doc, j.log.as_slice())).collect();
-                match store.insert_documents(&docs).await {
-                    Ok(inserted) => {
-                        for (job, ok) in batch.into_iter().zip(inserted) {
-                            let _ = job.done.send(Ok(ok));
+                let (writes, dones): (Vec<Write>, Vec<_>) = batch.into_iter().map(|j| (j.write, j.done)).unzip();
+                match store.apply_writes(&writes).await {
+                    Ok(results) => {
+                        for (done, ok) in dones.into_iter().zip(results) {
+                            let _ = done.send(Ok(ok));
                         }
                     }
-                    // One bad document must not sink the others: retry each alone.
-                    Err(_) if batch.len() > 1 => {
-                        for job in batch {
-                            let r = store.insert_documents(&[(&job.doc, job.log.as_slice())]).await.map(|v| v[0]);
-                            let _ = job.done.send(r);
+                    // One bad write must not sink the others: retry each alone.
+                    Err(_) if writes.len() > 1 => {
+                        for (done, w) in dones.into_iter().zip(writes) {
+                            let r = store.apply_writes(std::slice::from_ref(&w)).await.map(|v| v[0]);
+                            let _ = done.send(r);
                         }
                     }
                     Err(e) => {
-                        let job = batch.pop().expect("one job");
-                        let _ = job.done.send(Err(e));
+                        if let Some(done) = dones.into_iter().next() {
+                            let _ = done.send(Err(e));
+                        }
                     }
                 }
             }
@@ -177,10 +196,10 @@ impl Committer {
         Committer { jobs }
     }
 
-    async fn submit(&self, doc: NewDocument, log: Vec<NewLogEntry>) -> Result<bool> {
+    async fn submit(&self, write: Write) -> Result<bool> {
         let (done, wait) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Job { doc, log, done })
+            .send(Job { write, done })
             .await
             .map_err(|_| StoreError::Corrupt("the document committer has stopped".into()))?;
         wait.await.map_err(|_| StoreError::Corrupt("the document committer has stopped".into()))?
@@ -204,25 +223,37 @@ impl Store {
     /// On SQLite, concurrent calls are group-committed: the committer task
     /// writes every document waiting at that moment in one transaction (one
     /// fsync), and each call returns once its document is durable.
-    pub async fn insert_document(&self, d: NewDocument, log: Vec<NewLogEntry>) -> Result<()> {
-        let conflict = StoreError::Conflict(format!("document number {} of {}", d.document_number, d.sender));
-        let inserted = match &self.committer {
-            Some(c) => c.submit(d, log).await?,
-            None => self.insert_documents(&[(&d, &log)]).await?[0],
-        };
-        if inserted { Ok(()) } else { Err(conflict) }
+    pub async fn insert_document(&self, doc: NewDocument, log: Vec<NewLogEntry>) -> Result<()> {
+        let conflict = StoreError::Conflict(format!("document number {} of {}", doc.document_number, doc.sender));
+        if self.write(Write::Document { doc, log }).await? { Ok(()) } else { Err(conflict) }
     }
 
-    /// Inserts several documents in one transaction; for each, whether it
-    /// was inserted (false: its sender already used its number).
-    pub(crate) async fn insert_documents(&self, docs: &[(&NewDocument, &[NewLogEntry])]) -> Result<Vec<bool>> {
+    /// Runs one write: through the group committer on SQLite, directly on PostgreSQL.
+    async fn write(&self, w: Write) -> Result<bool> {
+        match &self.committer {
+            Some(c) => c.submit(w).await,
+            None => Ok(self.apply_writes(std::slice::from_ref(&w)).await?[0]),
+        }
+    }
+
+    /// Applies several writes in one transaction; for each, whether it took
+    /// effect (a document: not a duplicate number; a delivery change: the
+    /// delivery was still in the expected state).
+    pub(crate) async fn apply_writes(&self, writes: &[Write]) -> Result<Vec<bool>> {
+        let docs: Vec<(&NewDocument, &[NewLogEntry])> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Document { doc, log } => Some((doc, log.as_slice())),
+                Write::Delivery(_) => None,
+            })
+            .collect();
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
             let mut inserted_ids = std::collections::HashSet::new();
             for chunk in docs.chunks(64) {
                 let sql = format!(
                     "{} ON CONFLICT (sender_code, document_number) DO NOTHING RETURNING id",
-                    values_sql(&format!("INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES "), 15, chunk.len())
+                    values_sql(pool, &format!("INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES "), 15, chunk.len())
                 );
                 let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
                 for (d, _) in chunk {
@@ -258,7 +289,7 @@ impl Store {
             for chunk in blobs.chunks(200) {
                 let sql = format!(
                     "{} ON CONFLICT (sha256) DO NOTHING",
-                    values_sql("INSERT INTO blobs (sha256, size, data, created_at) VALUES ", 4, chunk.len())
+                    values_sql(pool, "INSERT INTO blobs (sha256, size, data, created_at) VALUES ", 4, chunk.len())
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (p, at) in chunk {
@@ -272,6 +303,7 @@ impl Store {
                 .collect();
             for chunk in parts.chunks(500) {
                 let sql = values_sql(
+                    pool,
                     "INSERT INTO document_parts (document_id, seq, part, role, name, media_type, size, sha256) VALUES ",
                     8,
                     chunk.len(),
@@ -294,6 +326,7 @@ impl Store {
                 accepted.iter().flat_map(|(d, _)| d.deliveries.iter().map(move |r| (*d, r))).collect();
             for chunk in deliveries.chunks(500) {
                 let sql = values_sql(
+                    pool,
                     "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, delivered_at) VALUES ",
                     8,
                     chunk.len(),
@@ -312,11 +345,41 @@ impl Store {
                 }
                 q.execute(&mut **tx).await?;
             }
-            let log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
-            let at = accepted.iter().map(|(d, _)| d.accepted_at).max().unwrap_or_else(Utc::now);
-            append_logs!(tx, stored_time(at), &log);
+            let mut log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
+            let mut at = accepted.iter().map(|(d, _)| d.accepted_at).max();
+
+            // Delivery changes, each conditional on the state it expects.
+            let mut applied = Vec::new();
+            for w in writes {
+                let Write::Delivery(u) = w else { continue };
+                let n = sqlx::query(u.sql)
+                    .bind(&u.id)
+                    .bind(u.from.as_str())
+                    .bind(u.to.as_str())
+                    .bind(u.at)
+                    .bind(&u.by)
+                    .bind(&u.text)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                applied.push(n > 0);
+                if n > 0 {
+                    log.push(u.log.clone());
+                    at = at.max(Some(u.at));
+                }
+            }
+            if !log.is_empty() {
+                append_logs!(tx, stored_time(at.unwrap_or_else(Utc::now)), &log);
+            }
             tx.commit().await?;
-            Ok(docs.iter().map(|(d, _)| inserted_ids.contains(&d.id)).collect())
+            let mut applied = applied.into_iter();
+            Ok(writes
+                .iter()
+                .map(|w| match w {
+                    Write::Document { doc, .. } => inserted_ids.contains(&doc.id),
+                    Write::Delivery(_) => applied.next().unwrap_or(false),
+                })
+                .collect())
         })
     }
 
@@ -398,7 +461,7 @@ impl Store {
         log: &NewLogEntry,
     ) -> Result<bool> {
         let at = stored_time(at);
-        let (sql, to, by, text): (&str, DeliveryState, &str, Option<&str>) = match change {
+        let (sql, to, by, text): (&'static str, DeliveryState, &str, Option<&str>) = match change {
             DeliveryChange::Fetched { by } => (
                 "UPDATE deliveries SET state = $3, fetched_at = COALESCE(fetched_at, $4), fetched_by = COALESCE(fetched_by, $5), \
                  return_reason = COALESCE($6, return_reason) WHERE id = $1 AND state = $2",
@@ -430,23 +493,16 @@ impl Store {
         };
         // Every statement takes the same six parameters; `$6` is the text
         // (reason or note) where there is one and NULL, a no-op, elsewhere.
-        with_pool!(self, |pool| {
-            let mut tx = self.begin_write(pool).await?;
-            let n = sqlx::query(sql)
-                .bind(id)
-                .bind(from.as_str())
-                .bind(to.as_str())
-                .bind(at)
-                .bind(by)
-                .bind(text)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            if n > 0 {
-                append_log!(tx, at, log);
-            }
-            tx.commit().await?;
-            Ok(n > 0)
-        })
+        self.write(Write::Delivery(DeliveryUpdate {
+            id: id.to_owned(),
+            sql,
+            from,
+            to,
+            by: by.to_owned(),
+            text: text.map(str::to_owned),
+            at,
+            log: log.clone(),
+        }))
+        .await
     }
 }

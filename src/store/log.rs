@@ -68,6 +68,7 @@ macro_rules! append_logs {
         }
         for chunk in stored.chunks(500) {
             let sql = $crate::store::values_sql(
+                &$tx,
                 "INSERT INTO exchange_log (seq, at, action, participant, credential, source_ip, document, \
                  counterpart, problem, detail, prev_hash, hash) VALUES ",
                 12,

@@ -141,16 +141,50 @@ pub(crate) fn conflict_on_unique(what: impl Into<String>) -> impl FnOnce(sqlx::E
     }
 }
 
-/// `prefix` followed by `rows` groups of `columns` numbered placeholders:
-/// `($1, $2), ($3, $4)`, for multi-row INSERTs.
-pub(crate) fn values_sql(prefix: &str, columns: usize, rows: usize) -> String {
+/// How a database writes the parameters of a multi-row INSERT. SQLite gets
+/// anonymous `?`: sqlx looks up every named parameter by scanning the list
+/// of names, which makes `$N` quadratic in the number of parameters.
+pub(crate) trait Dialect {
+    const NUMBERED: bool;
+}
+impl Dialect for sqlx::Sqlite {
+    const NUMBERED: bool = false;
+}
+impl Dialect for sqlx::Postgres {
+    const NUMBERED: bool = true;
+}
+
+/// The dialect of whatever a statement runs on (a pool or a transaction).
+pub(crate) trait OnDb {
+    type Db: Dialect;
+}
+impl OnDb for SqlitePool {
+    type Db = sqlx::Sqlite;
+}
+impl OnDb for PgPool {
+    type Db = sqlx::Postgres;
+}
+impl<DB: sqlx::Database + Dialect> OnDb for WriteTx<DB> {
+    type Db = DB;
+}
+
+/// `prefix` followed by `rows` groups of `columns` placeholders, `($1, $2),
+/// ($3, $4)` or `(?, ?), (?, ?)` as `on`'s database wants them.
+pub(crate) fn values_sql<T: OnDb>(_on: &T, prefix: &str, columns: usize, rows: usize) -> String {
     use std::fmt::Write;
     let mut sql = String::with_capacity(prefix.len() + rows * columns * 6);
     sql.push_str(prefix);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..columns {
-            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, r * columns + c + 1);
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            if <T::Db as Dialect>::NUMBERED {
+                let _ = write!(sql, "${}", r * columns + c + 1);
+            } else {
+                sql.push('?');
+            }
         }
         sql.push(')');
     }
@@ -264,5 +298,8 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(30));
-    Ok(SqlitePoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?)
+    // Each SQLite connection is a thread of its own in sqlx; a few suffice
+    // (one writer at a time, readers share the WAL) and fewer threads mean
+    // fewer context switches under load.
+    Ok(SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?)
 }
