@@ -21,6 +21,10 @@ pub struct Ceiling {
     pub sha256_mib_per_s: f64,
     /// 4 KiB write + fsync per second in the data directory.
     pub fsync_per_s: f64,
+    /// 99th percentile and maximum of one write + fsync, milliseconds: the
+    /// disk's own tail, a floor under any durable commit's tail latency.
+    pub fsync_p99_ms: f64,
+    pub fsync_max_ms: f64,
     pub cores: usize,
 }
 
@@ -76,10 +80,17 @@ pub fn measure(dir: &Path, budget: Duration) -> anyhow::Result<Ceiling> {
     let path = dir.join(format!("ceiling-{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&path)?;
     let page = [0u8; 4096];
-    let fsync_per_s = rate(budget, || {
+    let mut times = Vec::new();
+    let fsync_per_s = rate(budget * 3, || {
+        let t = Instant::now();
         f.write_all(&page).expect("write");
         f.sync_all().expect("fsync");
+        times.push(t.elapsed());
     });
+    times.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let fsync_p99_ms = times.get(times.len() * 99 / 100).copied().map(ms).unwrap_or(0.0);
+    let fsync_max_ms = times.last().copied().map(ms).unwrap_or(0.0);
     drop(f);
     let _ = std::fs::remove_file(&path);
     Ok(Ceiling {
@@ -88,6 +99,8 @@ pub fn measure(dir: &Path, budget: Duration) -> anyhow::Result<Ceiling> {
         ecdsa_sign_per_s,
         sha256_mib_per_s: sha_blocks,
         fsync_per_s,
+        fsync_p99_ms,
+        fsync_max_ms,
         cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     })
 }

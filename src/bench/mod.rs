@@ -346,7 +346,11 @@ pub struct Large {
 pub struct Fanout {
     pub recipients: usize,
     pub seconds: f64,
-    pub attachment_files_stored: Option<usize>,
+    /// New blob files: the attachment once, and the envelope when it is too
+    /// large to keep inline (10,000 recipients make a large envelope).
+    pub blob_files_stored: Option<usize>,
+    /// The attachment's content-addressed file exists (one copy for all).
+    pub attachment_stored_once: Option<bool>,
 }
 
 fn run_id() -> u64 {
@@ -419,11 +423,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                     "lifecycle: {} documents/s for {} s, recipients fetching and confirming…",
                     args.lifecycle_rate, args.seconds
                 );
-                let confirm = Confirming {
-                    expected: count * recipients,
-                    phase: format!("第11550{run:04}"),
-                    within: Duration::from_secs(args.seconds + 60),
-                };
+                let confirm =
+                    Confirming { expected: count * recipients, within: Duration::from_secs(args.seconds + 60) };
                 report.lifecycle = Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm)).await);
             }
             Scenario::Large => {
@@ -484,30 +485,29 @@ async fn throughput(clients: &[Arc<Client>], docs: Vec<(usize, Outgoing)>, args:
     }
 }
 
-/// Recipients long-poll, download and confirm until `expected` deliveries are confirmed.
-/// Only documents whose number contains `phase` are timed and counted;
-/// older deliveries still waiting are confirmed too, so they do not block the inbox.
+/// Recipients long-poll, download and confirm until `expected` deliveries
+/// are confirmed. Only deliveries after `since` (a delivery-id cursor) count.
 async fn receive_and_confirm(
     clients: Vec<Arc<Client>>,
     expected: usize,
     deadline: Instant,
-    phase: String,
+    since: String,
 ) -> Vec<Duration> {
     let confirmed = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|c| {
             let confirmed = confirmed.clone();
-            let phase = phase.clone();
+            let since = since.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 while confirmed.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-                    let Ok(page) = c.get_json("/api/v1/inbox?state=delivered&limit=200&wait=1").await else { continue };
+                    let query = format!("/api/v1/inbox?state=delivered&limit=200&wait=1&cursor={since}");
+                    let Ok(page) = c.get_json(&query).await else { continue };
                     let items = page["items"].as_array().cloned().unwrap_or_default();
                     let results: Vec<Option<Duration>> = futures_util::stream::iter(items)
                         .map(|d| {
                             let c = c.clone();
-                            let ours = d["document_number"].as_str().is_some_and(|n| n.contains(phase.as_str()));
                             async move {
                                 let id = d["id"].as_str()?.to_owned();
                                 c.download(&id).await.ok()?;
@@ -516,8 +516,7 @@ async fn receive_and_confirm(
                                     .await
                                     .ok()?;
                                 let t = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str()?).ok();
-                                let took = (t(&v["confirmed_at"])? - t(&d["delivered_at"])?).to_std().ok()?;
-                                ours.then_some(took)
+                                (t(&v["confirmed_at"])? - t(&d["delivered_at"])?).to_std().ok()
                             }
                         })
                         .buffer_unordered(8)
@@ -540,10 +539,9 @@ async fn receive_and_confirm(
 }
 
 /// Recipients confirming during a rate run: how many confirmations to wait
-/// for, of documents whose number contains `phase`, for at most `within`.
+/// for, for at most `within`.
 struct Confirming {
     expected: usize,
-    phase: String,
     within: Duration,
 }
 
@@ -553,8 +551,11 @@ async fn rate_run(
     rate: f64,
     confirm: Option<Confirming>,
 ) -> RateRun {
+    // Delivery ids are time-ordered (UUIDv7): one made now is a cursor that
+    // skips every delivery left by earlier scenarios.
+    let since = uuid::Uuid::now_v7().to_string();
     let receivers = confirm
-        .map(|c| tokio::spawn(receive_and_confirm(clients.to_vec(), c.expected, Instant::now() + c.within, c.phase)));
+        .map(|c| tokio::spawn(receive_and_confirm(clients.to_vec(), c.expected, Instant::now() + c.within, since)));
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -663,10 +664,13 @@ async fn fanout(
     anyhow::ensure!(status == 201, "the fan-out document was not accepted: {v}");
     let seconds = t.elapsed().as_secs_f64();
     let local = hub.child.is_some() || hub.dir.join("data").exists();
+    let attachment = out.attachments.iter().find(|a| a.entry.role == crate::formats::envelope::FileRole::Attachment);
+    let sha = attachment.map(|a| a.entry.sha256.to_string()).unwrap_or_default();
     Ok(Fanout {
         recipients: args.fanout,
         seconds,
-        attachment_files_stored: local.then(|| count_files(&blobs) - before),
+        blob_files_stored: local.then(|| count_files(&blobs) - before),
+        attachment_stored_once: local.then(|| blobs.join(&sha[..2]).join(&sha).is_file()),
     })
 }
 
@@ -678,7 +682,10 @@ pub fn print(r: &Report) {
         "  RSA-2048 sign {:>9.0}/s   verify {:>9.0}/s   ECDSA P-256 sign {:>9.0}/s",
         c.rsa_sign_per_s, c.rsa_verify_per_s, c.ecdsa_sign_per_s
     );
-    println!("  SHA-256 {:>9.0} MiB/s    fsync (4 KiB) {:>7.0}/s", c.sha256_mib_per_s, c.fsync_per_s);
+    println!(
+        "  SHA-256 {:>9.0} MiB/s    fsync (4 KiB) {:>7.0}/s, p99 {:.1} ms, max {:.1} ms",
+        c.sha256_mib_per_s, c.fsync_per_s, c.fsync_p99_ms, c.fsync_max_ms
+    );
     if let Some(t) = &r.throughput {
         println!(
             "throughput: {} documents of {} KiB to {} recipients, {} clients: {:.0} documents/s ({} failed)",
@@ -740,7 +747,11 @@ pub fn print(r: &Report) {
         );
     }
     if let Some(f) = &r.fanout {
-        let stored = f.attachment_files_stored.map(|n| format!("{n} attachment file(s) stored")).unwrap_or_default();
+        let stored = match (f.attachment_stored_once, f.blob_files_stored) {
+            (Some(true), Some(n)) => format!("the attachment stored once ({n} new blob files in all)"),
+            (Some(false), _) => "the attachment was NOT found in the blob store".into(),
+            _ => String::new(),
+        };
         println!("fanout: one document to {} recipients accepted in {:.3} s; {stored}", f.recipients, f.seconds);
     }
 }

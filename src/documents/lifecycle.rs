@@ -118,7 +118,7 @@ fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String)
 }
 
 /// Records a download of the package and returns its parts.
-pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryRecord, Vec<Part>), Refused> {
+pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<Vec<Part>, Refused> {
     need(caller, Role::Receiver)?;
     let d = own_delivery(app, caller, id).await?;
     let state = d.state()?;
@@ -134,9 +134,7 @@ pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryReco
         // The state moved meanwhile, or it was already past `delivered`: the fetch is still logged.
         app.log(&log).await;
     }
-    let parts = app.store.document_parts(&d.document_id).await?;
-    let d = own_delivery(app, caller, id).await?;
-    Ok((d, parts))
+    Ok(app.store.document_parts(&d.document_id).await?)
 }
 
 /// 確認 (or 退文 with `reason`).
@@ -177,8 +175,17 @@ pub async fn decide(
                 ),
             ),
         };
-        if app.store.change_delivery(id, from, change, app.now(), &log).await? {
-            return own_delivery(app, caller, id).await;
+        let now = crate::store::stored_time(app.now());
+        if app.store.change_delivery(id, from, change, now, &log).await? {
+            // What the update wrote, without reading it back.
+            let mut d = d;
+            d.state = to.as_str().to_owned();
+            let who = Some(caller.credential.fingerprint.clone());
+            match action {
+                Action::Confirm => (d.confirmed_at, d.confirmed_by) = (Some(now), who),
+                _ => (d.returned_at, d.returned_by, d.return_reason) = (Some(now), who, reason.clone()),
+            }
+            return Ok(d);
         }
     }
     Err(Refused::WrongState("the delivery changed while you acted on it; look at it again".into()))

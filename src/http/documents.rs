@@ -158,7 +158,7 @@ async fn package(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (_, parts) = lifecycle::fetch(&app, &caller, &id).await?;
+    let parts = lifecycle::fetch(&app, &caller, &id).await?;
     multipart_mixed(&app, parts).await
 }
 

@@ -1,0 +1,43 @@
+//! The load generator runs end to end and reports every figure (tiny
+//! numbers: this checks the tool, it measures nothing).
+
+#[test]
+fn gwx_bench_runs_every_scenario_and_reports() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args([
+            "bench",
+            "--documents",
+            "24",
+            "--clients",
+            "4",
+            "--rate",
+            "20",
+            "--seconds",
+            "1",
+            "--lifecycle-rate",
+            "10",
+            "--large-mib",
+            "3",
+            "--fanout",
+            "25",
+            "--json",
+        ])
+        .env_remove("GWX_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in ["rsa_sign_per_s", "rsa_verify_per_s", "ecdsa_sign_per_s", "sha256_mib_per_s", "fsync_per_s"] {
+        assert!(r["ceiling"][field].as_f64().unwrap() > 0.0, "{field}");
+    }
+    assert_eq!(r["throughput"]["submit"]["count"], 24);
+    assert_eq!(r["throughput"]["failures"], 0);
+    assert!(r["throughput"]["hub_cpu_ms_per_document"].as_f64().is_some());
+    assert_eq!(r["latency"]["failures"], 0);
+    assert!(r["latency"]["inbox_to_confirm"].is_null());
+    assert_eq!(r["lifecycle"]["inbox_to_confirm"]["count"], 10 * 3);
+    assert!(r["large"]["hub_peak_above_idle_mib"].as_f64().is_some());
+    assert_eq!(r["fanout"]["recipients"], 25);
+    assert_eq!(r["fanout"]["attachment_stored_once"], true);
+    assert_eq!(r["fanout"]["blob_files_stored"], 1);
+}
