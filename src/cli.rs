@@ -413,6 +413,8 @@ fn print_demo_help(dir: &Path) {
          try it:       curl --cacert {d}/certs/ca.pem --cert {d}/clients/{code}.pem --key {d}/clients/{code}.key https://localhost:8443/api/v1/whoami\n\
          as a client:  export GWX_HUB=https://localhost:8443 GWX_CA={d}/certs/ca.pem GWX_CERT={d}/clients/{code}.pem GWX_KEY={d}/clients/{code}.key\n\
          \x20             gwx whoami\n\
+         send:         GWX_CERT={d}/clients/379130000C.pem GWX_KEY={d}/clients/379130000C.key gwx send tests/fixtures/letter/1153012345.di\n\
+         receive:      gwx inbox; gwx fetch <delivery-id> --out received/; gwx confirm <delivery-id>\n\
          refusals:     {d}/clients/revoked.pem, expired.pem, untrusted.pem, unregistered.pem; {} only from 127.0.0.2",
         crate::demo::ASSOCIATION
     );
