@@ -1,0 +1,136 @@
+//! A hub killed (SIGKILL) while documents are being accepted loses none
+//! that it acknowledged and leaves none half-routed: after a restart every
+//! 201 has its document, all its deliveries and its receipt, the exchange
+//! log still verifies, and no temporary upload is left behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gwx::client::package::{self, SendOptions, Source};
+use gwx::client::{Client, Identity};
+use gwx::domain::ParticipantCode;
+use gwx::domain::document::FileName;
+use gwx::pki::demo::KeyPair;
+
+const GWX: &str = env!("CARGO_BIN_EXE_gwx");
+
+fn serve(dir: &std::path::Path, port: u16) -> Child {
+    let mut child = Command::new(GWX)
+        .args(["serve", "--dir"])
+        .arg(dir)
+        .args(["--https", &format!("127.0.0.1:{port}"), "--http", "127.0.0.1:0"])
+        .env_remove("GWX_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("gwx hub"), "{line}");
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_documents_survive_a_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let out = Command::new(GWX).args(["init", "--dir"]).arg(&dir).env_remove("GWX_DATABASE_URL").output().unwrap();
+    assert!(out.status.success());
+    let port = free_port();
+    let mut hub = serve(&dir, port);
+
+    let id = |code: &str| Identity {
+        hub: format!("https://localhost:{port}"),
+        cert: dir.join(format!("clients/{code}.pem")),
+        key: dir.join(format!("clients/{code}.key")),
+        ca: dir.join("certs/ca.pem"),
+    };
+    let sender = Arc::new(Client::new(&id("379130000C")).unwrap());
+    let keys = KeyPair::read(&dir.join("clients/379130000C")).unwrap();
+    let me = ParticipantCode::parse("379130000C").unwrap();
+
+    // Eight senders keep submitting (some with attachments large enough to be
+    // stored as files) until the hub dies under them.
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (sender, keys, me) = (sender.clone(), keys.clone(), me.clone());
+        workers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..10_000 {
+                let serial = format!("{w:02}{i:05}");
+                let name = format!("{serial}_ATTCH1.pdf");
+                let di = gwx::bench::bench_di(me.as_str(), &serial, std::slice::from_ref(&name));
+                let size = if i % 3 == 0 { 200 * 1024 } else { 4 * 1024 };
+                let opts = SendOptions { to: vec!["379100000G".into(), "379200000A".into()], ..Default::default() };
+                let out = package::build(
+                    FileName::parse(&format!("{serial}.di")).unwrap(),
+                    Bytes::from(di),
+                    &opts,
+                    &me,
+                    &keys.cert,
+                    &keys.key,
+                    |n| Ok(Source::Bytes(gwx::bench::pdf_of(size, n))),
+                )
+                .unwrap();
+                match sender.send(&out, None).await {
+                    Ok((201, v)) => acknowledged.push(v["document_id"].as_str().unwrap().to_owned()),
+                    _ => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    hub.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    hub.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for w in workers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    assert!(acknowledged.len() > 20, "only {} documents before the kill", acknowledged.len());
+
+    let mut hub = serve(&dir, port);
+    let sender = Client::new(&id("379130000C")).unwrap();
+    for doc in &acknowledged {
+        let s =
+            sender.get_json(&format!("/api/v1/documents/{doc}")).await.unwrap_or_else(|e| panic!("{doc} lost: {e}"));
+        assert_eq!(s["recipients"].as_array().unwrap().len(), 2, "{doc} half-routed");
+        assert_eq!(s["parts"].as_array().unwrap().len(), 4, "{doc}");
+    }
+    // Every delivery can be downloaded intact, file parts and inline parts alike.
+    let receiver = Client::new(&id("379100000G")).unwrap();
+    let mut items = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = receiver.get_json(&format!("/api/v1/inbox?limit=1000&cursor={cursor}")).await.unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    let delivered: std::collections::HashSet<&str> = items.iter().map(|d| d["document_id"].as_str().unwrap()).collect();
+    assert!(
+        acknowledged.iter().all(|d| delivered.contains(d.as_str())),
+        "an acknowledged document is missing from the inbox"
+    );
+    for d in items.iter().take(40) {
+        let out = tmp.path().join(d["id"].as_str().unwrap());
+        receiver.fetch(d["id"].as_str().unwrap(), &out).await.unwrap();
+        gwx::client::verify::verify_dir(&out, &dir.join("certs/ca.pem")).unwrap();
+    }
+    hub.kill().unwrap();
+    hub.wait().unwrap();
+
+    let verify =
+        Command::new(GWX).args(["log", "verify", "--dir"]).arg(&dir).env_remove("GWX_DATABASE_URL").output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    // Uploads cut off by the kill were removed when the hub started again.
+    assert_eq!(std::fs::read_dir(dir.join("data/tmp")).map(|d| d.count()).unwrap_or(0), 0, "temporary uploads left");
+}
