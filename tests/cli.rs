@@ -1,8 +1,9 @@
 //! The `gwx` binary as a newcomer uses it: `gwx init`, `gwx serve`, the
 //! `gwx whoami` client, SIGHUP reload and `gwx log verify`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::{Child, Command};
 
 const GWX: &str = env!("CARGO_BIN_EXE_gwx");
 
@@ -46,22 +47,8 @@ async fn init_serve_whoami_reload_and_verify() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 
-    let mut child = Command::new(GWX)
-        .args(["serve", "--dir", d, "--https", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-        .env_remove("GWX_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let (child, port) = common::spawn_serve(&dir, "127.0.0.1:0");
     let server = Serving(child);
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
     let hub = format!("https://localhost:{port}");
 
     let client = |code: &str| {

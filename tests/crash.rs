@@ -3,8 +3,9 @@
 //! 201 has its document, all its deliveries and its receipt, the exchange
 //! log still verifies, and no temporary upload is left behind.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,20 +17,8 @@ use gwx::pki::demo::KeyPair;
 
 const GWX: &str = env!("CARGO_BIN_EXE_gwx");
 
-fn serve(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(GWX)
-        .args(["serve", "--dir"])
-        .arg(dir)
-        .args(["--https", &format!("127.0.0.1:{port}"), "--http", "127.0.0.1:0"])
-        .env_remove("GWX_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.contains("gwx hub"), "{line}");
-    child
+fn serve(dir: &std::path::Path, port: u16) -> std::process::Child {
+    common::spawn_serve(dir, &format!("127.0.0.1:{port}")).0
 }
 
 fn free_port() -> u16 {

@@ -18,7 +18,7 @@ use crate::formats::document::OfficialDocument;
 use crate::formats::envelope::{Envelope, FileRole, RecipientTarget};
 use crate::formats::{FormatError, roster};
 use crate::pki::{cms, fingerprint};
-use crate::store::{NewDelivery, NewDocument, Part, StoreError};
+use crate::store::{DocumentRecord, NewDelivery, NewDocument, Part, StoreError};
 
 /// The outcome of a submission.
 #[derive(Debug, Clone)]
@@ -443,25 +443,26 @@ async fn accept(
         );
     }
     let new = NewDocument {
-        id: id.clone(),
-        sender: me.clone(),
-        document_number: envelope.document_number.clone(),
-        envelope_sha256,
-        subject: envelope.subject.clone(),
-        speed: envelope.speed,
-        classification: envelope.classification.as_str().to_owned(),
-        immediate_confirmation: envelope.immediate_confirmation,
-        kind: doc.kind.clone(),
-        document_date: doc.date.to_string(),
-        signer_fingerprint: signer_fp,
-        submitted_by: fp,
-        source_ip: ip,
-        accepted_at: now,
-        receipt: receipt.clone(),
+        record: DocumentRecord {
+            id: id.clone(),
+            sender_code: me.to_string(),
+            document_number: envelope.document_number.clone(),
+            envelope_sha256: envelope_sha256.clone(),
+            subject: envelope.subject.clone(),
+            speed: envelope.speed.as_str().to_owned(),
+            classification: envelope.classification.as_str().to_owned(),
+            immediate_confirmation: envelope.immediate_confirmation,
+            kind: doc.kind.clone(),
+            document_date: doc.date.to_string(),
+            signer_fingerprint: signer_fp,
+            submitted_by: fp,
+            source_ip: ip,
+            accepted_at: now,
+            receipt: receipt.clone(),
+        },
         parts: stored_parts,
         deliveries,
     };
-    let envelope_sha256 = new.envelope_sha256.clone();
     match app.store.insert_document(new, log).await {
         Ok(()) => {}
         // A concurrent submission of the same number won the race.

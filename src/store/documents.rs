@@ -8,7 +8,7 @@ use super::log::append_logs;
 use super::{BeginWrite, Result, Store, StoreError, stored_time, values_sql, with_pool};
 use crate::domain::ParticipantCode;
 use crate::domain::delivery::DeliveryState;
-use crate::domain::document::{RecipientKind, Speed};
+use crate::domain::document::RecipientKind;
 use crate::domain::log::NewLogEntry;
 
 /// A part of the package as stored: its bytes are the blob `sha256`.
@@ -40,21 +40,7 @@ pub struct NewDelivery {
 /// A document to insert with everything that belongs to it.
 #[derive(Debug, Clone)]
 pub struct NewDocument {
-    pub id: String,
-    pub sender: ParticipantCode,
-    pub document_number: String,
-    pub envelope_sha256: String,
-    pub subject: String,
-    pub speed: Speed,
-    pub classification: String,
-    pub immediate_confirmation: bool,
-    pub kind: String,
-    pub document_date: String,
-    pub signer_fingerprint: String,
-    pub submitted_by: String,
-    pub source_ip: String,
-    pub accepted_at: DateTime<Utc>,
-    pub receipt: Vec<u8>,
+    pub record: DocumentRecord,
     pub parts: Vec<Part>,
     pub deliveries: Vec<NewDelivery>,
 }
@@ -224,7 +210,10 @@ impl Store {
     /// writes every document waiting at that moment in one transaction (one
     /// fsync), and each call returns once its document is durable.
     pub async fn insert_document(&self, doc: NewDocument, log: Vec<NewLogEntry>) -> Result<()> {
-        let conflict = StoreError::Conflict(format!("document number {} of {}", doc.document_number, doc.sender));
+        let conflict = StoreError::Conflict(format!(
+            "document number {} of {}",
+            doc.record.document_number, doc.record.sender_code
+        ));
         if self.write(Write::Document { doc, log }).await? { Ok(()) } else { Err(conflict) }
     }
 
@@ -257,33 +246,34 @@ impl Store {
                 );
                 let mut q = sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(sql));
                 for (d, _) in chunk {
+                    let r = &d.record;
                     q = q
-                        .bind(&d.id)
-                        .bind(d.sender.as_str())
-                        .bind(&d.document_number)
-                        .bind(&d.envelope_sha256)
-                        .bind(&d.subject)
-                        .bind(d.speed.as_str())
-                        .bind(&d.classification)
-                        .bind(d.immediate_confirmation)
-                        .bind(&d.kind)
-                        .bind(&d.document_date)
-                        .bind(&d.signer_fingerprint)
-                        .bind(&d.submitted_by)
-                        .bind(&d.source_ip)
-                        .bind(stored_time(d.accepted_at))
-                        .bind(&d.receipt);
+                        .bind(&r.id)
+                        .bind(&r.sender_code)
+                        .bind(&r.document_number)
+                        .bind(&r.envelope_sha256)
+                        .bind(&r.subject)
+                        .bind(&r.speed)
+                        .bind(&r.classification)
+                        .bind(r.immediate_confirmation)
+                        .bind(&r.kind)
+                        .bind(&r.document_date)
+                        .bind(&r.signer_fingerprint)
+                        .bind(&r.submitted_by)
+                        .bind(&r.source_ip)
+                        .bind(stored_time(r.accepted_at))
+                        .bind(&r.receipt);
                 }
                 inserted_ids.extend(q.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id));
             }
             let accepted: Vec<&(&NewDocument, &[NewLogEntry])> =
-                docs.iter().filter(|(d, _)| inserted_ids.contains(&d.id)).collect();
+                docs.iter().filter(|(d, _)| inserted_ids.contains(&d.record.id)).collect();
 
             // Blobs already stored (same content) keep their row.
             let mut seen = std::collections::HashSet::new();
             let blobs: Vec<(&Part, DateTime<Utc>)> = accepted
                 .iter()
-                .flat_map(|(d, _)| d.parts.iter().map(|p| (p, stored_time(d.accepted_at))))
+                .flat_map(|(d, _)| d.parts.iter().map(|p| (p, stored_time(d.record.accepted_at))))
                 .filter(|(p, _)| seen.insert(p.sha256.as_str()))
                 .collect();
             for chunk in blobs.chunks(200) {
@@ -299,7 +289,7 @@ impl Store {
             }
             let parts: Vec<(&str, usize, &Part)> = accepted
                 .iter()
-                .flat_map(|(d, _)| d.parts.iter().enumerate().map(|(i, p)| (d.id.as_str(), i, p)))
+                .flat_map(|(d, _)| d.parts.iter().enumerate().map(|(i, p)| (d.record.id.as_str(), i, p)))
                 .collect();
             for chunk in parts.chunks(500) {
                 let sql = values_sql(
@@ -335,18 +325,18 @@ impl Store {
                 for (d, r) in chunk {
                     q = q
                         .bind(&r.id)
-                        .bind(&d.id)
+                        .bind(&d.record.id)
                         .bind(r.recipient.as_str())
                         .bind(&r.unit)
                         .bind(r.kind.as_str())
                         .bind(&r.via_group)
                         .bind(DeliveryState::Delivered.as_str())
-                        .bind(stored_time(d.accepted_at));
+                        .bind(stored_time(d.record.accepted_at));
                 }
                 q.execute(&mut **tx).await?;
             }
             let mut log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
-            let mut at = accepted.iter().map(|(d, _)| d.accepted_at).max();
+            let mut at = accepted.iter().map(|(d, _)| d.record.accepted_at).max();
 
             // Delivery changes, each conditional on the state it expects.
             let mut applied = Vec::new();
@@ -376,7 +366,7 @@ impl Store {
             Ok(writes
                 .iter()
                 .map(|w| match w {
-                    Write::Document { doc, .. } => inserted_ids.contains(&doc.id),
+                    Write::Document { doc, .. } => inserted_ids.contains(&doc.record.id),
                     Write::Delivery(_) => applied.next().unwrap_or(false),
                 })
                 .collect())

@@ -261,3 +261,27 @@ pub async fn wait_for_log(store: &Store, action: &str, needle: &str) -> gwx::dom
     }
     panic!("no '{action}' log entry containing '{needle}'");
 }
+
+/// Runs `gwx serve --dir DIR --https ADDR` as a process and returns it with
+/// the HTTPS port it announced on its first line of output.
+pub fn spawn_serve(dir: &Path, https: &str) -> (std::process::Child, u16) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["serve", "--dir"])
+        .arg(dir)
+        .args(["--https", https, "--http", "127.0.0.1:0"])
+        .env_remove("GWX_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("the hub did not start: {line}"));
+    (child, port)
+}
