@@ -137,6 +137,13 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Send groups (行文群組): list, show, create, add, remove, history.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+        #[command(flatten)]
+        identity: Identity,
+    },
     /// Load-test a hub over mTLS and print what it measured (see README).
     Bench(crate::bench::BenchArgs),
     /// Record that a recipient got the document on paper (補發紙本).
@@ -148,6 +155,46 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+}
+
+#[derive(Subcommand)]
+pub enum GroupCommand {
+    /// The groups you may use or edit.
+    List,
+    /// One group and its members.
+    Show { id: String },
+    /// Create a group (shared: secretariat; private: your agency_admin).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A shared group (default: private to your participant).
+        #[arg(long)]
+        shared: bool,
+        /// A member participant code; repeatable.
+        #[arg(long)]
+        member: Vec<String>,
+        /// A member group id; repeatable.
+        #[arg(long)]
+        member_group: Vec<String>,
+    },
+    /// Add members to a group.
+    Add {
+        id: String,
+        #[arg(long)]
+        member: Vec<String>,
+        #[arg(long)]
+        member_group: Vec<String>,
+    },
+    /// Remove members from a group.
+    Remove {
+        id: String,
+        #[arg(long)]
+        member: Vec<String>,
+        #[arg(long)]
+        member_group: Vec<String>,
+    },
+    /// Every version of a group: who changed what, when.
+    History { id: String },
 }
 
 #[derive(Subcommand)]
@@ -275,6 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Group { command, identity } => group(&Client::new(&identity)?, command).await,
         Command::Bench(args) => {
             let json = args.json;
             let report = crate::bench::run(args).await?;
@@ -334,6 +382,99 @@ async fn send(identity: &Identity, di: &Path, opts: &SendOptions, receipt: Optio
         println!("  {kind} {}{via}", r["participant"].as_str().unwrap_or(""));
     }
     println!("envelope SHA-256 {}", v["envelope_sha256"].as_str().unwrap_or(""));
+    Ok(())
+}
+
+fn member_list(member: &[String], groups: &[String]) -> Vec<serde_json::Value> {
+    member
+        .iter()
+        .map(|m| serde_json::json!({"participant": m}))
+        .chain(groups.iter().map(|g| serde_json::json!({"group": g})))
+        .collect()
+}
+
+fn print_group(g: &serde_json::Value) {
+    let s = |k: &str| g[k].as_str().unwrap_or("").to_owned();
+    println!("{}  {}  {}  (owner {}, version {})", s("id"), s("scope"), s("name"), s("owner"), g["version"]);
+    for m in g["members"].as_array().into_iter().flatten() {
+        match (m["participant"].as_str(), m["group"].as_str()) {
+            (Some(p), _) => println!("  {p}"),
+            (_, Some(gr)) => println!("  group {gr}"),
+            _ => {}
+        }
+    }
+}
+
+async fn group(client: &Client, command: GroupCommand) -> anyhow::Result<()> {
+    match command {
+        GroupCommand::List => {
+            let v = client.get_json("/api/v1/groups").await?;
+            for g in v.as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<7}  {}  ({} members)",
+                    g["id"].as_str().unwrap_or(""),
+                    g["scope"].as_str().unwrap_or(""),
+                    g["name"].as_str().unwrap_or(""),
+                    g["members"].as_array().map_or(0, |m| m.len())
+                );
+            }
+        }
+        GroupCommand::Show { id } => print_group(&client.get_json(&format!("/api/v1/groups/{id}")).await?),
+        GroupCommand::Create { name, shared, member, member_group } => {
+            let body = serde_json::json!({"scope": if shared { "shared" } else { "private" }, "name": name, "members": member_list(&member, &member_group)});
+            print_group(&client.post_json("/api/v1/groups", &body).await?);
+        }
+        GroupCommand::Add { id, member, member_group } => {
+            let g = client.get_json(&format!("/api/v1/groups/{id}")).await?;
+            let mut members = g["members"].as_array().cloned().unwrap_or_default();
+            for m in member_list(&member, &member_group) {
+                if !members.contains(&m) {
+                    members.push(m);
+                }
+            }
+            let body = serde_json::json!({"name": g["name"], "members": members, "version": g["version"]});
+            print_group(&client.put_json(&format!("/api/v1/groups/{id}"), &body).await?);
+        }
+        GroupCommand::Remove { id, member, member_group } => {
+            let g = client.get_json(&format!("/api/v1/groups/{id}")).await?;
+            let gone = member_list(&member, &member_group);
+            let members: Vec<_> = g["members"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| !gone.contains(m))
+                .collect();
+            let body = serde_json::json!({"name": g["name"], "members": members, "version": g["version"]});
+            print_group(&client.put_json(&format!("/api/v1/groups/{id}"), &body).await?);
+        }
+        GroupCommand::History { id } => {
+            let v = client.get_json(&format!("/api/v1/groups/{id}/history")).await?;
+            for h in v.as_array().into_iter().flatten() {
+                let members: Vec<String> = h["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| {
+                        m["participant"]
+                            .as_str()
+                            .map(str::to_owned)
+                            .or_else(|| m["group"].as_str().map(|g| format!("group {g}")))
+                    })
+                    .collect();
+                println!(
+                    "v{}  {}  {} by {} ({})  \"{}\": {}",
+                    h["version"],
+                    h["at"].as_str().unwrap_or(""),
+                    h["change"].as_str().unwrap_or(""),
+                    h["actor_name"].as_str().unwrap_or(""),
+                    h["actor"].as_str().unwrap_or(""),
+                    h["name"].as_str().unwrap_or(""),
+                    members.join(", ")
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -372,10 +372,38 @@ pub async fn seed(store: &Store, dir: &Path, clock: &dyn Clock) -> anyhow::Resul
         }
         register(store, dir, p.code, p.code, p.holder, Roles::new(p.roles.iter().copied()), now).await?;
     }
+    seed_groups(store, now).await?;
     register(store, dir, REVOKED_HOLDER, "revoked", "已離職人員", Roles::new([Role::Sender, Role::Receiver]), now)
         .await?;
     register(store, dir, EXPIRED_HOLDER, "expired", "過期憑證", Roles::new([Role::Sender, Role::Receiver]), now)
         .await?;
+    Ok(())
+}
+
+/// Sample send groups: a shared one of the secretariat, a private one of 民政局.
+async fn seed_groups(store: &Store, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    use crate::domain::document::RecipientCode;
+    use crate::domain::group::{GroupMember, GroupScope};
+    use crate::store::{GroupActor, GroupEdit};
+    let member = |c: &str| RecipientCode::parse(c).map(GroupMember::Participant);
+    let samples = [
+        (
+            GroupScope::Shared,
+            SECRETARIAT,
+            "陳秘書",
+            "本府一級機關",
+            &[IT_BUREAU, RDEC, ETHICS, EDUCATION, SOCIAL_WELFARE, CIVIL_AFFAIRS][..],
+        ),
+        (GroupScope::Private, CIVIL_AFFAIRS, "吳民政", "民政局常用受文者", &[EDUCATION, SOCIAL_WELFARE][..]),
+    ];
+    for (scope, owner, holder, name, codes) in samples {
+        let members = codes.iter().map(|c| member(c)).collect::<Result<Vec<_>, _>>()?;
+        let log =
+            NewLogEntry::new(LogAction::GroupCreated, format!("{scope} group {name} (gwx init)")).participant(owner);
+        let edit =
+            GroupEdit { name, members: &members, actor: GroupActor { participant: owner, holder }, at: now, log: &log };
+        store.create_group(scope, &ParticipantCode::parse(owner)?, &edit).await?;
+    }
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod documents;
 pub mod domain;
 pub mod formats;
+pub mod groups;
 pub mod http;
 pub mod jobs;
 pub mod pki;

@@ -68,6 +68,12 @@ impl Client {
         Self::json(resp).await.map(|(_, v)| v)
     }
 
+    /// PUT a JSON body.
+    pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let resp = self.http.put(self.url(path)).json(body).send().await.context("cannot reach the hub")?;
+        Self::json(resp).await.map(|(_, v)| v)
+    }
+
     /// POST a JSON body.
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let resp = self.http.post(self.url(path)).json(body).send().await.context("cannot reach the hub")?;

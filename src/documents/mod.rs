@@ -61,6 +61,11 @@ pub enum Refused {
     /// The credential lacks the role for the action.
     #[error("{0}")]
     Forbidden(String),
+    /// A send group that does not exist or is not the sender's to use.
+    #[error("{0}")]
+    GroupNotUsable(String),
+    #[error("{0}")]
+    GroupCycle(String),
     #[error("{0}")]
     Internal(String),
 }

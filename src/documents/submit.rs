@@ -217,7 +217,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     }
 
     // 8. Recipients: exist, active, able to receive.
-    let resolved = resolve(app, &envelope).await?;
+    let resolved = resolve(app, caller, &envelope).await?;
     if let Some(sw) = sw {
         let routed: HashSet<&str> = resolved.iter().map(|r| r.participant.as_str()).collect();
         let extra: Vec<String> =
@@ -280,22 +280,20 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
     Ok(())
 }
 
-/// Expands the envelope's recipients and checks each can receive.
-async fn resolve(app: &App, envelope: &Envelope) -> Result<Vec<Resolved>, Refused> {
+/// Expands the envelope's recipients (groups as they are now: the
+/// expansion is recorded with the deliveries) and checks each can receive.
+async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<Resolved>, Refused> {
     let mut out = Vec::new();
     let mut index = HashMap::new();
-    let mut unknown_groups = Vec::new();
     for r in &envelope.recipients {
         match &r.target {
             RecipientTarget::Participant(code) => routing::add(&mut out, &mut index, code, r.kind, None),
-            RecipientTarget::Group(id) => unknown_groups.push(id.clone()),
+            RecipientTarget::Group(id) => {
+                for code in crate::groups::recipients(app, caller, id).await? {
+                    routing::add(&mut out, &mut index, &code, r.kind, Some(id));
+                }
+            }
         }
-    }
-    if !unknown_groups.is_empty() {
-        return Err(Refused::UnknownRecipient {
-            detail: format!("no send group {}", unknown_groups.join(", ")),
-            codes: unknown_groups,
-        });
     }
     let codes: Vec<&str> = out.iter().map(|r| r.participant.as_str()).collect();
     let known = app.store.reachability(&codes).await?;

@@ -42,6 +42,17 @@ named_enum!(
         DeliveryReturned = "delivery.returned",
         /// The sender recorded a paper resend (補發紙本).
         PaperResend = "delivery.paper_resend",
+        GroupCreated = "group.created",
+        GroupUpdated = "group.updated",
+        GroupDeleted = "group.deleted",
+        ApplicationSubmitted = "application.submitted",
+        ApplicationAmended = "application.amended",
+        ApplicationCorrectionRequested = "application.correction_requested",
+        ApplicationApproved = "application.approved",
+        ApplicationRejected = "application.rejected",
+        ApplicationActivated = "application.activated",
+        IpBlocked = "ip.blocked",
+        IpUnblocked = "ip.unblocked",
     }
 );
 

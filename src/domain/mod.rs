@@ -6,6 +6,7 @@
 pub mod allowlist;
 pub mod delivery;
 pub mod document;
+pub mod group;
 pub mod log;
 pub mod participant;
 pub mod role;

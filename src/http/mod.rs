@@ -12,6 +12,7 @@
 mod credentials;
 mod documents;
 pub mod extract;
+mod groups;
 mod log;
 mod openapi;
 pub mod ops;
@@ -50,6 +51,7 @@ pub fn router(app: AppState) -> Router {
     let authenticated = Router::new()
         .merge(whoami::routes())
         .merge(documents::routes(app.config.limits.max_package_bytes))
+        .merge(groups::routes())
         .merge(log::routes())
         .merge(it_bureau)
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));

@@ -45,6 +45,12 @@ use super::AppState;
         super::documents::confirm,
         super::documents::return_,
         super::documents::paper_resend,
+        super::groups::list,
+        super::groups::create,
+        super::groups::show,
+        super::groups::update,
+        super::groups::remove,
+        super::groups::history,
     )
 )]
 pub struct ApiDoc;

@@ -160,6 +160,8 @@ impl From<Refused> for Problem {
             WrongState(_) => (S::CONFLICT, "invalid-state", "公文狀態不允許此操作"),
             InvalidField(_) => (S::UNPROCESSABLE_ENTITY, "invalid-field", "欄位內容不正確"),
             Forbidden(_) => (S::FORBIDDEN, "forbidden", "權限不足"),
+            GroupNotUsable(_) => (S::FORBIDDEN, "group-not-usable", "無法使用此行文群組"),
+            GroupCycle(_) => (S::UNPROCESSABLE_ENTITY, "group-cycle", "行文群組循環包含"),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "系統錯誤"),
         };
         let mut p = Problem::new(status, name, title, detail);

@@ -9,6 +9,7 @@
 mod auth;
 mod credentials;
 mod documents;
+mod groups;
 pub(crate) mod log;
 mod participants;
 
@@ -25,6 +26,7 @@ use sqlx::{PgPool, SqlitePool, Transaction};
 pub use auth::AuthRecord;
 pub use credentials::{Credential, NewCredential};
 pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
+pub use groups::{GroupActor, GroupEdit, GroupVersion};
 pub use log::{LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
 
