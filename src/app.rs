@@ -7,7 +7,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::documents::receipt::ReceiptSigner;
 use crate::domain::IpRange;
-use crate::domain::log::{LogEntry, NewLogEntry};
+use crate::domain::log::NewLogEntry;
 use crate::store::Store;
 use crate::tls::TlsState;
 
@@ -22,6 +22,8 @@ pub struct App {
     /// Participant codes with new deliveries, for long-polling inboxes on
     /// this node (other nodes' deliveries are found by re-querying).
     pub inbox_events: tokio::sync::broadcast::Sender<String>,
+    /// Blocked addresses and rate limits.
+    pub guard: crate::sanctions::Guard,
 }
 
 impl App {
@@ -35,7 +37,8 @@ impl App {
         let key = std::fs::read(config.path(key_path)).context("receipt key")?;
         let receipts = ReceiptSigner::load(&cert, &key).context("receipt signer")?;
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
-        Ok(App { config, store, clock, tls, trusted_proxies, blobs, receipts, inbox_events })
+        let guard = crate::sanctions::Guard::new(&config.limits);
+        Ok(App { config, store, clock, tls, trusted_proxies, blobs, receipts, inbox_events, guard })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -45,14 +48,10 @@ impl App {
     /// Appends to the exchange log. A log that cannot be written is an
     /// operational emergency, but refusing service to report it would hide it
     /// further: the failure goes to the process log and the metrics.
-    pub async fn log(&self, entry: &NewLogEntry) -> Option<LogEntry> {
-        match self.store.append_log(self.now(), entry).await {
-            Ok(e) => Some(e),
-            Err(err) => {
-                metrics::counter!("gwx_exchange_log_failures_total").increment(1);
-                tracing::error!(%err, action = ?entry.action, "cannot write the exchange log");
-                None
-            }
+    pub async fn log(&self, entry: &NewLogEntry) {
+        if let Err(err) = self.store.append_log(self.now(), entry).await {
+            metrics::counter!("gwx_exchange_log_failures_total").increment(1);
+            tracing::error!(%err, action = ?entry.action, "cannot write the exchange log");
         }
     }
 }

@@ -52,6 +52,19 @@ pub struct LimitsConfig {
     /// Largest package (all files together), bytes. Default 100 MiB.
     #[serde(default = "default_max_package")]
     pub max_package_bytes: u64,
+    /// Requests a minute from one client address before `429`.
+    #[serde(default = "default_per_ip")]
+    pub requests_per_minute_per_ip: u32,
+    /// Requests a minute with one client certificate before `429`.
+    #[serde(default = "default_per_certificate")]
+    pub requests_per_minute_per_certificate: u32,
+}
+
+fn default_per_ip() -> u32 {
+    120_000
+}
+fn default_per_certificate() -> u32 {
+    30_000
 }
 
 fn default_max_file() -> u64 {

@@ -350,6 +350,7 @@ pub async fn seed(store: &Store, dir: &Path, clock: &dyn Clock) -> anyhow::Resul
             status: ParticipantStatus::Active,
             capabilities: Capabilities { receive: true, send: true },
             supervisor: p.supervisor.map(ParticipantCode::parse).transpose()?,
+            email: Some(format!("gwx-demo+{}@example.gov.tw", p.code.to_ascii_lowercase())),
         };
         store
             .create_participant(

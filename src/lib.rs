@@ -22,6 +22,7 @@ pub mod groups;
 pub mod http;
 pub mod jobs;
 pub mod pki;
+pub mod sanctions;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -44,6 +44,7 @@ impl Hub {
     pub async fn start(config: Config, store: Store, clock: SharedClock) -> anyhow::Result<Hub> {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
+        app.guard.reload(&app.store).await.context("load the block list")?;
         crate::http::ops::prometheus();
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -70,6 +71,7 @@ impl Hub {
         }
 
         tasks.spawn(jobs::run_daily(app.clone(), shutdown.subscribe()));
+        tasks.spawn(crate::sanctions::Guard::run(app.clone(), shutdown.subscribe()));
         tracing::info!(?https, ?http, database = app.store.backend_name(), "hub listening");
         Ok(Hub { app, https, http, shutdown, tasks })
     }

@@ -675,6 +675,7 @@ async fn many_recipients_one_stored_attachment(backend: Backend) {
             status: gwx::domain::ParticipantStatus::Active,
             capabilities: gwx::domain::Capabilities { receive: true, send: false },
             supervisor: None,
+            email: None,
         };
         hub.store()
             .create_participant(

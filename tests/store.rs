@@ -51,6 +51,7 @@ fn agency(code: &str, name: &str) -> NewParticipant {
         status: ParticipantStatus::Active,
         capabilities: Capabilities { receive: true, send: true },
         supervisor: None,
+        email: None,
     }
 }
 

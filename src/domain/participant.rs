@@ -119,6 +119,8 @@ pub struct Participant {
     pub capabilities: Capabilities,
     /// 審核機關 of a connected user.
     pub supervisor: Option<ParticipantCode>,
+    /// Where notifications are e-mailed, if anywhere.
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -152,6 +154,20 @@ mod tests {
         assert!("gone".parse::<ParticipantStatus>().is_err());
         assert_eq!("connected_user".parse::<ParticipantKind>().unwrap(), ParticipantKind::ConnectedUser);
     }
+}
+
+/// An e-mail address, checked for shape only: one `@`, no spaces, bounded.
+pub fn check_email(email: &str) -> Result<String, Invalid> {
+    let e = email.trim();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'))
+        && e.matches('@').count() == 1
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(Invalid::new("e-mail", format!("'{e}' is not an e-mail address")));
+    }
+    Ok(e.to_owned())
 }
 
 /// The status changes the IT bureau can make (§15): suspend an active

@@ -9,6 +9,7 @@
 // refusal path, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod blocks;
 mod credentials;
 mod documents;
 pub mod extract;
@@ -18,6 +19,7 @@ mod openapi;
 pub mod ops;
 mod participants;
 pub mod problem;
+mod roster;
 mod trust;
 pub use trust::describe as describe_trust;
 mod whoami;
@@ -46,6 +48,7 @@ pub fn router(app: AppState) -> Router {
         .merge(participants::routes())
         .merge(credentials::routes())
         .merge(trust::routes())
+        .merge(blocks::routes())
         .route_layer(middleware::from_fn(|req, next| require_role(Role::ItBureau, req, next)));
 
     let authenticated = Router::new()
@@ -62,9 +65,11 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(openapi::routes())
+        .merge(roster::routes())
         .merge(authenticated)
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(app.clone(), guard))
         .layer(middleware::from_fn_with_state(app.clone(), record_problems))
         .layer(middleware::map_response(move |mut resp: Response| {
             let hsts = hsts.clone();
@@ -112,6 +117,43 @@ async fn require_role(role: Role, req: Request, next: Next) -> Response {
         return Problem::from(refusal).into_response();
     }
     next.run(req).await
+}
+
+/// Blocked addresses and rate limits, before anything else: public pages
+/// included, and on connections opened before the block.
+async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(conn) = conn_info(&req) else {
+        return Problem::internal("request without connection information").into_response();
+    };
+    let ip = auth::client_ip(&app, &conn, req.headers());
+    let fingerprint = conn.cert.as_ref().map(|c| c.fingerprint.as_str());
+    match app.guard.check(ip, fingerprint) {
+        Ok(()) => next.run(req).await,
+        Err(crate::sanctions::Stop::Blocked(b)) => {
+            let mut p = Problem::new(
+                http::StatusCode::FORBIDDEN,
+                "ip-blocked",
+                "來源 IP 已被封鎖",
+                format!("{ip} is blocked ({}): {}", b.ip_range, b.reason),
+            );
+            p.auth = true;
+            let mut resp = p.into_response();
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        Err(crate::sanctions::Stop::Limited { what, retry_after }) => {
+            let secs = retry_after.as_secs().max(1);
+            let mut p = Problem::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "請求過於頻繁",
+                format!("too many requests from {what}; retry after {secs} s"),
+            );
+            p.auth = true;
+            p.retry_after = Some(secs);
+            p.into_response()
+        }
+    }
 }
 
 /// Writes every problem response to the exchange log, with who asked, from where.

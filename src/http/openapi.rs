@@ -51,6 +51,11 @@ use super::AppState;
         super::groups::update,
         super::groups::remove,
         super::groups::history,
+        super::blocks::list,
+        super::blocks::add,
+        super::blocks::remove,
+        super::roster::roster,
+        super::roster::changes,
     )
 )]
 pub struct ApiDoc;

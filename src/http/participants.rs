@@ -11,7 +11,7 @@ use super::extract::{Body, PageOf, PageParams, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
 use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
-use crate::domain::participant::{Participant, check_name, status_change_allowed};
+use crate::domain::participant::{Participant, check_email, check_name, status_change_allowed};
 use crate::domain::{
     Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, UnifiedBusinessNumber,
 };
@@ -41,6 +41,8 @@ pub struct CreateParticipant {
     pub supervisor: Option<ParticipantCode>,
     /// Default `active`.
     pub status: Option<ParticipantStatus>,
+    /// Where its notifications are e-mailed.
+    pub email: Option<String>,
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -51,6 +53,7 @@ pub struct UpdateParticipant {
     pub unified_business_number: Option<UnifiedBusinessNumber>,
     pub capabilities: Option<Capabilities>,
     pub supervisor: Option<ParticipantCode>,
+    pub email: Option<String>,
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -125,6 +128,7 @@ async fn create(
         status: req.status.unwrap_or(ParticipantStatus::Active),
         capabilities: req.capabilities,
         supervisor: req.supervisor,
+        email: req.email.as_deref().map(check_email).transpose()?,
     };
     let log = admin_log(
         &caller,
@@ -159,6 +163,7 @@ async fn update(
         unified_business_number: req.unified_business_number,
         capabilities: req.capabilities,
         supervisor: req.supervisor,
+        email: req.email.as_deref().map(check_email).transpose()?,
     };
     let log = admin_log(&caller, LogAction::ParticipantUpdated, &p.code, format!("participant {} updated", p.code));
     Ok(Json(app.store.update_participant(&p.code, &update, app.now(), &log).await?))

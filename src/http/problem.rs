@@ -29,6 +29,8 @@ pub struct Problem {
     pub auth: bool,
     /// Extension members of the problem body (RFC 9457 §3.2).
     pub extensions: serde_json::Map<String, serde_json::Value>,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 /// What the logging middleware needs of a problem response.
@@ -67,6 +69,7 @@ impl Problem {
             credential: None,
             auth: false,
             extensions: serde_json::Map::new(),
+            retry_after: None,
         }
     }
 
@@ -126,6 +129,7 @@ impl From<Refusal> for Problem {
             credential: r.credential,
             auth: true,
             extensions: serde_json::Map::new(),
+            retry_after: None,
         }
     }
 }
@@ -211,6 +215,9 @@ impl IntoResponse for Problem {
         };
         let mut resp = (self.status, Json(body)).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         resp.extensions_mut().insert(record);
         resp
     }

@@ -23,7 +23,7 @@ impl Store {
         let sql = format!(
             "SELECT {}, p.code AS p_code, p.kind AS p_kind, p.name AS p_name, p.ubn AS p_ubn, p.status AS p_status, \
              p.status_reason AS p_status_reason, p.can_receive AS p_can_receive, p.can_send AS p_can_send, \
-             p.supervisor_code AS p_supervisor_code, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
+             p.supervisor_code AS p_supervisor_code, p.email AS p_email, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
              a.ip_range AS a_ip_range \
              FROM credentials c JOIN participants p ON p.code = c.participant_code \
              LEFT JOIN allowlist a ON a.participant_code = p.code WHERE c.fingerprint = $1",
@@ -44,6 +44,7 @@ impl Store {
                     can_receive: r.try_get("p_can_receive")?,
                     can_send: r.try_get("p_can_send")?,
                     supervisor_code: r.try_get("p_supervisor_code")?,
+                    email: r.try_get("p_email")?,
                     created_at: r.try_get("p_created_at")?,
                     updated_at: r.try_get("p_updated_at")?,
                 };

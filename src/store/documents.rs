@@ -124,8 +124,16 @@ struct Job {
 /// A write the group committer can batch with others.
 #[derive(Debug)]
 pub(crate) enum Write {
-    Document { doc: NewDocument, log: Vec<NewLogEntry> },
+    Document {
+        doc: NewDocument,
+        log: Vec<NewLogEntry>,
+    },
     Delivery(DeliveryUpdate),
+    /// An exchange-log entry on its own (a refusal, say).
+    Log {
+        at: DateTime<Utc>,
+        entry: NewLogEntry,
+    },
 }
 
 /// A conditional update of one delivery and its log entry.
@@ -218,7 +226,7 @@ impl Store {
     }
 
     /// Runs one write: through the group committer on SQLite, directly on PostgreSQL.
-    async fn write(&self, w: Write) -> Result<bool> {
+    pub(crate) async fn write(&self, w: Write) -> Result<bool> {
         match &self.committer {
             Some(c) => c.submit(w).await,
             None => Ok(self.apply_writes(std::slice::from_ref(&w)).await?[0]),
@@ -233,7 +241,7 @@ impl Store {
             .iter()
             .filter_map(|w| match w {
                 Write::Document { doc, log } => Some((doc, log.as_slice())),
-                Write::Delivery(_) => None,
+                Write::Delivery(_) | Write::Log { .. } => None,
             })
             .collect();
         with_pool!(self, |pool| {
@@ -338,9 +346,15 @@ impl Store {
             let mut log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
             let mut at = accepted.iter().map(|(d, _)| d.record.accepted_at).max();
 
-            // Delivery changes, each conditional on the state it expects.
+            // Delivery changes, each conditional on the state it expects;
+            // entries written on their own join the same append.
             let mut applied = Vec::new();
             for w in writes {
+                if let Write::Log { at: t, entry } = w {
+                    log.push(entry.clone());
+                    at = at.max(Some(*t));
+                    continue;
+                }
                 let Write::Delivery(u) = w else { continue };
                 let n = sqlx::query(u.sql)
                     .bind(&u.id)
@@ -368,6 +382,7 @@ impl Store {
                 .map(|w| match w {
                     Write::Document { doc, .. } => inserted_ids.contains(&doc.record.id),
                     Write::Delivery(_) => applied.next().unwrap_or(false),
+                    Write::Log { .. } => true,
                 })
                 .collect())
         })

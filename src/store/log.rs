@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BeginWrite, Result, Store, StoreError, with_pool};
+use super::{Result, Store, StoreError, with_pool};
 use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry, NewLogEntry};
 
 #[derive(sqlx::FromRow)]
@@ -129,14 +129,9 @@ pub struct LogReport {
 }
 
 impl Store {
-    /// Appends one entry in its own transaction.
-    pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<LogEntry> {
-        with_pool!(self, |pool| {
-            let mut tx = self.begin_write(pool).await?;
-            let e = append_log!(tx, at, entry);
-            tx.commit().await?;
-            Ok(e)
-        })
+    /// Appends one entry (group-committed with other writes on SQLite).
+    pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<()> {
+        self.write(super::documents::Write::Log { at, entry: entry.clone() }).await.map(|_| ())
     }
 
     /// Entries in sequence order, filtered.

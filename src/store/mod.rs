@@ -8,10 +8,11 @@
 
 mod auth;
 mod credentials;
-mod documents;
+pub(crate) mod documents;
 mod groups;
 pub(crate) mod log;
 mod participants;
+mod sanctions;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,6 +30,7 @@ pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery,
 pub use groups::{GroupActor, GroupEdit, GroupVersion};
 pub use log::{LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
+pub use sanctions::{Block, RosterChange};
 
 use crate::domain::Invalid;
 

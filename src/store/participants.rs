@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::log::append_log;
+use super::sanctions::roster_change;
 use super::{BeginWrite, Page, Result, Store, StoreError, conflict_on_unique, stored_time, with_pool};
 use crate::domain::log::NewLogEntry;
 use crate::domain::participant::Participant;
@@ -20,6 +21,7 @@ pub struct NewParticipant {
     pub status: ParticipantStatus,
     pub capabilities: Capabilities,
     pub supervisor: Option<ParticipantCode>,
+    pub email: Option<String>,
 }
 
 /// Fields of a participant to change; `None` leaves a field as it is.
@@ -29,6 +31,7 @@ pub struct ParticipantUpdate {
     pub unified_business_number: Option<UnifiedBusinessNumber>,
     pub capabilities: Option<Capabilities>,
     pub supervisor: Option<ParticipantCode>,
+    pub email: Option<String>,
 }
 
 /// One entry of a participant's fixed-IP allowlist.
@@ -59,6 +62,7 @@ pub(super) struct ParticipantRow {
     pub(super) can_receive: bool,
     pub(super) can_send: bool,
     pub(super) supervisor_code: Option<String>,
+    pub(super) email: Option<String>,
     pub(super) created_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
 }
@@ -75,6 +79,7 @@ impl TryFrom<ParticipantRow> for Participant {
             status_reason: r.status_reason,
             capabilities: Capabilities { receive: r.can_receive, send: r.can_send },
             supervisor: r.supervisor_code.as_deref().map(ParticipantCode::parse).transpose()?,
+            email: r.email,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -104,7 +109,7 @@ impl TryFrom<AllowlistRow> for AllowlistEntry {
 }
 
 pub(super) const PARTICIPANT_COLUMNS: &str = "code, kind, name, ubn, status, status_reason, can_receive, can_send, \
-                                   supervisor_code, created_at, updated_at";
+                                   supervisor_code, email, created_at, updated_at";
 
 impl Store {
     pub async fn participant(&self, code: &str) -> Result<Option<Participant>> {
@@ -140,7 +145,7 @@ impl Store {
             let mut tx = self.begin_write(pool).await?;
             sqlx::query(
                 "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                 email, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
             )
             .bind(p.code.as_str())
             .bind(p.kind.as_str())
@@ -151,9 +156,14 @@ impl Store {
             .bind(p.capabilities.send)
             .bind(p.supervisor.as_ref().map(|c| c.as_str()))
             .bind(at)
+            .bind(&p.email)
             .execute(&mut **tx)
             .await
             .map_err(conflict_on_unique(format!("participant {}", p.code)))?;
+            if p.status != ParticipantStatus::Pending {
+                let detail = format!("{} {} ({})", p.code, p.name, p.kind);
+                roster_change!(tx, at, p.code.as_str(), "registered", detail);
+            }
             append_log!(tx, at, log);
             tx.commit().await?;
         });
@@ -174,7 +184,7 @@ impl Store {
             let n = sqlx::query(
                 "UPDATE participants SET name = COALESCE($2, name), ubn = COALESCE($3, ubn), \
                  can_receive = COALESCE($4, can_receive), can_send = COALESCE($5, can_send), \
-                 supervisor_code = COALESCE($6, supervisor_code), updated_at = $7 WHERE code = $1",
+                 supervisor_code = COALESCE($6, supervisor_code), updated_at = $7, email = COALESCE($8, email) WHERE code = $1",
             )
             .bind(code.as_str())
             .bind(&u.name)
@@ -183,10 +193,12 @@ impl Store {
             .bind(u.capabilities.map(|c| c.send))
             .bind(u.supervisor.as_ref().map(|c| c.as_str()))
             .bind(at)
+            .bind(&u.email)
             .execute(&mut **tx)
             .await?
             .rows_affected();
             if n > 0 {
+                roster_change!(tx, at, code.as_str(), "changed", format!("{code} details changed"));
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
@@ -211,6 +223,10 @@ impl Store {
         let at = stored_time(at);
         let changed = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
+            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM participants WHERE code = $1")
+                .bind(code.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
             let n = sqlx::query(
                 "UPDATE participants SET status = $2, status_reason = $3, updated_at = $4 \
                  WHERE code = $1 AND status <> 'terminated'",
@@ -223,6 +239,16 @@ impl Store {
             .await?
             .rows_affected();
             if n > 0 {
+                let change = match (before.as_ref().map(|b| b.0.as_str()), status) {
+                    (Some("pending"), ParticipantStatus::Active) => "activated",
+                    (_, ParticipantStatus::Active) => "reinstated",
+                    (_, s) => s.as_str(),
+                };
+                let detail = match reason {
+                    Some(r) => format!("{code} {change}: {r}"),
+                    None => format!("{code} {change}"),
+                };
+                roster_change!(tx, at, code.as_str(), change, detail);
                 append_log!(tx, at, log);
             }
             tx.commit().await?;

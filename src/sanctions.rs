@@ -1,0 +1,90 @@
+//! Sanctions and protection of the hub (§15, terms §10–11, `seeds/002`
+//! §23): blocked addresses refused at once, even on open keep-alive
+//! connections, and per-address and per-certificate rate limits.
+//!
+//! The block list lives in the database (every node enforces the same
+//! list) and is held here in memory: reloaded every two seconds, and at
+//! once on the node that changes it. Rate-limit counters are per node.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::LimitsConfig;
+use crate::store::{Block, Store};
+
+pub struct Guard {
+    blocks: RwLock<Arc<Vec<Block>>>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_certificate: DefaultKeyedRateLimiter<String>,
+}
+
+/// Why a request is refused before anything else looks at it.
+pub enum Stop {
+    Blocked(Block),
+    /// Over a rate limit; retry after this long.
+    Limited {
+        what: &'static str,
+        retry_after: Duration,
+    },
+}
+
+fn quota(per_minute: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(per_minute.max(1)).expect("at least 1"))
+}
+
+impl Guard {
+    pub fn new(limits: &LimitsConfig) -> Guard {
+        Guard {
+            blocks: RwLock::default(),
+            per_ip: RateLimiter::keyed(quota(limits.requests_per_minute_per_ip)),
+            per_certificate: RateLimiter::keyed(quota(limits.requests_per_minute_per_certificate)),
+        }
+    }
+
+    pub async fn reload(&self, store: &Store) -> crate::store::Result<()> {
+        let blocks = store.blocks().await?;
+        *self.blocks.write().expect("blocks lock") = Arc::new(blocks);
+        Ok(())
+    }
+
+    /// Checks a request from `ip` presenting the certificate `fingerprint`.
+    pub fn check(&self, ip: IpAddr, fingerprint: Option<&str>) -> Result<(), Stop> {
+        let blocks = self.blocks.read().expect("blocks lock").clone();
+        if let Some(b) = blocks.iter().find(|b| b.ip_range.contains(ip)) {
+            return Err(Stop::Blocked(b.clone()));
+        }
+        let now = DefaultClock::default().now();
+        if let Err(not_until) = self.per_ip.check_key(&ip) {
+            return Err(Stop::Limited { what: "this address", retry_after: not_until.wait_time_from(now) });
+        }
+        if let Some(fp) = fingerprint
+            && let Err(not_until) = self.per_certificate.check_key(&fp.to_owned())
+        {
+            return Err(Stop::Limited { what: "this certificate", retry_after: not_until.wait_time_from(now) });
+        }
+        Ok(())
+    }
+
+    /// Keeps the in-memory block list in step with the database and
+    /// forgets idle rate-limit keys.
+    pub async fn run(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = app.guard.reload(&app.store).await {
+                        tracing::warn!(%e, "cannot reload the block list");
+                    }
+                    app.guard.per_ip.retain_recent();
+                    app.guard.per_certificate.retain_recent();
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
