@@ -31,6 +31,28 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub receipts: ReceiptsConfig,
+    /// E-mail for notifications; none when absent.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// The mail relay notifications are sent through.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender address of notification e-mails.
+    pub from: String,
+    /// Upgrade the connection with STARTTLS (required by most relays).
+    #[serde(default)]
+    pub starttls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    25
 }
 
 /// The certificate (chain, PEM) and key that sign receipts. Absent: the

@@ -7,6 +7,7 @@
 //! client), `demo` (`gwx init`).
 
 pub mod app;
+pub mod applications;
 pub mod auth;
 pub mod bench;
 pub mod blobs;
@@ -21,6 +22,7 @@ pub mod formats;
 pub mod groups;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod pki;
 pub mod sanctions;
 pub mod server;

@@ -33,6 +33,8 @@ pub struct PeerCert {
     pub serial: String,
     pub not_before: DateTime<Utc>,
     pub not_after: DateTime<Utc>,
+    /// The certificate itself, PEM (to bind it to an application).
+    pub pem: String,
 }
 
 impl PeerCert {
@@ -44,6 +46,7 @@ impl PeerCert {
             serial: cert.serial_number().to_bn()?.to_hex_str()?.to_string(),
             not_before: asn1_to_utc(cert.not_before())?,
             not_after: asn1_to_utc(cert.not_after())?,
+            pem: String::from_utf8_lossy(&cert.to_pem()?).into_owned(),
         })
     }
 }

@@ -67,6 +67,8 @@ pub enum Refused {
     #[error("{0}")]
     GroupCycle(String),
     #[error("{0}")]
+    TermsNotAccepted(String),
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -74,6 +76,12 @@ impl From<crate::store::StoreError> for Refused {
     fn from(e: crate::store::StoreError) -> Self {
         tracing::error!(error = %e, "storage error during a document operation");
         Refused::Internal("the database could not complete the request".into())
+    }
+}
+
+impl From<crate::domain::Invalid> for Refused {
+    fn from(e: crate::domain::Invalid) -> Self {
+        Refused::InvalidField(e.to_string())
     }
 }
 

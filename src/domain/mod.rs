@@ -4,6 +4,7 @@
 //! into one of these types at the edge; the rest of the hub trusts them.
 
 pub mod allowlist;
+pub mod application;
 pub mod delivery;
 pub mod document;
 pub mod group;

@@ -9,6 +9,7 @@
 // refusal path, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+mod applications;
 mod blocks;
 mod credentials;
 mod documents;
@@ -67,6 +68,7 @@ pub fn router(app: AppState) -> Router {
         .merge(openapi::routes())
         .merge(roster::routes())
         .merge(authenticated)
+        .merge(applications::routes(app.clone()))
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -56,6 +56,15 @@ use super::AppState;
         super::blocks::remove,
         super::roster::roster,
         super::roster::changes,
+        super::applications::list,
+        super::applications::submit,
+        super::applications::show,
+        super::applications::amend,
+        super::applications::approve,
+        super::applications::reject,
+        super::applications::request_correction,
+        super::applications::activate,
+        super::applications::notifications,
     )
 )]
 pub struct ApiDoc;

@@ -166,6 +166,7 @@ impl From<Refused> for Problem {
             Forbidden(_) => (S::FORBIDDEN, "forbidden", "權限不足"),
             GroupNotUsable(_) => (S::FORBIDDEN, "group-not-usable", "無法使用此行文群組"),
             GroupCycle(_) => (S::UNPROCESSABLE_ENTITY, "group-cycle", "行文群組循環包含"),
+            TermsNotAccepted(_) => (S::UNPROCESSABLE_ENTITY, "terms-not-accepted", "未同意管理規範"),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "系統錯誤"),
         };
         let mut p = Problem::new(status, name, title, detail);

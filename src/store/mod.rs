@@ -6,6 +6,7 @@
 //! the two implementations cannot drift apart. Column types differ only in the
 //! migrations. SQL lives in this module and nowhere else.
 
+mod applications;
 mod auth;
 mod credentials;
 pub(crate) mod documents;
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool, Transaction};
 
+pub use applications::{Application, ApplicationEvent, ApplicationFilter, Notification, NotificationTo};
 pub use auth::AuthRecord;
 pub use credentials::{Credential, NewCredential};
 pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
