@@ -82,26 +82,9 @@ async fn post(c: &reqwest::Client, url: String, body: Value) -> reqwest::Respons
     c.post(url).json(&body).send().await.unwrap()
 }
 
-/// Sends the bench DI from `who` (connecting from `from`) to `to`.
+/// Sends a document from `who` (keys) as `code`, connecting from `from`, to `to`.
 async fn send_doc(hub: &TestHub, who: &str, code: &str, from: &str, serial: &str, to: &str) -> reqwest::Response {
-    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{who}"))).unwrap();
-    let di = gwx::bench::bench_di(code, serial, &[]);
-    let opts = gwx::client::package::SendOptions { to: vec![to.into()], ..Default::default() };
-    let out = gwx::client::package::build(
-        gwx::domain::document::FileName::parse("d.di").unwrap(),
-        bytes::Bytes::from(di.clone()),
-        &opts,
-        &gwx::domain::ParticipantCode::parse(code).unwrap(),
-        &kp.cert,
-        &kp.key,
-        |_| unreachable!(),
-    )
-    .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
-        .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"))
-        .part("document", reqwest::multipart::Part::bytes(di.into_bytes()).file_name("d.di"));
-    hub.client_from(who, from).post(hub.url("/api/v1/documents")).multipart(form).send().await.unwrap()
+    common::send_plain(hub, &hub.client_from(who, from), who, code, serial, &[to], &[]).await
 }
 
 async fn the_whole_life_of_an_application(backend: Backend) {

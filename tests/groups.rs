@@ -4,13 +4,8 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::{Backend, TestHub, json, problem};
-use gwx::client::package::{self, SendOptions};
 use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, FOUNDATION, IT_BUREAU, RDEC, SECRETARIAT, SOCIAL_WELFARE};
-use gwx::domain::ParticipantCode;
-use gwx::domain::document::FileName;
-use gwx::pki::demo::KeyPair;
 use serde_json::{Value, json};
 
 async fn create(hub: &TestHub, who: &str, body: Value) -> reqwest::Response {
@@ -29,32 +24,9 @@ fn members(codes: &[&str]) -> Value {
     )
 }
 
-/// Sends the plain 函 fixture from `sender` to `groups` (and `to`), with a fresh number.
+/// Sends a document from `sender` to `groups` (and `to`), number `serial`.
 async fn send_to(hub: &TestHub, sender: &str, serial: &str, groups: &[&str], to: &[&str]) -> reqwest::Response {
-    let kp = KeyPair::read(&hub.path(&format!("clients/{sender}"))).unwrap();
-    let di = gwx::bench::bench_di(sender, serial, &[]);
-    let opts = SendOptions {
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-        to: to.iter().map(|c| c.to_string()).collect(),
-        ..Default::default()
-    };
-    let out = package::build(
-        FileName::parse("d.di").unwrap(),
-        Bytes::from(di),
-        &opts,
-        &ParticipantCode::parse(sender).unwrap(),
-        &kp.cert,
-        &kp.key,
-        |_| unreachable!(),
-    )
-    .unwrap();
-    let mut form = reqwest::multipart::Form::new()
-        .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
-        .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"));
-    if let package::Source::Bytes(b) = &out.document.source {
-        form = form.part("document", reqwest::multipart::Part::bytes(b.to_vec()).file_name("d.di"));
-    }
-    hub.client(sender).post(hub.url("/api/v1/documents")).multipart(form).send().await.unwrap()
+    common::send_plain(hub, &hub.client(sender), sender, sender, serial, to, groups).await
 }
 
 fn recipients(status: &Value) -> Vec<(String, Option<String>)> {

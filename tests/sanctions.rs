@@ -199,8 +199,7 @@ async fn suspension_and_termination_from_both_sides(backend: Backend) {
     let hub = TestHub::start(backend).await;
     let admin = hub.client(IT_BUREAU);
     // A document to 民政局 is waiting in its inbox.
-    let di = gwx::bench::bench_di(SECRETARIAT, "8000001", &[]);
-    let doc = send(&hub, SECRETARIAT, &di, &[CIVIL_AFFAIRS, RDEC]).await;
+    let doc = send(&hub, SECRETARIAT, "8000001", &[CIVIL_AFFAIRS, RDEC]).await;
     let doc = json(doc, 201).await["document_id"].as_str().unwrap().to_owned();
 
     // A suspended sender cannot send; reinstated, it can.
@@ -214,8 +213,7 @@ async fn suspension_and_termination_from_both_sides(backend: Backend) {
         200,
     )
     .await;
-    let di2 = gwx::bench::bench_di(SECRETARIAT, "8000002", &[]);
-    problem(send(&hub, SECRETARIAT, &di2, &[RDEC]).await, 403, "participant-suspended").await;
+    problem(send(&hub, SECRETARIAT, "8000002", &[RDEC]).await, 403, "participant-suspended").await;
     json(
         admin
             .post(hub.url(&format!("/api/v1/participants/{SECRETARIAT}/reinstate")))
@@ -226,7 +224,7 @@ async fn suspension_and_termination_from_both_sides(backend: Backend) {
         200,
     )
     .await;
-    json(send(&hub, SECRETARIAT, &di2, &[RDEC]).await, 201).await;
+    json(send(&hub, SECRETARIAT, "8000002", &[RDEC]).await, 201).await;
 
     // Terminated: it cannot act any more, nobody can send to it, and the
     // sender still sees its pending delivery.
@@ -246,8 +244,7 @@ async fn suspension_and_termination_from_both_sides(backend: Backend) {
         "participant-suspended",
     )
     .await;
-    let di3 = gwx::bench::bench_di(SECRETARIAT, "8000003", &[]);
-    let v = problem(send(&hub, SECRETARIAT, &di3, &[CIVIL_AFFAIRS]).await, 422, "recipient-unreachable").await;
+    let v = problem(send(&hub, SECRETARIAT, "8000003", &[CIVIL_AFFAIRS]).await, 422, "recipient-unreachable").await;
     assert!(v["detail"].as_str().unwrap().contains("terminated"));
     let s = json(hub.client(SECRETARIAT).get(hub.url(&format!("/api/v1/documents/{doc}"))).send().await.unwrap(), 200)
         .await;
@@ -263,26 +260,9 @@ async fn suspension_and_termination_from_both_sides(backend: Backend) {
     hub.stop().await;
 }
 
-/// Sends a DI without attachments from `sender` to `to`.
-async fn send(hub: &TestHub, sender: &str, di: &str, to: &[&str]) -> reqwest::Response {
-    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{sender}"))).unwrap();
-    let opts =
-        gwx::client::package::SendOptions { to: to.iter().map(|c| c.to_string()).collect(), ..Default::default() };
-    let out = gwx::client::package::build(
-        gwx::domain::document::FileName::parse("d.di").unwrap(),
-        bytes::Bytes::from(di.to_owned()),
-        &opts,
-        &gwx::domain::ParticipantCode::parse(sender).unwrap(),
-        &kp.cert,
-        &kp.key,
-        |_| unreachable!(),
-    )
-    .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
-        .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"))
-        .part("document", reqwest::multipart::Part::bytes(di.as_bytes().to_vec()).file_name("d.di"));
-    hub.client(sender).post(hub.url("/api/v1/documents")).multipart(form).send().await.unwrap()
+/// Sends a document without attachments from `sender` to `to`.
+async fn send(hub: &TestHub, sender: &str, serial: &str, to: &[&str]) -> reqwest::Response {
+    common::send_plain(hub, &hub.client(sender), sender, sender, serial, to, &[]).await
 }
 
 both_databases!(

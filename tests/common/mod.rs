@@ -285,3 +285,39 @@ pub fn spawn_serve(dir: &Path, https: &str) -> (std::process::Child, u16) {
         .unwrap_or_else(|| panic!("the hub did not start: {line}"));
     (child, port)
 }
+
+/// Signs and posts a document without attachments (the bench's DI, number
+/// `serial`) from participant `code` with the key `clients/<keys>`, over
+/// `client`, to `to` (正本) and the send groups `groups`.
+pub async fn send_plain(
+    hub: &TestHub,
+    client: &reqwest::Client,
+    keys: &str,
+    code: &str,
+    serial: &str,
+    to: &[&str],
+    groups: &[&str],
+) -> reqwest::Response {
+    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{keys}"))).unwrap();
+    let di = gwx::bench::bench_di(code, serial, &[]);
+    let opts = gwx::client::package::SendOptions {
+        to: to.iter().map(|c| c.to_string()).collect(),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Default::default()
+    };
+    let out = gwx::client::package::build(
+        gwx::domain::document::FileName::parse("d.di").unwrap(),
+        bytes::Bytes::from(di.clone()),
+        &opts,
+        &gwx::domain::ParticipantCode::parse(code).unwrap(),
+        &kp.cert,
+        &kp.key,
+        |_| unreachable!("no attachments"),
+    )
+    .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
+        .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"))
+        .part("document", reqwest::multipart::Part::bytes(di.into_bytes()).file_name("d.di"));
+    client.post(hub.url("/api/v1/documents")).multipart(form).send().await.unwrap()
+}
