@@ -5,6 +5,7 @@
 
 pub mod allowlist;
 pub mod application;
+pub mod calendar;
 pub mod delivery;
 pub mod document;
 pub mod group;
