@@ -24,6 +24,8 @@ pub struct App {
     pub inbox_events: tokio::sync::broadcast::Sender<String>,
     /// Blocked addresses and rate limits.
     pub guard: crate::sanctions::Guard,
+    /// The working-day calendar, cached.
+    pub calendar: crate::deadlines::CalendarCache,
 }
 
 impl App {
@@ -38,7 +40,18 @@ impl App {
         let receipts = ReceiptSigner::load(&cert, &key).context("receipt signer")?;
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
         let guard = crate::sanctions::Guard::new(&config.limits);
-        Ok(App { config, store, clock, tls, trusted_proxies, blobs, receipts, inbox_events, guard })
+        Ok(App {
+            config,
+            store,
+            clock,
+            tls,
+            trusted_proxies,
+            blobs,
+            receipts,
+            inbox_events,
+            guard,
+            calendar: Default::default(),
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {

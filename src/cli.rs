@@ -146,6 +146,37 @@ pub enum Command {
     },
     /// Load-test a hub over mTLS and print what it measured (see README).
     Bench(crate::bench::BenchArgs),
+    /// Your deadline lists: the paper resend list (as sender, §12-2) and
+    /// the overdue deliveries (as receiver, §13-2).
+    Deadlines {
+        /// `sender` or `receiver`; both when omitted.
+        list: Option<DeadlineList>,
+        /// Print the hub's `csv` or printable `html` instead of a summary.
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// Copy the database and blobs of the hub in DIR, consistently, while it runs.
+    Backup {
+        #[arg(long, default_value = "gwx-demo")]
+        dir: PathBuf,
+        #[arg(long, env = "GWX_DATABASE_URL")]
+        database: Option<String>,
+        /// A new or empty directory for the backup.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the (empty) database and data directory of the
+    /// hub in DIR, then verify every blob hash and the log chain.
+    Restore {
+        #[arg(long, default_value = "gwx-demo")]
+        dir: PathBuf,
+        #[arg(long, env = "GWX_DATABASE_URL")]
+        database: Option<String>,
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Record that a recipient got the document on paper (補發紙本).
     PaperResend {
         /// Delivery id (from `gwx status`).
@@ -155,6 +186,12 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DeadlineList {
+    Sender,
+    Receiver,
 }
 
 #[derive(Subcommand)]
@@ -333,6 +370,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Deadlines { list, format, identity } => deadlines(&Client::new(&identity)?, list, format).await,
+        Command::Backup { dir, database, to } => {
+            let config = load_config(&dir, database)?;
+            let m = crate::backup::backup(&config.database_url(), &config.data_dir(), &to).await?;
+            println!(
+                "backup written to {}: {} database, log head #{}, {} blob files ({} bytes)",
+                to.display(),
+                m.database,
+                m.log_head_seq,
+                m.blob_files,
+                m.blob_bytes
+            );
+            Ok(())
+        }
+        Command::Restore { dir, database, from } => {
+            let config = load_config(&dir, database)?;
+            let r = crate::backup::restore(&from, &config.database_url(), &config.data_dir()).await?;
+            println!(
+                "restored the backup of {} into {}: {} blobs verified, exchange log intact ({} entries, head #{})",
+                r.manifest.created_at,
+                config.data_dir().display(),
+                r.blobs_checked,
+                r.log_entries_checked,
+                r.manifest.log_head_seq
+            );
+            Ok(())
+        }
         Command::PaperResend { id, note, identity } => {
             let v = Client::new(&identity)?
                 .post_json(&format!("/api/v1/deliveries/{id}/paper-resend"), &serde_json::json!({"note": note}))
@@ -479,6 +543,47 @@ async fn group(client: &Client, command: GroupCommand) -> anyhow::Result<()> {
 }
 
 /// One line per delivery: id, state, and what it is.
+async fn deadlines(client: &Client, list: Option<DeadlineList>, format: Option<String>) -> anyhow::Result<()> {
+    let lists = match list {
+        Some(l) => vec![l],
+        None => vec![DeadlineList::Sender, DeadlineList::Receiver],
+    };
+    for l in lists {
+        let (path, title, deadline) = match l {
+            DeadlineList::Sender => ("/api/v1/deadlines/sender", "應補發紙本 (paper resend list)", "sender_deadline"),
+            DeadlineList::Receiver => ("/api/v1/deadlines/receiver", "逾期未處理 (overdue)", "receiver_deadline"),
+        };
+        if let Some(f) = &format {
+            let body = client.get_bytes(&format!("{path}?format={f}")).await?;
+            std::io::Write::write_all(&mut std::io::stdout(), &body)?;
+            continue;
+        }
+        let v = client.get_json(&format!("{path}?limit=1000")).await?;
+        println!("{title}:");
+        let rows = v["items"].as_array().cloned().unwrap_or_default();
+        if rows.is_empty() {
+            println!("  (none)");
+        }
+        for d in rows {
+            let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
+            let who = match l {
+                DeadlineList::Sender => format!("to {}", s("recipient")),
+                DeadlineList::Receiver => format!("from {}", s("sender")),
+            };
+            let reason = d["return_reason"].as_str().map(|r| format!(" 退文原因: {r}")).unwrap_or_default();
+            println!(
+                "  {}  {:<9}  {who}  {}  {}  deadline {}{reason}",
+                s("id"),
+                s("state"),
+                s("document_number"),
+                s("subject"),
+                s(deadline)
+            );
+        }
+    }
+    Ok(())
+}
+
 fn print_deliveries(items: &serde_json::Value, inbox: bool) {
     let rows = items.as_array().cloned().unwrap_or_default();
     if rows.is_empty() {

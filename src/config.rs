@@ -31,8 +31,55 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub receipts: ReceiptsConfig,
+    #[serde(default)]
+    pub deadlines: DeadlinesConfig,
+    #[serde(default)]
+    pub log: LogConfig,
     /// E-mail for notifications; none when absent.
     pub smtp: Option<SmtpConfig>,
+}
+
+/// Deadlines (DESIGN §6).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    /// Office minutes a recipient has to confirm a document that asks for
+    /// immediate confirmation (§10). Default 60.
+    #[serde(default = "default_immediate_minutes")]
+    pub immediate_minutes: u32,
+}
+
+fn default_immediate_minutes() -> u32 {
+    60
+}
+
+impl Default for DeadlinesConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+/// The exchange log (DESIGN §9).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Days entries (and the documents they concern) are kept before the
+    /// daily purge. Never less than the policy's one year (§8).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+/// The rules' minimum: 收、發文交換紀錄及錯誤訊息，應保存一年 (§8).
+pub const MIN_RETENTION_DAYS: u32 = 365;
+
+fn default_retention_days() -> u32 {
+    MIN_RETENTION_DAYS
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
 }
 
 /// The mail relay notifications are sent through.
@@ -235,6 +282,15 @@ impl Config {
         if c.limits.max_file_bytes == 0 || c.limits.max_package_bytes < c.limits.max_file_bytes {
             anyhow::bail!("limits: max_package_bytes must be at least max_file_bytes, both above 0");
         }
+        if c.log.retention_days < MIN_RETENTION_DAYS {
+            anyhow::bail!(
+                "log.retention_days = {} is below the policy: the exchange log is kept at least {MIN_RETENTION_DAYS} days (§8)",
+                c.log.retention_days
+            );
+        }
+        if c.deadlines.immediate_minutes == 0 || c.deadlines.immediate_minutes > 8 * 60 * 5 {
+            anyhow::bail!("deadlines.immediate_minutes must be between 1 and 2400 (five working days)");
+        }
         if c.auth.inactivity_days == 0 {
             anyhow::bail!("auth.inactivity_days must be at least 1");
         }
@@ -297,6 +353,9 @@ mod tests {
     fn refuses_unknown_keys_and_bad_proxies() {
         assert!(Config::parse(Path::new("/"), "[server]\nhttps_port = 1\n").is_err());
         assert!(Config::parse(Path::new("/"), "[proxy]\ntrusted = [\"nonsense\"]\n").is_err());
+        let short = Config::parse(Path::new("/"), "[log]\nretention_days = 364\n").unwrap_err().to_string();
+        assert!(short.contains("below the policy"), "{short}");
+        assert_eq!(Config::parse(Path::new("/"), "[log]\nretention_days = 400\n").unwrap().log.retention_days, 400);
         let c = Config::parse(Path::new("/"), "[database]\nurl = \"postgres://u@h/db\"\n").unwrap();
         assert_eq!(c.database_url(), "postgres://u@h/db");
     }

@@ -1,5 +1,7 @@
 //! Daily jobs: disable credentials unused for the inactivity period
-//! (`seeds/002` §5(5)). Idempotent, so several hub nodes may run them.
+//! (`seeds/002` §5(5)), and purge the exchange log, documents and blobs
+//! older than the retention (DESIGN §9). Idempotent, so several hub nodes
+//! may run them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +10,14 @@ use chrono::Duration as Days;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::domain::log::{LogAction, NewLogEntry};
 
 /// What a run of the daily jobs did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct DailyReport {
     /// Ids of the credentials disabled for inactivity.
     pub disabled_credentials: Vec<i64>,
+    pub purge: crate::store::PurgeReport,
 }
 
 pub async fn daily(app: &App) -> anyhow::Result<DailyReport> {
@@ -23,7 +27,22 @@ pub async fn daily(app: &App) -> anyhow::Result<DailyReport> {
     for c in &disabled {
         tracing::info!(id = c.id, participant = %c.participant, subject = %c.subject, "credential disabled for inactivity");
     }
-    Ok(DailyReport { disabled_credentials: disabled.iter().map(|c| c.id).collect() })
+    let purge = purge(app).await?;
+    Ok(DailyReport { disabled_credentials: disabled.iter().map(|c| c.id).collect(), purge })
+}
+
+/// Removes what is older than the configured retention (never below the
+/// policy's year: the configuration refuses less) and logs it.
+pub async fn purge(app: &App) -> anyhow::Result<crate::store::PurgeReport> {
+    let days = app.config.log.retention_days;
+    anyhow::ensure!(days >= crate::config::MIN_RETENTION_DAYS, "retention of {days} days is below the policy");
+    let now = app.now();
+    let cutoff = now - Days::days(i64::from(days));
+    let log = NewLogEntry::new(LogAction::LogPurged, format!("retention purge ({days} days)"));
+    let blobs = app.blobs.clone();
+    let r = app.store.purge(cutoff, now, |sha| blobs.path(sha), &log).await?;
+    tracing::info!(entries = r.entries, documents = r.documents, blobs = r.blobs, "retention purge");
+    Ok(r)
 }
 
 /// Runs [`daily`] at start and then every 24 hours until shutdown.

@@ -9,12 +9,14 @@
 pub mod app;
 pub mod applications;
 pub mod auth;
+pub mod backup;
 pub mod bench;
 pub mod blobs;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod deadlines;
 pub mod demo;
 pub mod documents;
 pub mod domain;

@@ -45,6 +45,12 @@ impl Hub {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
         app.guard.reload(&app.store).await.context("load the block list")?;
+        let added =
+            crate::deadlines::seed_shipped(&app.store, app.now()).await.context("load the shipped calendars")?;
+        if !added.is_empty() {
+            tracing::info!(?added, "shipped working-day calendars loaded");
+        }
+        app.reload_calendar().await.context("load the calendar")?;
         crate::http::ops::prometheus();
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();

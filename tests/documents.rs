@@ -97,7 +97,7 @@ async fn documents_stored(hub: &TestHub) -> usize {
             .store()
             .log_entries(&gwx::store::LogFilter {
                 participant: Some(code.into()),
-                action: Some("document.accepted".into()),
+                actions: vec!["document.accepted".into()],
                 limit: 100,
                 ..Default::default()
             })

@@ -261,7 +261,7 @@ async fn log_filters(backend: Backend) {
         .unwrap();
     assert_eq!(mine.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     let refused = s
-        .log_entries(&LogFilter { action: Some("auth.refused".into()), limit: 10, ..Default::default() })
+        .log_entries(&LogFilter { actions: vec!["auth.refused".into()], limit: 10, ..Default::default() })
         .await
         .unwrap();
     assert_eq!(refused.len(), 2);

@@ -68,6 +68,17 @@ impl Client {
         Self::json(resp).await.map(|(_, v)| v)
     }
 
+    /// GET a resource as bytes (CSV, a printable page).
+    pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp.bytes().await?.to_vec());
+        }
+        let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Err(problem(status.as_u16(), &body).into())
+    }
+
     /// PUT a JSON body.
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let resp = self.http.put(self.url(path)).json(body).send().await.context("cannot reach the hub")?;

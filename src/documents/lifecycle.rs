@@ -37,6 +37,12 @@ pub struct DeliveryView {
     pub return_reason: Option<String>,
     pub paper_resend_at: Option<DateTime<Utc>>,
     pub paper_resend_note: Option<String>,
+    /// The sender must have checked the result by then (14:00, next working day).
+    pub sender_deadline: Option<DateTime<Utc>>,
+    /// The recipient must have confirmed or returned it by then (10:00, next working day).
+    pub receiver_deadline: Option<DateTime<Utc>>,
+    /// For documents asking for immediate confirmation (§10).
+    pub immediate_deadline: Option<DateTime<Utc>>,
 }
 
 impl From<DeliveryRecord> for DeliveryView {
@@ -61,6 +67,9 @@ impl From<DeliveryRecord> for DeliveryView {
             return_reason: d.return_reason,
             paper_resend_at: d.paper_resend_at,
             paper_resend_note: d.paper_resend_note,
+            sender_deadline: d.sender_deadline,
+            receiver_deadline: d.receiver_deadline,
+            immediate_deadline: d.immediate_deadline,
         }
     }
 }
@@ -166,7 +175,10 @@ pub async fn decide(
                 entry(caller, LogAction::DeliveryReturned, &d, format!("{} returned: {r}", d.document_number)),
             ),
             _ => (
-                DeliveryChange::Confirmed { by },
+                DeliveryChange::Confirmed {
+                    by,
+                    minutes: app.calendar().await?.working_time_between(d.delivered_at, app.now()).num_minutes(),
+                },
                 entry(
                     caller,
                     LogAction::DeliveryConfirmed,

@@ -351,12 +351,17 @@ async fn accept(
     let me = caller.participant.code.clone();
     let now = crate::store::stored_time(app.now());
     let id = uuid::Uuid::now_v7().to_string();
+    let deadlines = app.deadlines(&*app.calendar().await?, now, envelope.immediate_confirmation);
 
     let mut stored_parts = Vec::with_capacity(parts.len());
+    let mut files = Vec::new();
     for p in parts.iter_mut() {
         let inline = match app.blobs.keep(&mut p.data).await? {
             crate::blobs::Kept::Inline(bytes) => Some(bytes),
-            crate::blobs::Kept::File => None,
+            crate::blobs::Kept::File => {
+                files.push(app.blobs.path(p.data.sha256.as_str()));
+                None
+            }
         };
         let (name, role, media_type) = match p.name {
             PartName::Envelope => ("envelope.xml".to_owned(), None, "application/xml".to_owned()),
@@ -460,6 +465,8 @@ async fn accept(
         },
         parts: stored_parts,
         deliveries,
+        deadlines,
+        files,
     };
     match app.store.insert_document(new, log).await {
         Ok(()) => {}

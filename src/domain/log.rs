@@ -53,6 +53,14 @@ named_enum!(
         ApplicationActivated = "application.activated",
         IpBlocked = "ip.blocked",
         IpUnblocked = "ip.unblocked",
+        /// A DGPA calendar year was loaded (shipped or uploaded).
+        CalendarLoaded = "calendar.loaded",
+        /// An unplanned closure (typhoon 停班) was declared.
+        ClosureDeclared = "calendar.closure",
+        /// Deadlines not yet passed were recomputed.
+        DeadlinesRecomputed = "deadlines.recomputed",
+        /// The retention job purged old entries, documents and blobs.
+        LogPurged = "log.purged",
     }
 );
 

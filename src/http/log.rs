@@ -1,17 +1,23 @@
-//! `GET /api/v1/log`: the exchange log. A participant sees the entries that
-//! concern it; it_bureau, ethics and rdec see all (DESIGN §9).
+//! `GET /api/v1/log`: the exchange log (DESIGN §9), to query, export as CSV
+//! or print (§8: 查詢及列印). A participant sees the entries that concern
+//! it; it_bureau, ethics and rdec see all.
 
+use axum::body::Body;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use chrono::NaiveDate;
+use futures_util::StreamExt;
 
 use super::AppState;
-use super::extract::{PageOf, Query};
+use super::extract::{PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
+use super::report::{Format, Table, csv_line, csv_response, local_time, period};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::log::{LogAction, LogEntry};
-use crate::store::LogFilter;
+use crate::store::{LogFilter, Store};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/log", get(list))
@@ -20,29 +26,138 @@ pub fn routes() -> Router<AppState> {
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogParams {
+    /// First day of the period (Taipei date, inclusive). Default: 30 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day of the period (inclusive). Default: today.
+    pub to: Option<NaiveDate>,
     /// Only entries about this participant (ignored for a participant's own view).
     pub participant: Option<String>,
-    /// Only this action, e.g. `auth.refused`.
+    /// Only these actions, comma-separated, e.g. `auth.refused,tls.refused`.
     pub action: Option<String>,
+    /// Only entries about this document id.
+    pub document: Option<String>,
+    /// `json` (default, paginated), `csv` (the whole period) or `html` (printable).
+    pub format: Option<Format>,
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page (a sequence number).
     pub cursor: Option<String>,
 }
 
+/// Whether the caller sees every participant's entries.
+pub fn sees_all(caller: &Caller) -> bool {
+    [Role::ItBureau, Role::Ethics, Role::Rdec].into_iter().any(|r| caller.has(r))
+}
+
 #[utoipa::path(get, path = "/api/v1/log", tag = "log", params(LogParams),
     responses((status = 200, body = PageOf<LogEntry>)))]
-async fn list(
+pub(super) async fn list(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<LogParams>,
-) -> ApiResult<Json<PageOf<LogEntry>>> {
-    let sees_all = [Role::ItBureau, Role::Ethics, Role::Rdec].into_iter().any(|r| caller.has(r));
-    let participant = if sees_all { q.participant } else { Some(caller.participant.code.to_string()) };
-    if let Some(a) = &q.action {
-        a.parse::<LogAction>()?;
+) -> ApiResult<Response> {
+    let participant = if sees_all(&caller) { q.participant.clone() } else { Some(caller.participant.code.to_string()) };
+    let actions: Vec<String> = match &q.action {
+        Some(a) => a
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<LogAction>().map(|a| a.as_str().to_owned()))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
+    let title = match &participant {
+        Some(p) => format!("交換紀錄（{p}）"),
+        None => "交換紀錄（全部）".to_owned(),
+    };
+    respond(
+        &app,
+        &q,
+        LogFilter { participant, actions, document: q.document.clone(), ..Default::default() },
+        &title,
+        "exchange-log",
+    )
+    .await
+}
+
+/// The log entries of `filter` over the period of `q`, in `q`'s format.
+/// Shared by the log and the security audit view.
+pub async fn respond(
+    app: &AppState,
+    q: &LogParams,
+    mut filter: LogFilter,
+    title: &str,
+    file: &str,
+) -> ApiResult<Response> {
+    let (from, to, label) = period(q.from, q.to, app.now())?;
+    (filter.from, filter.to) = (Some(from), Some(to));
+    match q.format.unwrap_or_default() {
+        Format::Json => {
+            filter.after_seq = numeric_cursor(q.cursor.as_deref())?;
+            filter.limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+            let items = app.store.log_entries(&filter).await?;
+            Ok(Json(PageOf::new(items, filter.limit, |e| e.seq.to_string())).into_response())
+        }
+        Format::Csv => {
+            Ok(csv_response(&format!("{file}-{}", label.replace(" 至 ", "_")), csv_stream(app.store.clone(), filter)))
+        }
+        Format::Html => {
+            filter.limit = PRINT_MAX + 1;
+            let mut entries = app.store.log_entries(&filter).await?;
+            let cut = entries.len() as i64 > PRINT_MAX;
+            entries.truncate(PRINT_MAX as usize);
+            let table = Table {
+                title: title.to_owned(),
+                subtitle: format!("期間 {label}"),
+                columns: COLUMNS.to_vec(),
+                rows: entries.iter().map(row).collect(),
+                note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。")),
+                file: file.to_owned(),
+            };
+            Ok(table.respond(Format::Html))
+        }
     }
-    let after_seq = super::extract::numeric_cursor(q.cursor.as_deref())?;
-    let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    let items = app.store.log_entries(&LogFilter { participant, action: q.action, after_seq, limit }).await?;
-    Ok(Json(PageOf::new(items, limit, |e| e.seq.to_string())))
+}
+
+const PRINT_MAX: i64 = 2000;
+const COLUMNS: [&str; 11] =
+    ["序號", "時間", "動作", "機關", "對象", "公文", "來源 IP", "憑證", "錯誤類型", "說明", "雜湊"];
+
+fn row(e: &LogEntry) -> Vec<String> {
+    vec![
+        e.seq.to_string(),
+        local_time(e.at),
+        e.action.as_str().to_owned(),
+        e.participant.clone().unwrap_or_default(),
+        e.counterpart.clone().unwrap_or_default(),
+        e.document.clone().unwrap_or_default(),
+        e.source_ip.clone().unwrap_or_default(),
+        e.credential.clone().unwrap_or_default(),
+        e.problem.clone().unwrap_or_default(),
+        e.detail.clone(),
+        e.hash.clone(),
+    ]
+}
+
+/// The whole selection as CSV, read and sent a thousand entries at a time.
+fn csv_stream(store: Store, filter: LogFilter) -> Body {
+    let header = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(format!("\u{feff}{}", csv_line(COLUMNS.into_iter())))
+    });
+    let pages = futures_util::stream::unfold(Some(filter), move |state| {
+        let store = store.clone();
+        async move {
+            let mut f = state?;
+            f.limit = 1000;
+            match store.log_entries(&f).await {
+                Ok(batch) => {
+                    let more = batch.len() as i64 == f.limit;
+                    f.after_seq = batch.last().map(|e| e.seq).or(f.after_seq);
+                    let chunk: String = batch.iter().map(|e| csv_line(row(e).iter().map(String::as_str))).collect();
+                    Some((Ok(chunk), more.then_some(f)))
+                }
+                Err(e) => Some((Err(std::io::Error::other(e)), None)),
+            }
+        }
+    });
+    Body::from_stream(header.chain(pages))
 }

@@ -10,8 +10,11 @@
 #![allow(clippy::result_large_err)]
 
 mod applications;
+mod audit;
 mod blocks;
+mod calendar;
 mod credentials;
+mod deadlines;
 mod documents;
 pub mod extract;
 mod groups;
@@ -20,6 +23,7 @@ mod openapi;
 pub mod ops;
 mod participants;
 pub mod problem;
+pub mod report;
 mod roster;
 mod trust;
 pub use trust::describe as describe_trust;
@@ -57,6 +61,9 @@ pub fn router(app: AppState) -> Router {
         .merge(documents::routes(app.config.limits.max_package_bytes))
         .merge(groups::routes())
         .merge(log::routes())
+        .merge(calendar::routes())
+        .merge(deadlines::routes())
+        .merge(audit::routes())
         .merge(it_bureau)
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
 

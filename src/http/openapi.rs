@@ -65,6 +65,15 @@ use super::AppState;
         super::applications::request_correction,
         super::applications::activate,
         super::applications::notifications,
+        super::calendar::overview,
+        super::calendar::year,
+        super::calendar::load,
+        super::calendar::declare,
+        super::calendar::recompute,
+        super::deadlines::sender,
+        super::deadlines::receiver,
+        super::audit::timeliness,
+        super::audit::security,
     )
 )]
 pub struct ApiDoc;

@@ -43,6 +43,11 @@ pub struct NewDocument {
     pub record: DocumentRecord,
     pub parts: Vec<Part>,
     pub deliveries: Vec<NewDelivery>,
+    /// The deadlines of every delivery, computed at acceptance.
+    pub deadlines: super::Deadlines,
+    /// The blob files (parts not kept inline) this document needs: checked
+    /// to exist inside the accepting transaction.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// A stored document.
@@ -86,6 +91,9 @@ pub struct DeliveryRecord {
     pub paper_resend_at: Option<DateTime<Utc>>,
     pub paper_resend_by: Option<String>,
     pub paper_resend_note: Option<String>,
+    pub sender_deadline: Option<DateTime<Utc>>,
+    pub receiver_deadline: Option<DateTime<Utc>>,
+    pub immediate_deadline: Option<DateTime<Utc>>,
     pub sender_code: String,
     pub document_number: String,
     pub subject: String,
@@ -105,7 +113,7 @@ const DOCUMENT_COLUMNS: &str = "id, sender_code, document_number, envelope_sha25
 const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.recipient_unit, d.kind, d.via_group, \
      d.state, d.delivered_at, d.fetched_at, d.fetched_by, d.confirmed_at, d.confirmed_by, d.returned_at, \
      d.returned_by, d.return_reason, d.paper_resend_at, d.paper_resend_by, d.paper_resend_note, \
-     doc.sender_code, doc.document_number, doc.subject, doc.speed, doc.immediate_confirmation \
+     d.sender_deadline, d.receiver_deadline, d.immediate_deadline, doc.sender_code, doc.document_number, doc.subject, doc.speed, doc.immediate_confirmation \
      FROM deliveries d JOIN documents doc ON doc.id = d.document_id";
 
 /// The SQLite group committer: documents accepted concurrently are written
@@ -145,6 +153,8 @@ pub(crate) struct DeliveryUpdate {
     to: DeliveryState,
     by: String,
     text: Option<String>,
+    /// Office minutes from delivery to confirmation, on a confirmation.
+    minutes: Option<i64>,
     at: DateTime<Utc>,
     log: NewLogEntry,
 }
@@ -203,10 +213,22 @@ impl Committer {
 /// What changes on a delivery, with who did it.
 #[derive(Debug, Clone)]
 pub enum DeliveryChange<'a> {
-    Fetched { by: &'a str },
-    Confirmed { by: &'a str },
-    Returned { by: &'a str, reason: &'a str },
-    PaperResend { by: &'a str, note: Option<&'a str> },
+    Fetched {
+        by: &'a str,
+    },
+    /// `minutes`: office time since delivery, for the timeliness audit.
+    Confirmed {
+        by: &'a str,
+        minutes: i64,
+    },
+    Returned {
+        by: &'a str,
+        reason: &'a str,
+    },
+    PaperResend {
+        by: &'a str,
+        note: Option<&'a str>,
+    },
 }
 
 impl Store {
@@ -320,13 +342,24 @@ impl Store {
                 }
                 q.execute(&mut **tx).await?;
             }
+            // The retention purge removes unreferenced blob files inside its
+            // own transaction; a file gone now went with such a purge.
+            for (d, _) in &accepted {
+                if let Some(f) = d.files.iter().find(|f| !f.exists()) {
+                    return Err(StoreError::Corrupt(format!(
+                        "blob file {} vanished before the document was committed; send it again",
+                        f.display()
+                    )));
+                }
+            }
             let deliveries: Vec<(&NewDocument, &NewDelivery)> =
                 accepted.iter().flat_map(|(d, _)| d.deliveries.iter().map(move |r| (*d, r))).collect();
-            for chunk in deliveries.chunks(500) {
+            for chunk in deliveries.chunks(400) {
                 let sql = values_sql(
                     pool,
-                    "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, delivered_at) VALUES ",
-                    8,
+                    "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, \
+                     delivered_at, sender_deadline, receiver_deadline, immediate_deadline) VALUES ",
+                    11,
                     chunk.len(),
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -339,7 +372,10 @@ impl Store {
                         .bind(r.kind.as_str())
                         .bind(&r.via_group)
                         .bind(DeliveryState::Delivered.as_str())
-                        .bind(stored_time(d.record.accepted_at));
+                        .bind(stored_time(d.record.accepted_at))
+                        .bind(d.deadlines.sender)
+                        .bind(d.deadlines.receiver)
+                        .bind(d.deadlines.immediate);
                 }
                 q.execute(&mut **tx).await?;
             }
@@ -363,6 +399,7 @@ impl Store {
                     .bind(u.at)
                     .bind(&u.by)
                     .bind(&u.text)
+                    .bind(u.minutes)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
@@ -454,6 +491,55 @@ impl Store {
         }))
     }
 
+    /// The sender's paper resend list: deliveries of its documents returned,
+    /// or unconfirmed at the sender deadline (passed at `now`), with no paper
+    /// resend recorded; in delivery order after the cursor `after`.
+    pub async fn paper_resend_list(
+        &self,
+        sender: &str,
+        now: DateTime<Utc>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let sql = format!(
+            "{DELIVERY_SELECT} WHERE doc.sender_code = $1 AND d.state <> 'confirmed' AND d.paper_resend_at IS NULL \
+             AND (d.state = 'returned' OR d.sender_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(sender)
+                .bind(stored_time(now))
+                .bind(after.unwrap_or(""))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// The receiver's overdue list: its deliveries neither confirmed nor
+    /// returned by the receiver (or immediate-confirmation) deadline.
+    pub async fn overdue_list(
+        &self,
+        recipient: &str,
+        now: DateTime<Utc>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>> {
+        let sql = format!(
+            "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state IN ('delivered', 'fetched') \
+             AND (d.receiver_deadline <= $2 OR d.immediate_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
+        );
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(recipient)
+                .bind(stored_time(now))
+                .bind(after.unwrap_or(""))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     /// Applies `change` if the delivery is still in state `from` (so two
     /// concurrent clerks cannot both win), and logs it. Returns false when
     /// the state moved meanwhile.
@@ -466,38 +552,45 @@ impl Store {
         log: &NewLogEntry,
     ) -> Result<bool> {
         let at = stored_time(at);
+        let mut minutes = None;
         let (sql, to, by, text): (&'static str, DeliveryState, &str, Option<&str>) = match change {
             DeliveryChange::Fetched { by } => (
                 "UPDATE deliveries SET state = $3, fetched_at = COALESCE(fetched_at, $4), fetched_by = COALESCE(fetched_by, $5), \
-                 return_reason = COALESCE($6, return_reason) WHERE id = $1 AND state = $2",
+                 return_reason = COALESCE($6, return_reason), confirm_minutes = COALESCE($7, confirm_minutes) \
+                 WHERE id = $1 AND state = $2",
                 if from == DeliveryState::Delivered { DeliveryState::Fetched } else { from },
                 by,
                 None,
             ),
-            DeliveryChange::Confirmed { by } => (
-                "UPDATE deliveries SET state = $3, confirmed_at = $4, confirmed_by = $5, \
-                 return_reason = COALESCE($6, return_reason) WHERE id = $1 AND state = $2",
-                DeliveryState::Confirmed,
-                by,
-                None,
-            ),
+            DeliveryChange::Confirmed { by, minutes: m } => {
+                minutes = Some(m);
+                (
+                    "UPDATE deliveries SET state = $3, confirmed_at = $4, confirmed_by = $5, \
+                     return_reason = COALESCE($6, return_reason), confirm_minutes = $7 WHERE id = $1 AND state = $2",
+                    DeliveryState::Confirmed,
+                    by,
+                    None,
+                )
+            }
             DeliveryChange::Returned { by, reason } => (
-                "UPDATE deliveries SET state = $3, returned_at = $4, returned_by = $5, return_reason = $6 \
-                 WHERE id = $1 AND state = $2",
+                "UPDATE deliveries SET state = $3, returned_at = $4, returned_by = $5, return_reason = $6, \
+                 confirm_minutes = COALESCE($7, confirm_minutes) WHERE id = $1 AND state = $2",
                 DeliveryState::Returned,
                 by,
                 Some(reason),
             ),
             DeliveryChange::PaperResend { by, note } => (
-                "UPDATE deliveries SET paper_resend_at = $4, paper_resend_by = $5, paper_resend_note = $6 \
+                "UPDATE deliveries SET paper_resend_at = $4, paper_resend_by = $5, paper_resend_note = $6, \
+                 confirm_minutes = COALESCE($7, confirm_minutes) \
                  WHERE id = $1 AND state = $2 AND state = $3 AND paper_resend_at IS NULL",
                 from,
                 by,
                 note,
             ),
         };
-        // Every statement takes the same six parameters; `$6` is the text
-        // (reason or note) where there is one and NULL, a no-op, elsewhere.
+        // Every statement takes the same seven parameters; `$6` is the text
+        // (reason or note) and `$7` the minutes to confirm where there is
+        // one, and NULL, a no-op, elsewhere.
         self.write(Write::Delivery(DeliveryUpdate {
             id: id.to_owned(),
             sql,
@@ -505,6 +598,7 @@ impl Store {
             to,
             by: by.to_owned(),
             text: text.map(str::to_owned),
+            minutes,
             at,
             log: log.clone(),
         }))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, StoreError, with_pool};
+use super::{Result, Store, StoreError, stored_time, with_pool};
 use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry, NewLogEntry};
 
 #[derive(sqlx::FromRow)]
@@ -114,10 +114,31 @@ pub(crate) use append_log;
 pub struct LogFilter {
     /// Entries about this participant only (as actor or counterpart).
     pub participant: Option<String>,
-    pub action: Option<String>,
+    /// Entries with one of these actions (all when empty).
+    pub actions: Vec<String>,
+    /// Entries about this document.
+    pub document: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this time.
+    pub to: Option<DateTime<Utc>>,
     /// Entries with a sequence number above this.
     pub after_seq: Option<i64>,
     pub limit: i64,
+}
+
+/// A retention checkpoint: the chain is verifiable from here.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Checkpoint {
+    /// The last purged entry.
+    pub seq: i64,
+    pub hash: String,
+    /// Its time.
+    pub last_at: DateTime<Utc>,
+    pub purged_at: DateTime<Utc>,
+    pub entries: i64,
+    pub documents: i64,
+    pub blobs: i64,
 }
 
 /// The result of checking the whole chain.
@@ -126,6 +147,8 @@ pub struct LogReport {
     pub checked: u64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// Where verification started, after a retention purge.
+    pub checkpoint: Option<i64>,
 }
 
 impl Store {
@@ -136,29 +159,57 @@ impl Store {
 
     /// Entries in sequence order, filtered.
     pub async fn log_entries(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
+        let actions: String = (0..f.actions.len()).map(|i| format!("${}", i + 7)).collect::<Vec<_>>().join(", ");
+        let action_clause = if f.actions.is_empty() { String::new() } else { format!("AND action IN ({actions})") };
         let sql = format!(
             "SELECT {LOG_COLUMNS} FROM exchange_log \
              WHERE seq > $1 \
                AND ($2 IS NULL OR participant = $2 OR counterpart = $2) \
-               AND ($3 IS NULL OR action = $3) \
-             ORDER BY seq LIMIT $4"
+               AND ($3 IS NULL OR document = $3) \
+               AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) {action_clause} \
+             ORDER BY seq LIMIT $6"
         );
         let rows: Vec<LogRow> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(f.after_seq.unwrap_or(0))
                 .bind(&f.participant)
-                .bind(&f.action)
-                .bind(f.limit)
-                .fetch_all(pool)
-                .await?
+                .bind(&f.document)
+                .bind(f.from.map(stored_time))
+                .bind(f.to.map(stored_time))
+                .bind(f.limit);
+            for a in &f.actions {
+                q = q.bind(a);
+            }
+            q.fetch_all(pool).await?
         });
         rows.into_iter().map(LogEntry::try_from).collect()
+    }
+
+    /// The latest retention checkpoint, if the log was ever purged.
+    pub async fn log_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, hash, last_at, purged_at, entries, documents, blobs FROM log_checkpoints \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// The oldest entry still kept.
+    pub async fn oldest_log_entry(&self) -> Result<Option<DateTime<Utc>>> {
+        let row: Option<(DateTime<Utc>,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT at FROM exchange_log ORDER BY seq LIMIT 1").fetch_optional(pool).await?
+        });
+        Ok(row.map(|(t,)| t))
     }
 
     /// Walks the whole chain in batches and checks every link, and that the
     /// head row agrees with the last entry.
     pub async fn verify_log(&self) -> Result<std::result::Result<LogReport, ChainBreak>> {
-        let mut verifier = ChainVerifier::new(None);
+        let checkpoint = self.log_checkpoint().await?;
+        let mut verifier = ChainVerifier::new(checkpoint.as_ref().map(|c| (c.seq, c.hash.clone())));
         let mut after = 0;
         loop {
             let batch =
@@ -179,6 +230,6 @@ impl Store {
         if (last_seq, &last_hash) != (head_seq, &head_hash) {
             return Ok(Err(ChainBreak::Gap { seq: head_seq, prev: last_seq }));
         }
-        Ok(Ok(LogReport { checked: verifier.checked, head_seq, head_hash }))
+        Ok(Ok(LogReport { checked: verifier.checked, head_seq, head_hash, checkpoint: checkpoint.map(|c| c.seq) }))
     }
 }

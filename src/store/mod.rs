@@ -7,12 +7,15 @@
 //! migrations. SQL lives in this module and nowhere else.
 
 mod applications;
+mod audit;
 mod auth;
+mod calendar;
 mod credentials;
 pub(crate) mod documents;
 mod groups;
 pub(crate) mod log;
 mod participants;
+mod retention;
 mod sanctions;
 
 use std::path::Path;
@@ -26,12 +29,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool, Transaction};
 
 pub use applications::{Application, ApplicationEvent, ApplicationFilter, Notification, NotificationTo};
+pub use audit::Timeliness;
 pub use auth::AuthRecord;
+pub use calendar::{CalendarYearInfo, Closure, Deadlines, PendingDeadlines};
 pub use credentials::{Credential, NewCredential};
 pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
 pub use groups::{GroupActor, GroupEdit, GroupVersion};
-pub use log::{LogFilter, LogReport};
+pub use log::{Checkpoint, LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
+pub use retention::PurgeReport;
 pub use sanctions::{Block, RosterChange};
 
 use crate::domain::Invalid;

@@ -251,7 +251,7 @@ pub async fn problem(resp: reqwest::Response, status: u16, name: &str) -> serde_
 pub async fn wait_for_log(store: &Store, action: &str, needle: &str) -> gwx::domain::log::LogEntry {
     for _ in 0..200 {
         let entries = store
-            .log_entries(&gwx::store::LogFilter { action: Some(action.into()), limit: 1000, ..Default::default() })
+            .log_entries(&gwx::store::LogFilter { actions: vec![action.into()], limit: 1000, ..Default::default() })
             .await
             .unwrap();
         if let Some(e) = entries.into_iter().find(|e| e.detail.contains(needle)) {

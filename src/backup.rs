@@ -1,0 +1,286 @@
+//! `gwx backup` and `gwx restore` (DESIGN §11): a consistent copy of the
+//! database and the blobs, taken while the hub runs, and its restoration
+//! into an empty data directory, verified.
+//!
+//! Consistency: the database is copied as one snapshot (SQLite `VACUUM
+//! INTO`; PostgreSQL `pg_dump --snapshot` of a snapshot exported by a
+//! transaction that stays open meanwhile). The blob files to copy are the
+//! ones *that snapshot* references; blobs are immutable and named by their
+//! hash, so a file copied later is the same file. Each copied file is
+//! hashed on the way, so a backup never holds a damaged blob unnoticed.
+//!
+//! A backup directory holds `gwx.db` (SQLite) or `gwx.pgdump` (PostgreSQL
+//! custom format), `blobs/ab/<sha256>`, and `manifest.json`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail, ensure};
+use sqlx::Connection;
+
+use crate::store::Store;
+
+/// What a backup holds, written as `manifest.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub gwx_version: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// The log head in the snapshot.
+    pub log_head_seq: i64,
+    pub log_head_hash: String,
+    /// Blob files copied (inline blobs travel inside the database).
+    pub blob_files: u64,
+    pub blob_bytes: u64,
+}
+
+const MANIFEST: &str = "manifest.json";
+
+fn blob_path(root: &Path, sha: &str) -> PathBuf {
+    root.join("blobs").join(&sha[..2]).join(sha)
+}
+
+/// Copies `from` to `to` (creating its directory), checking the SHA-256 of
+/// the bytes against `sha`. Returns the size.
+fn copy_verified(from: &Path, to: &Path, sha: &str) -> anyhow::Result<u64> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut src = std::fs::File::open(from).with_context(|| format!("open blob {}", from.display()))?;
+    let mut dst = std::fs::File::create(to).with_context(|| format!("create {}", to.display()))?;
+    let mut hasher = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n])?;
+        size += n as u64;
+    }
+    dst.sync_all()?;
+    let got = hex::encode(hasher.finish());
+    ensure!(got == sha, "blob {} is damaged: its content hashes to {got}", from.display());
+    Ok(size)
+}
+
+/// Hashes a file.
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    let mut hasher = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finish()))
+}
+
+fn prepare_target(to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        ensure!(
+            std::fs::read_dir(to)?.next().is_none(),
+            "{} is not empty: a backup goes into a new or empty directory",
+            to.display()
+        );
+    }
+    std::fs::create_dir_all(to).with_context(|| format!("create {}", to.display()))?;
+    Ok(())
+}
+
+/// Backs up the hub whose database is `db_url` and whose data directory
+/// (blobs) is `data_dir`, into the new or empty directory `to`.
+pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<Manifest> {
+    prepare_target(to)?;
+    let is_pg = db_url.starts_with("postgres://") || db_url.starts_with("postgresql://");
+    // (sha, head) as seen by the snapshot.
+    let (files, head): (Vec<String>, (i64, String)) = if is_pg {
+        let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
+        let mut tx = conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+        let (snapshot,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
+        let files = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256")
+            .fetch_all(&mut *tx)
+            .await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one(&mut *tx).await?;
+        let dump = to.join("gwx.pgdump");
+        let url = db_url.to_owned();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--snapshot", &snapshot, "--file"])
+                .arg(&dump)
+                .arg(url)
+                .output()
+        })
+        .await?
+        .context("run pg_dump (install the PostgreSQL client tools)")?;
+        ensure!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        tx.rollback().await?;
+        (files.into_iter().map(|(s,)| s).collect(), head)
+    } else {
+        let snapshot = to.join("gwx.db");
+        let snapshot_str = snapshot.to_str().context("backup path is not UTF-8")?.to_owned();
+        let mut conn = sqlx::SqliteConnection::connect_with(
+            &sqlx::sqlite::SqliteConnectOptions::new().filename(db_url).read_only(true),
+        )
+        .await
+        .context("open the SQLite database")?;
+        sqlx::query("VACUUM INTO $1").bind(&snapshot_str).execute(&mut conn).await.context("VACUUM INTO")?;
+        conn.close().await?;
+        let mut snap = sqlx::SqliteConnection::connect_with(
+            &sqlx::sqlite::SqliteConnectOptions::new().filename(&snapshot).read_only(true),
+        )
+        .await?;
+        let files = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256")
+            .fetch_all(&mut snap)
+            .await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one(&mut snap).await?;
+        snap.close().await?;
+        (files.into_iter().map(|(s,)| s).collect(), head)
+    };
+
+    let (data_dir, to_dir) = (data_dir.to_owned(), to.to_owned());
+    let (blob_files, blob_bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
+        let mut bytes = 0;
+        for sha in &files {
+            bytes += copy_verified(&blob_path(&data_dir, sha), &blob_path(&to_dir, sha), sha)?;
+        }
+        Ok((files.len() as u64, bytes))
+    })
+    .await??;
+
+    let manifest = Manifest {
+        format: 1,
+        gwx_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: chrono::Utc::now(),
+        database: if is_pg { "postgres" } else { "sqlite" }.to_owned(),
+        log_head_seq: head.0,
+        log_head_hash: head.1,
+        blob_files,
+        blob_bytes,
+    };
+    std::fs::write(to.join(MANIFEST), serde_json::to_vec_pretty(&manifest)?)?;
+    Ok(manifest)
+}
+
+/// What a restore found when it verified the result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Restored {
+    pub manifest: Manifest,
+    pub blobs_checked: u64,
+    pub log_entries_checked: u64,
+}
+
+/// Restores the backup in `from` into the empty database `db_url` and data
+/// directory `data_dir`, then verifies every blob hash and the log chain.
+pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Result<Restored> {
+    let manifest: Manifest = serde_json::from_slice(
+        &std::fs::read(from.join(MANIFEST)).with_context(|| format!("{} has no {MANIFEST}", from.display()))?,
+    )
+    .context("read the manifest")?;
+    ensure!(manifest.format == 1, "unknown backup format {}", manifest.format);
+    let is_pg = db_url.starts_with("postgres://") || db_url.starts_with("postgresql://");
+    ensure!(
+        (manifest.database == "postgres") == is_pg,
+        "this is a {} backup; restore it into a {} database",
+        manifest.database,
+        manifest.database
+    );
+    let blobs_dir = data_dir.join("blobs");
+    if blobs_dir.exists() && std::fs::read_dir(&blobs_dir)?.next().is_some() {
+        bail!("{} already holds blobs: restore into an empty data directory", blobs_dir.display());
+    }
+    if is_pg {
+        let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
+        let (tables,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
+                .fetch_one(&mut conn)
+                .await?;
+        conn.close().await?;
+        ensure!(tables == 0, "the database already has tables: restore into an empty database");
+        let out = Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname", db_url])
+            .arg(from.join("gwx.pgdump"))
+            .output()
+            .context("run pg_restore (install the PostgreSQL client tools)")?;
+        ensure!(out.status.success(), "pg_restore failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    } else {
+        let target = Path::new(db_url);
+        ensure!(!target.exists(), "{} exists: restore into an empty data directory", target.display());
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::copy(from.join("gwx.db"), target).context("copy the database")?;
+        std::fs::File::open(target)?.sync_all()?;
+    }
+
+    // Copy the blob files, each checked on the way.
+    let (src, dst) = (from.to_owned(), data_dir.to_owned());
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let root = src.join("blobs");
+        if !root.exists() {
+            return Ok(());
+        }
+        for prefix in std::fs::read_dir(&root)? {
+            for f in std::fs::read_dir(prefix?.path())? {
+                let f = f?;
+                let sha = f.file_name().to_string_lossy().into_owned();
+                copy_verified(&f.path(), &blob_path(&dst, &sha), &sha)?;
+            }
+        }
+        Ok(())
+    })
+    .await??;
+
+    let store = Store::open(db_url).await.context("open the restored database")?;
+    let (blobs_checked, log_entries_checked) = verify(&store, data_dir).await?;
+    let (head_seq,): (i64,) = crate::store::with_pool!(store, |pool| {
+        sqlx::query_as("SELECT seq FROM log_head WHERE id = 1").fetch_one(pool).await?
+    });
+    store.close().await;
+    ensure!(
+        head_seq == manifest.log_head_seq,
+        "the restored log ends at {head_seq}, the manifest says {}",
+        manifest.log_head_seq
+    );
+    Ok(Restored { manifest, blobs_checked, log_entries_checked })
+}
+
+/// Checks every blob (inline bytes or file) against its hash and the whole
+/// log chain. Returns (blobs, log entries) checked.
+pub async fn verify(store: &Store, data_dir: &Path) -> anyhow::Result<(u64, u64)> {
+    let mut checked = 0u64;
+    let mut after = String::new();
+    loop {
+        let batch: Vec<(String, Option<Vec<u8>>)> = crate::store::with_pool!(store, |pool| {
+            sqlx::query_as("SELECT sha256, data FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT 200")
+                .bind(&after)
+                .fetch_all(pool)
+                .await?
+        });
+        let Some((last, _)) = batch.last() else { break };
+        after = last.clone();
+        for (sha, data) in batch {
+            let got = match data {
+                Some(bytes) => hex::encode(openssl::sha::sha256(&bytes)),
+                None => {
+                    let path = blob_path(data_dir, &sha);
+                    tokio::task::spawn_blocking(move || file_sha256(&path)).await??
+                }
+            };
+            ensure!(got == sha, "blob {sha} is damaged: its content hashes to {got}");
+            checked += 1;
+        }
+    }
+    let report = store.verify_log().await?.map_err(|b| anyhow::anyhow!("the exchange log chain is broken: {b}"))?;
+    Ok((checked, report.checked))
+}

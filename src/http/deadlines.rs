@@ -1,0 +1,170 @@
+//! `deadlines/sender` (the paper resend list, §12-2) and
+//! `deadlines/receiver` (the overdue list, §13-2), each for the caller's
+//! own participant: JSON pages, CSV, or a printable page.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+
+use super::AppState;
+use super::extract::{PageOf, Query};
+use super::problem::ApiResult;
+use super::report::{Format, Table, local_time, local_time_opt};
+use crate::auth::Caller;
+use crate::deadlines;
+use crate::documents::lifecycle::DeliveryView;
+use crate::domain::delivery::DeliveryState;
+use crate::store::DeliveryRecord;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/deadlines/sender", get(sender)).route("/api/v1/deadlines/receiver", get(receiver))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// `json` (default, paginated), `csv` or `html` (printable; the whole list).
+    pub format: Option<Format>,
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page (a delivery id).
+    pub cursor: Option<String>,
+}
+
+/// A printout holds the whole list, up to this many rows.
+const PRINT_MAX: i64 = 5000;
+
+fn state_zh(state: &str) -> &'static str {
+    match state.parse::<DeliveryState>() {
+        Ok(DeliveryState::Delivered) => "未讀取",
+        Ok(DeliveryState::Fetched) => "已讀取未確認",
+        Ok(DeliveryState::Confirmed) => "已確認",
+        Ok(DeliveryState::Returned) => "已退文",
+        Err(_) => "—",
+    }
+}
+
+/// Runs `list` for one JSON page, or for the whole list (CSV and print).
+async fn respond<F, Fut>(
+    q: ListParams,
+    table: impl FnOnce(Vec<DeliveryRecord>) -> Table,
+    list: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce(Option<String>, i64) -> Fut,
+    Fut: Future<Output = Result<Vec<DeliveryRecord>, crate::documents::Refused>>,
+{
+    let format = q.format.unwrap_or_default();
+    if format == Format::Json {
+        let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+        let items: Vec<DeliveryView> = list(q.cursor, limit).await?.into_iter().map(DeliveryView::from).collect();
+        return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())).into_response());
+    }
+    let rows = list(None, PRINT_MAX + 1).await?;
+    let cut = rows.len() as i64 > PRINT_MAX;
+    let mut t = table(rows.into_iter().take(PRINT_MAX as usize).collect());
+    if cut {
+        t.note = Some(format!("僅列出前 {PRINT_MAX} 筆；請以 JSON 分頁查詢其餘資料。"));
+    }
+    Ok(t.respond(format))
+}
+
+/// 受文者未確認清單及被退文清單: deliveries to resend on paper.
+#[utoipa::path(get, path = "/api/v1/deadlines/sender", tag = "deadlines", params(ListParams),
+    responses((status = 200, body = PageOf<DeliveryView>)))]
+pub(super) async fn sender(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Response> {
+    let code = caller.participant.code.to_string();
+    let name = caller.participant.name.clone();
+    respond(
+        q,
+        |rows| Table {
+            title: "受文者未確認及被退文清單（應補發紙本）".into(),
+            subtitle: format!("發文機關 {name}（{code}）"),
+            columns: vec![
+                "發文字號",
+                "主旨",
+                "受文者",
+                "正副本",
+                "狀態",
+                "送達時間",
+                "檢核期限",
+                "退文理由",
+                "交付編號",
+            ],
+            rows: rows
+                .into_iter()
+                .map(|d| {
+                    vec![
+                        d.document_number,
+                        d.subject,
+                        d.recipient_code,
+                        if d.kind == "copy" { "副本".into() } else { "正本".into() },
+                        state_zh(&d.state).into(),
+                        local_time(d.delivered_at),
+                        local_time_opt(d.sender_deadline),
+                        d.return_reason.unwrap_or_default(),
+                        d.id,
+                    ]
+                })
+                .collect(),
+            note: None,
+            file: format!("paper-resend-{code}"),
+        },
+        |after, limit| async move { deadlines::paper_resend_list(&app, &caller, after.as_deref(), limit).await },
+    )
+    .await
+}
+
+/// 逾期未處理清單: deliveries past the receiver's check deadline.
+#[utoipa::path(get, path = "/api/v1/deadlines/receiver", tag = "deadlines", params(ListParams),
+    responses((status = 200, body = PageOf<DeliveryView>)))]
+pub(super) async fn receiver(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Response> {
+    let code = caller.participant.code.to_string();
+    let name = caller.participant.name.clone();
+    respond(
+        q,
+        |rows| Table {
+            title: "逾期未處理公文清單".into(),
+            subtitle: format!("受文機關 {name}（{code}）"),
+            columns: vec![
+                "發文字號",
+                "主旨",
+                "發文者",
+                "速別",
+                "狀態",
+                "送達時間",
+                "收文檢核期限",
+                "立即確認期限",
+                "交付編號",
+            ],
+            rows: rows
+                .into_iter()
+                .map(|d| {
+                    vec![
+                        d.document_number,
+                        d.subject,
+                        d.sender_code,
+                        d.speed,
+                        state_zh(&d.state).into(),
+                        local_time(d.delivered_at),
+                        local_time_opt(d.receiver_deadline),
+                        local_time_opt(d.immediate_deadline),
+                        d.id,
+                    ]
+                })
+                .collect(),
+            note: None,
+            file: format!("overdue-{code}"),
+        },
+        |after, limit| async move { deadlines::overdue_list(&app, &caller, after.as_deref(), limit).await },
+    )
+    .await
+}

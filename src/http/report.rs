@@ -1,0 +1,156 @@
+//! Lists that clerks and auditors query *or print* (§8, §12-2: 查詢或列印):
+//! the same rows as JSON, as CSV (UTF-8 with a BOM, so spreadsheet programs
+//! read the Chinese right), or as a printable HTML page.
+
+use askama::Template;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use http::{HeaderValue, header};
+
+use super::problem::Problem;
+use crate::domain::calendar::{at_local, taipei};
+
+/// `?format=`: `json` (default), `csv` or `html` (printable).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Json,
+    Csv,
+    Html,
+}
+
+/// Rows for CSV or the printable page.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub title: String,
+    pub subtitle: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+    /// Shown under the table (e.g. that a printout was cut short).
+    pub note: Option<String>,
+    /// The download name of the CSV, without extension.
+    pub file: String,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct Page<'a> {
+    title: &'a str,
+    subtitle: &'a str,
+    generated: String,
+    columns: &'a [&'static str],
+    rows: &'a [Vec<String>],
+    note: &'a Option<String>,
+}
+
+impl Table {
+    /// The table as CSV or HTML; JSON is the caller's business.
+    pub fn respond(&self, format: Format) -> Response {
+        match format {
+            Format::Csv => {
+                let mut out = String::from("\u{feff}");
+                out.push_str(&csv_line(self.columns.iter().copied()));
+                for r in &self.rows {
+                    out.push_str(&csv_line(r.iter().map(String::as_str)));
+                }
+                csv_response(&self.file, out)
+            }
+            _ => {
+                let page = Page {
+                    title: &self.title,
+                    subtitle: &self.subtitle,
+                    generated: local_time(Utc::now()),
+                    columns: &self.columns,
+                    rows: &self.rows,
+                    note: &self.note,
+                };
+                match page.render() {
+                    Ok(html) => html_response(html),
+                    Err(e) => Problem::internal(format!("cannot render the page: {e}")).into_response(),
+                }
+            }
+        }
+    }
+}
+
+pub fn html_response(html: String) -> Response {
+    let mut resp = html.into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    resp
+}
+
+pub fn csv_response(file: &str, body: impl Into<axum::body::Body>) -> Response {
+    let mut resp = body.into().into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    let disposition =
+        format!("attachment; filename=\"{}.csv\"", file.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).expect("ASCII"));
+    resp
+}
+
+/// One CSV record (RFC 4180 quoting), ending in CRLF. A leading `=`, `+`,
+/// `-` or `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
+pub fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> String {
+    let mut line = fields
+        .map(|f| {
+            let f = if f.starts_with(['=', '+', '-', '@']) { format!("'{f}") } else { f.to_owned() };
+            if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push_str("\r\n");
+    line
+}
+
+/// A time as clerks read it: Taipei local, to the minute.
+pub fn local_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&taipei()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+pub fn local_time_opt(t: Option<DateTime<Utc>>) -> String {
+    t.map(local_time).unwrap_or_default()
+}
+
+/// A period given as local dates `from`..=`to` (both inclusive), as
+/// instants `[start, end)`. Defaults: the last 30 days up to today.
+pub fn period(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, String), Problem> {
+    let today = now.with_timezone(&taipei()).date_naive();
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Duration::days(29));
+    if from > to {
+        return Err(Problem::invalid_field(format!("the period starts ({from}) after it ends ({to})")));
+    }
+    if (to - from).num_days() > 3660 {
+        return Err(Problem::invalid_field("the period is longer than ten years"));
+    }
+    let midnight = chrono::NaiveTime::MIN;
+    Ok((at_local(from, midnight), at_local(to + chrono::Duration::days(1), midnight), format!("{from} 至 {to}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_line(["a", "b,c", "say \"hi\""].into_iter()), "a,\"b,c\",\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(csv_line(["=HYPERLINK(\"x\")", "-1"].into_iter()), "\"'=HYPERLINK(\"\"x\"\")\",'-1\r\n");
+    }
+
+    #[test]
+    fn periods_are_local_dates() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap().with_timezone(&Utc);
+        let (a, b, label) =
+            period(NaiveDate::from_ymd_opt(2026, 11, 1), NaiveDate::from_ymd_opt(2026, 11, 30), now).unwrap();
+        assert_eq!(a.to_rfc3339(), "2026-10-31T16:00:00+00:00");
+        assert_eq!(b.to_rfc3339(), "2026-11-30T16:00:00+00:00");
+        assert_eq!(label, "2026-11-01 至 2026-11-30");
+        assert!(period(NaiveDate::from_ymd_opt(2026, 12, 1), NaiveDate::from_ymd_opt(2026, 11, 1), now).is_err());
+    }
+}
