@@ -298,26 +298,66 @@ pub async fn send_plain(
     to: &[&str],
     groups: &[&str],
 ) -> reqwest::Response {
-    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{keys}"))).unwrap();
-    let di = gwx::bench::bench_di(code, serial, &[]);
     let opts = gwx::client::package::SendOptions {
         to: to.iter().map(|c| c.to_string()).collect(),
         groups: groups.iter().map(|g| g.to_string()).collect(),
         ..Default::default()
     };
+    send_doc(hub, client, keys, code, serial, &opts, None).await
+}
+
+/// Like [`send_plain`] with any options, and with one PDF attachment of
+/// `attachment` bytes when given (above 64 KiB it is kept as a blob file).
+pub async fn send_doc(
+    hub: &TestHub,
+    client: &reqwest::Client,
+    keys: &str,
+    code: &str,
+    serial: &str,
+    opts: &gwx::client::package::SendOptions,
+    attachment: Option<usize>,
+) -> reqwest::Response {
+    use gwx::client::package::Source;
+    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{keys}"))).unwrap();
+    let names: Vec<String> = attachment.iter().map(|_| format!("{serial}_ATTCH1.pdf")).collect();
+    let di = gwx::bench::bench_di(code, serial, &names);
     let out = gwx::client::package::build(
         gwx::domain::document::FileName::parse("d.di").unwrap(),
         bytes::Bytes::from(di.clone()),
-        &opts,
+        opts,
         &gwx::domain::ParticipantCode::parse(code).unwrap(),
         &kp.cert,
         &kp.key,
-        |_| unreachable!("no attachments"),
+        |name| Ok(Source::Bytes(gwx::bench::pdf_of(attachment.unwrap_or(0), name))),
     )
     .unwrap();
-    let form = reqwest::multipart::Form::new()
+    let mut form = reqwest::multipart::Form::new()
         .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
         .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"))
         .part("document", reqwest::multipart::Part::bytes(di.into_bytes()).file_name("d.di"));
+    for a in &out.attachments {
+        let Source::Bytes(b) = &a.source else { unreachable!("built from bytes") };
+        form = form.part(
+            "attachment",
+            reqwest::multipart::Part::bytes(b.to_vec()).file_name(a.entry.name.as_str().to_owned()),
+        );
+    }
     client.post(hub.url("/api/v1/documents")).multipart(form).send().await.unwrap()
+}
+
+/// Downloads a delivery's package as `who` and confirms it (確認).
+pub async fn fetch_and_confirm(hub: &TestHub, who: &str, delivery: &str) -> serde_json::Value {
+    let c = hub.client(who);
+    let pkg = c.get(hub.url(&format!("/api/v1/deliveries/{delivery}/package"))).send().await.unwrap();
+    assert_eq!(pkg.status(), 200);
+    pkg.bytes().await.unwrap();
+    json(
+        c.post(hub.url(&format!("/api/v1/deliveries/{delivery}/confirm")))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await
 }
