@@ -364,3 +364,54 @@ both_databases!(
     immediate_confirmation_counts_office_hours,
     a_typhoon_closure_moves_deadlines_not_yet_passed,
 );
+
+/// `gwx deadlines`: the lists from the command line, as a summary or the
+/// hub's CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gwx_client_prints_the_deadline_lists() {
+    let hub = start(Backend::Sqlite).await;
+    let doc = send(&hub, "1001", &[EDUCATION]).await;
+    let id = delivery_to(&recipients(&hub, &doc).await, EDUCATION)["id"].as_str().unwrap().to_owned();
+    json(
+        hub.client(EDUCATION)
+            .post(hub.url(&format!("/api/v1/deliveries/{id}/return")))
+            .json(&json!({"reason": "附件缺漏"}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let gwx = |code: &str, args: &[&str]| {
+        let hub_url = hub.url("");
+        let (cert, key, ca) = (
+            hub.path(&format!("clients/{code}.pem")),
+            hub.path(&format!("clients/{code}.key")),
+            hub.path("certs/ca.pem"),
+        );
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+                    .args(&args)
+                    .args(["--hub", &hub_url])
+                    .env("GWX_CERT", cert)
+                    .env("GWX_KEY", key)
+                    .env("GWX_CA", ca)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let text = gwx(CIVIL_AFFAIRS, &["deadlines", "sender"]).await;
+    assert!(text.contains(&id) && text.contains("returned") && text.contains("退文原因: 附件缺漏"), "{text}");
+    let both = gwx(CIVIL_AFFAIRS, &["deadlines"]).await;
+    assert!(both.contains("應補發紙本") && both.contains("逾期未處理"), "{both}");
+    let csv = gwx(EDUCATION, &["deadlines", "receiver", "--format", "csv"]).await;
+    assert!(csv.starts_with("\u{feff}發文字號,主旨,發文者,速別"), "{csv}");
+    hub.stop().await;
+}

@@ -469,7 +469,10 @@ mod tests {
         assert_eq!(y.days[0].note, "開國紀念日");
         assert_eq!(CalendarYear::parse_dgpa(2028, &y.to_dgpa_csv()).unwrap(), y);
 
-        let err = |t: String| CalendarYear::parse_dgpa(2028, &t).err().expect("refused").reason;
+        let err = |t: String| match CalendarYear::parse_dgpa(2028, &t) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e.reason,
+        };
         assert!(
             err(csv_for(2028, |l| {
                 l.pop();

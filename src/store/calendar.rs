@@ -49,10 +49,11 @@ pub struct PendingDeadlines {
 impl Store {
     /// The calendar as stored: every loaded year and every closure.
     pub async fn calendar(&self) -> Result<Calendar> {
-        let (days, closures): (Vec<(NaiveDate, i32, bool)>, Vec<(NaiveDate, String)>) = with_pool!(self, |pool| {
-            let days = sqlx::query_as("SELECT day, year, working FROM calendar_days").fetch_all(pool).await?;
-            let closures = sqlx::query_as("SELECT day, part FROM calendar_closures").fetch_all(pool).await?;
-            (days, closures)
+        let days: Vec<(NaiveDate, i32, bool)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT day, year, working FROM calendar_days").fetch_all(pool).await?
+        });
+        let closures: Vec<(NaiveDate, String)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT day, part FROM calendar_closures").fetch_all(pool).await?
         });
         let mut years: std::collections::BTreeMap<i32, CalendarYear> = Default::default();
         for (date, year, working) in days {
