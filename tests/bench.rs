@@ -40,4 +40,9 @@ fn gwx_bench_runs_every_scenario_and_reports() {
     assert_eq!(r["fanout"]["recipients"], 25);
     assert_eq!(r["fanout"]["attachment_stored_once"], true);
     assert_eq!(r["fanout"]["blob_files_stored"], 1);
+    // Every delivery of the run is in the timeliness report (24 + 20 + 10
+    // documents to 3 recipients, the large package to one, and the
+    // fan-out), and the log exported.
+    assert_eq!(r["audit"]["deliveries"], (24 + 20 + 10) * 3 + 1 + 25);
+    assert!(r["audit"]["log_entries"].as_u64().unwrap() > (24 + 20 + 10) * 4);
 }

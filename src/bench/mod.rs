@@ -12,6 +12,8 @@
 //! - `large`: one 100 MiB package; the hub's peak RSS above idle.
 //! - `fanout`: one document to 10,000 recipients; time to accept, and the
 //!   attachment stored once.
+//! - `audit`: after the others, 研考會's timeliness report over everything
+//!   they delivered, and the whole exchange log exported as CSV.
 //!
 //! Without `--hub`, the bench creates a demo hub in a temporary directory
 //! and runs it as a child process, so it can read the hub's RSS.
@@ -41,6 +43,7 @@ pub enum Scenario {
     Lifecycle,
     Large,
     Fanout,
+    Audit,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -58,7 +61,7 @@ pub struct BenchArgs {
     /// Database for a started hub (default: its embedded SQLite).
     #[arg(long)]
     pub database: Option<String>,
-    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,lifecycle,large,fanout")]
+    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,lifecycle,large,fanout,audit")]
     pub scenarios: Vec<Scenario>,
     /// Concurrent submitting clients.
     #[arg(long, default_value_t = 32)]
@@ -305,6 +308,19 @@ pub struct Report {
     pub lifecycle: Option<RateRun>,
     pub large: Option<Large>,
     pub fanout: Option<Fanout>,
+    pub audit: Option<Audit>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Audit {
+    /// Deliveries the timeliness report counted.
+    pub deliveries: i64,
+    /// Median of five timeliness reports, milliseconds.
+    pub timeliness_ms: f64,
+    /// Exchange-log entries exported as CSV, and the time it took.
+    pub log_entries: usize,
+    pub log_csv_seconds: f64,
+    pub log_csv_mib: f64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -434,6 +450,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             Scenario::Fanout => {
                 eprintln!("fanout: registering {} recipients…", args.fanout);
                 report.fanout = Some(fanout(&hub, &signers[0], &clients[0], &args, run).await?);
+            }
+            Scenario::Audit => {
+                eprintln!("audit: timeliness report and log export…");
+                let rdec = PARTICIPANTS.iter().position(|c| *c == demo::RDEC).expect("rdec is a bench participant");
+                report.audit = Some(audit(&clients[rdec]).await?);
             }
         }
     }
@@ -675,6 +696,29 @@ async fn fanout(
 }
 
 /// The report as text.
+/// Times the audit queries over whatever the hub holds today.
+async fn audit(rdec: &Client) -> anyhow::Result<Audit> {
+    let mut times = Vec::new();
+    let mut deliveries = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let v = rdec.get_json("/api/v1/audit/timeliness").await?;
+        times.push(t.elapsed());
+        deliveries = v["totals"]["received"].as_i64().unwrap_or(0);
+    }
+    times.sort_unstable();
+    let t = Instant::now();
+    let csv = rdec.get_bytes("/api/v1/log?format=csv").await?;
+    let log_csv_seconds = t.elapsed().as_secs_f64();
+    Ok(Audit {
+        deliveries,
+        timeliness_ms: times[2].as_secs_f64() * 1000.0,
+        log_entries: csv.iter().filter(|&&b| b == b'\n').count().saturating_sub(1),
+        log_csv_seconds,
+        log_csv_mib: csv.len() as f64 / (1024.0 * 1024.0),
+    })
+}
+
 pub fn print(r: &Report) {
     let Some(c) = &r.ceiling else { return };
     println!("machine ceiling ({} cores, each figure one core):", c.cores);
@@ -753,5 +797,17 @@ pub fn print(r: &Report) {
             _ => String::new(),
         };
         println!("fanout: one document to {} recipients accepted in {:.3} s; {stored}", f.recipients, f.seconds);
+    }
+    if let Some(a) = &r.audit {
+        println!(
+            "audit: timeliness report over {} deliveries in {:.0} ms (median of 5); exchange log of {} entries \
+             exported as CSV in {:.2} s ({:.1} MiB, {:.0} entries/s)",
+            a.deliveries,
+            a.timeliness_ms,
+            a.log_entries,
+            a.log_csv_seconds,
+            a.log_csv_mib,
+            a.log_entries as f64 / a.log_csv_seconds.max(1e-9)
+        );
     }
 }
