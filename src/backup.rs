@@ -12,13 +12,13 @@
 //! A backup directory holds `gwx.db` (SQLite) or `gwx.pgdump` (PostgreSQL
 //! custom format), `blobs/ab/<sha256>`, and `manifest.json`.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
 use sqlx::Connection;
 
+use crate::blobs::digest_file;
 use crate::store::Store;
 
 /// What a backup holds, written as `manifest.json`.
@@ -49,39 +49,18 @@ fn copy_verified(from: &Path, to: &Path, sha: &str) -> anyhow::Result<u64> {
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut src = std::fs::File::open(from).with_context(|| format!("open blob {}", from.display()))?;
     let mut dst = std::fs::File::create(to).with_context(|| format!("create {}", to.display()))?;
-    let mut hasher = openssl::sha::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n])?;
-        size += n as u64;
-    }
+    let (size, digest) = digest_file(from, Some(&mut dst)).with_context(|| format!("copy blob {}", from.display()))?;
     dst.sync_all()?;
-    let got = hex::encode(hasher.finish());
+    let got = hex::encode(digest);
     ensure!(got == sha, "blob {} is damaged: its content hashes to {got}", from.display());
     Ok(size)
 }
 
 /// Hashes a file.
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut hasher = openssl::sha::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finish()))
+    let (_, digest) = digest_file(path, None).with_context(|| format!("read blob {}", path.display()))?;
+    Ok(hex::encode(digest))
 }
 
 fn prepare_target(to: &Path) -> anyhow::Result<()> {

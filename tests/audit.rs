@@ -75,12 +75,8 @@ async fn timeliness_figures_match_a_hand_computed_data_set(backend: Backend) {
     // Education returns B; Social Welfare confirms it Monday 14:30 (270 minutes).
     hub.clock.set(local("2027-11-01T11:00:00"));
     json(
-        hub.client(EDUCATION)
-            .post(hub.url(&format!("/api/v1/deliveries/{}/return", b[0])))
-            .json(&json!({"reason": "非本局業務"}))
-            .send()
-            .await
-            .unwrap(),
+        common::post(&hub, EDUCATION, &format!("/api/v1/deliveries/{}/return", b[0]), json!({"reason": "非本局業務"}))
+            .await,
         200,
     )
     .await;
@@ -90,16 +86,8 @@ async fn timeliness_figures_match_a_hand_computed_data_set(backend: Backend) {
     confirm_at(&hub, "2027-11-02T09:30:00", EDUCATION, &d[0]).await;
     // The sender resends B on paper to Education.
     hub.clock.set(local("2027-11-03T11:00:00"));
-    json(
-        hub.client(CIVIL_AFFAIRS)
-            .post(hub.url(&format!("/api/v1/deliveries/{}/paper-resend", b[0])))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    json(common::post(&hub, CIVIL_AFFAIRS, &format!("/api/v1/deliveries/{}/paper-resend", b[0]), json!({})).await, 200)
+        .await;
 
     // Wednesday 12:00: C is overdue at Education; D's sender deadline (Wed
     // 14:00) is still ahead; B (returned) and C (never confirmed) were

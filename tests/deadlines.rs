@@ -45,6 +45,11 @@ fn delivery_to<'a>(rs: &'a [Value], code: &str) -> &'a Value {
     rs.iter().find(|r| r["recipient"] == code).unwrap()
 }
 
+/// Declares a closure as `who`.
+async fn close(hub: &TestHub, who: &str, date: &str, part: &str, reason: &str) -> reqwest::Response {
+    common::post(hub, who, "/api/v1/calendar/closures", json!({"date": date, "part": part, "reason": reason})).await
+}
+
 /// A DGPA CSV for `year`: weekends off, except `working` days; `off` days off.
 fn dgpa_csv(year: i32, working: &[&str], off: &[&str]) -> String {
     let mut out = String::from("\u{feff}西元日期,星期,是否放假,備註\r\n");
@@ -140,17 +145,7 @@ async fn calendar_upload_is_validated_and_for_the_it_bureau_only(backend: Backen
         "forbidden",
     )
     .await;
-    problem(
-        hub.client(EDUCATION)
-            .post(hub.url("/api/v1/calendar/closures"))
-            .json(&json!({"date": "2028-01-03", "part": "day", "reason": "颱風"}))
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    problem(close(&hub, EDUCATION, "2028-01-03", "day", "颱風").await, 403, "forbidden").await;
     json(put(full).await.unwrap(), 200).await;
     let loaded = common::wait_for_log(hub.store(), "calendar.loaded", "calendar 2028 loaded").await;
     assert_eq!(loaded.participant.as_deref(), Some(IT_BUREAU));
@@ -174,12 +169,8 @@ async fn returned_and_unconfirmed_deliveries_are_on_the_paper_resend_list(backen
     // Education returns it at once; Social Welfare does nothing.
     hub.clock.set(local("2027-11-01T10:00:00"));
     json(
-        hub.client(EDUCATION)
-            .post(hub.url(&format!("/api/v1/deliveries/{to_edu}/return")))
-            .json(&json!({"reason": "非本局業務"}))
-            .send()
-            .await
-            .unwrap(),
+        common::post(&hub, EDUCATION, &format!("/api/v1/deliveries/{to_edu}/return"), json!({"reason": "非本局業務"}))
+            .await,
         200,
     )
     .await;
@@ -279,16 +270,7 @@ async fn a_typhoon_closure_moves_deadlines_not_yet_passed(backend: Backend) {
     // Tuesday 11:00: the first document's receiver deadline (Tue 10:00) has
     // passed; its sender deadline (Tue 14:00) has not.
     hub.clock.set(local("2027-11-02T11:00:00"));
-    let v = json(
-        hub.client(IT_BUREAU)
-            .post(hub.url("/api/v1/calendar/closures"))
-            .json(&json!({"date": "2027-11-03", "part": "day", "reason": "颱風停班"}))
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    let v = json(close(&hub, IT_BUREAU, "2027-11-03", "day", "颱風停班").await, 201).await;
     assert_eq!(v["closure"]["part"], "day");
     assert_eq!(v["recomputed"]["deliveries"], 1, "only the second document's deadlines move: {v}");
 
@@ -300,16 +282,7 @@ async fn a_typhoon_closure_moves_deadlines_not_yet_passed(backend: Backend) {
     assert_eq!(time(&l["sender_deadline"]), local("2027-11-04T14:00:00"));
 
     // An afternoon closure on Thursday moves the 14:00 deadline, not the 10:00 one.
-    let v = json(
-        hub.client(IT_BUREAU)
-            .post(hub.url("/api/v1/calendar/closures"))
-            .json(&json!({"date": "2027-11-04", "part": "afternoon", "reason": "颱風下午停班"}))
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    let v = json(close(&hub, IT_BUREAU, "2027-11-04", "afternoon", "颱風下午停班").await, 201).await;
     assert_eq!(v["recomputed"]["deliveries"], 1);
     let l = delivery_to(&recipients(&hub, &late).await, EDUCATION).clone();
     assert_eq!(time(&l["receiver_deadline"]), local("2027-11-04T10:00:00"));
@@ -320,36 +293,16 @@ async fn a_typhoon_closure_moves_deadlines_not_yet_passed(backend: Backend) {
     assert_eq!(c.participant.as_deref(), Some(IT_BUREAU));
     common::wait_for_log(hub.store(), "deadlines.recomputed", "1 deliveries").await;
     // New documents use the closure at once; a past day cannot be closed.
-    problem(
-        hub.client(IT_BUREAU)
-            .post(hub.url("/api/v1/calendar/closures"))
-            .json(&json!({"date": "2027-11-01", "part": "day", "reason": "太遲"}))
-            .send()
-            .await
-            .unwrap(),
-        422,
-        "invalid-field",
-    )
-    .await;
+    problem(close(&hub, IT_BUREAU, "2027-11-01", "day", "太遲").await, 422, "invalid-field").await;
     // An explicit recomputation needs the IT bureau and a reason.
     problem(
-        hub.client(EDUCATION)
-            .post(hub.url("/api/v1/deadlines/recompute"))
-            .json(&json!({"reason": "x"}))
-            .send()
-            .await
-            .unwrap(),
+        common::post(&hub, EDUCATION, "/api/v1/deadlines/recompute", json!({"reason": "x"})).await,
         403,
         "forbidden",
     )
     .await;
     let v = json(
-        hub.client(IT_BUREAU)
-            .post(hub.url("/api/v1/deadlines/recompute"))
-            .json(&json!({"reason": "2027 行事曆更正"}))
-            .send()
-            .await
-            .unwrap(),
+        common::post(&hub, IT_BUREAU, "/api/v1/deadlines/recompute", json!({"reason": "2027 行事曆更正"})).await,
         200,
     )
     .await;
@@ -373,12 +326,7 @@ async fn the_gwx_client_prints_the_deadline_lists() {
     let doc = send(&hub, "1001", &[EDUCATION]).await;
     let id = delivery_to(&recipients(&hub, &doc).await, EDUCATION)["id"].as_str().unwrap().to_owned();
     json(
-        hub.client(EDUCATION)
-            .post(hub.url(&format!("/api/v1/deliveries/{id}/return")))
-            .json(&json!({"reason": "附件缺漏"}))
-            .send()
-            .await
-            .unwrap(),
+        common::post(&hub, EDUCATION, &format!("/api/v1/deliveries/{id}/return"), json!({"reason": "附件缺漏"})).await,
         200,
     )
     .await;

@@ -3,7 +3,6 @@
 //! from the SW or the command line, the envelope hashed and signed with the
 //! participant's own key (DESIGN §3.5).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -76,19 +75,8 @@ pub fn media_type(name: &FileName) -> &'static str {
 
 /// Size and SHA-256 of a file, read in chunks.
 fn digest_file(path: &Path) -> anyhow::Result<(u64, Sha256)> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-    let mut h = openssl::sha::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, Sha256::from_digest(h.finish())))
+    let (size, digest) = crate::blobs::digest_file(path, None).with_context(|| format!("read {}", path.display()))?;
+    Ok((size, Sha256::from_digest(digest)))
 }
 
 fn file(role: FileRole, name: FileName, source: Source) -> anyhow::Result<OutgoingFile> {

@@ -44,97 +44,29 @@ fn state_zh(state: &str) -> &'static str {
     }
 }
 
-/// Runs `list` for one JSON page, or for the whole list (CSV and print).
-async fn respond<F, Fut>(
-    q: ListParams,
-    table: impl FnOnce(Vec<DeliveryRecord>) -> Table,
-    list: F,
-) -> ApiResult<Response>
-where
-    F: FnOnce(Option<String>, i64) -> Fut,
-    Fut: Future<Output = Result<Vec<DeliveryRecord>, crate::documents::Refused>>,
-{
-    let format = q.format.unwrap_or_default();
-    if format == Format::Json {
-        let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-        let items: Vec<DeliveryView> = list(q.cursor, limit).await?.into_iter().map(DeliveryView::from).collect();
-        return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())).into_response());
-    }
-    let rows = list(None, PRINT_MAX + 1).await?;
-    let cut = rows.len() as i64 > PRINT_MAX;
-    let mut t = table(rows.into_iter().take(PRINT_MAX as usize).collect());
-    if cut {
-        t.note = Some(format!("僅列出前 {PRINT_MAX} 筆；請以 JSON 分頁查詢其餘資料。"));
-    }
-    Ok(t.respond(format))
+/// Which of the two lists.
+#[derive(Clone, Copy)]
+enum Listing {
+    /// 受文者未確認及被退文清單: deliveries to resend on paper.
+    PaperResend,
+    /// 逾期未處理公文清單: deliveries past the receiver's check deadline.
+    Overdue,
 }
 
-/// 受文者未確認清單及被退文清單: deliveries to resend on paper.
-#[utoipa::path(get, path = "/api/v1/deadlines/sender", tag = "deadlines", params(ListParams),
-    responses((status = 200, body = PageOf<DeliveryView>)))]
-pub(super) async fn sender(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Query(q): Query<ListParams>,
-) -> ApiResult<Response> {
-    let code = caller.participant.code.to_string();
-    let name = caller.participant.name.clone();
-    respond(
-        q,
-        |rows| Table {
-            title: "受文者未確認及被退文清單（應補發紙本）".into(),
-            subtitle: format!("發文機關 {name}（{code}）"),
-            columns: vec![
-                "發文字號",
-                "主旨",
-                "受文者",
-                "正副本",
-                "狀態",
-                "送達時間",
-                "檢核期限",
-                "退文理由",
-                "交付編號",
-            ],
-            rows: rows
-                .into_iter()
-                .map(|d| {
-                    vec![
-                        d.document_number,
-                        d.subject,
-                        d.recipient_code,
-                        if d.kind == "copy" { "副本".into() } else { "正本".into() },
-                        state_zh(&d.state).into(),
-                        local_time(d.delivered_at),
-                        local_time_opt(d.sender_deadline),
-                        d.return_reason.unwrap_or_default(),
-                        d.id,
-                    ]
-                })
-                .collect(),
-            note: None,
-            file: format!("paper-resend-{code}"),
-        },
-        |after, limit| async move { deadlines::paper_resend_list(&app, &caller, after.as_deref(), limit).await },
-    )
-    .await
-}
+impl Listing {
+    fn title(self) -> &'static str {
+        match self {
+            Listing::PaperResend => "受文者未確認及被退文清單（應補發紙本）",
+            Listing::Overdue => "逾期未處理公文清單",
+        }
+    }
 
-/// 逾期未處理清單: deliveries past the receiver's check deadline.
-#[utoipa::path(get, path = "/api/v1/deadlines/receiver", tag = "deadlines", params(ListParams),
-    responses((status = 200, body = PageOf<DeliveryView>)))]
-pub(super) async fn receiver(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Query(q): Query<ListParams>,
-) -> ApiResult<Response> {
-    let code = caller.participant.code.to_string();
-    let name = caller.participant.name.clone();
-    respond(
-        q,
-        |rows| Table {
-            title: "逾期未處理公文清單".into(),
-            subtitle: format!("受文機關 {name}（{code}）"),
-            columns: vec![
+    fn columns(self) -> Vec<&'static str> {
+        match self {
+            Listing::PaperResend => {
+                vec!["發文字號", "主旨", "受文者", "正副本", "狀態", "送達時間", "檢核期限", "退文理由", "交付編號"]
+            }
+            Listing::Overdue => vec![
                 "發文字號",
                 "主旨",
                 "發文者",
@@ -145,26 +77,96 @@ pub(super) async fn receiver(
                 "立即確認期限",
                 "交付編號",
             ],
-            rows: rows
-                .into_iter()
-                .map(|d| {
-                    vec![
-                        d.document_number,
-                        d.subject,
-                        d.sender_code,
-                        d.speed,
-                        state_zh(&d.state).into(),
-                        local_time(d.delivered_at),
-                        local_time_opt(d.receiver_deadline),
-                        local_time_opt(d.immediate_deadline),
-                        d.id,
-                    ]
-                })
-                .collect(),
-            note: None,
-            file: format!("overdue-{code}"),
+        }
+    }
+
+    fn row(self, d: DeliveryRecord) -> Vec<String> {
+        let state = state_zh(&d.state).to_owned();
+        let delivered = local_time(d.delivered_at);
+        match self {
+            Listing::PaperResend => vec![
+                d.document_number,
+                d.subject,
+                d.recipient_code,
+                if d.kind == "copy" { "副本".into() } else { "正本".into() },
+                state,
+                delivered,
+                local_time_opt(d.sender_deadline),
+                d.return_reason.unwrap_or_default(),
+                d.id,
+            ],
+            Listing::Overdue => vec![
+                d.document_number,
+                d.subject,
+                d.sender_code,
+                d.speed,
+                state,
+                delivered,
+                local_time_opt(d.receiver_deadline),
+                local_time_opt(d.immediate_deadline),
+                d.id,
+            ],
+        }
+    }
+
+    async fn fetch(
+        self,
+        app: &AppState,
+        caller: &Caller,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRecord>, crate::documents::Refused> {
+        match self {
+            Listing::PaperResend => deadlines::paper_resend_list(app, caller, after, limit).await,
+            Listing::Overdue => deadlines::overdue_list(app, caller, after, limit).await,
+        }
+    }
+}
+
+/// One JSON page of the list, or the whole list as CSV or a printable page.
+async fn respond(app: AppState, caller: Caller, q: ListParams, listing: Listing) -> ApiResult<Response> {
+    let format = q.format.unwrap_or_default();
+    if format == Format::Json {
+        let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+        let items = listing.fetch(&app, &caller, q.cursor.as_deref(), limit).await?;
+        let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
+        return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())).into_response());
+    }
+    let rows = listing.fetch(&app, &caller, None, PRINT_MAX + 1).await?;
+    let cut = rows.len() as i64 > PRINT_MAX;
+    let (code, name) = (caller.participant.code.to_string(), &caller.participant.name);
+    let table = Table {
+        title: listing.title().into(),
+        subtitle: format!("{name}（{code}）"),
+        columns: listing.columns(),
+        rows: rows.into_iter().take(PRINT_MAX as usize).map(|d| listing.row(d)).collect(),
+        note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請以 JSON 分頁查詢其餘資料。")),
+        file: match listing {
+            Listing::PaperResend => format!("paper-resend-{code}"),
+            Listing::Overdue => format!("overdue-{code}"),
         },
-        |after, limit| async move { deadlines::overdue_list(&app, &caller, after.as_deref(), limit).await },
-    )
-    .await
+    };
+    Ok(table.respond(format))
+}
+
+/// 受文者未確認清單及被退文清單: deliveries to resend on paper.
+#[utoipa::path(get, path = "/api/v1/deadlines/sender", tag = "deadlines", params(ListParams),
+    responses((status = 200, body = PageOf<DeliveryView>)))]
+pub(super) async fn sender(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Response> {
+    respond(app, caller, q, Listing::PaperResend).await
+}
+
+/// 逾期未處理清單: deliveries past the receiver's check deadline.
+#[utoipa::path(get, path = "/api/v1/deadlines/receiver", tag = "deadlines", params(ListParams),
+    responses((status = 200, body = PageOf<DeliveryView>)))]
+pub(super) async fn receiver(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Response> {
+    respond(app, caller, q, Listing::Overdue).await
 }

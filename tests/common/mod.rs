@@ -361,3 +361,8 @@ pub async fn fetch_and_confirm(hub: &TestHub, who: &str, delivery: &str) -> serd
     )
     .await
 }
+
+/// POSTs a JSON body to `path` as `who`.
+pub async fn post(hub: &TestHub, who: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+    hub.client(who).post(hub.url(path)).json(&body).send().await.unwrap()
+}
