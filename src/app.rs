@@ -26,6 +26,9 @@ pub struct App {
     pub guard: crate::sanctions::Guard,
     /// The working-day calendar, cached.
     pub calendar: crate::deadlines::CalendarCache,
+    /// Key of the web console's CSRF tokens, derived from the hub's own
+    /// private key (so every node behind a load balancer agrees).
+    pub console_key: [u8; 32],
 }
 
 impl App {
@@ -38,6 +41,10 @@ impl App {
         let cert = std::fs::read(config.path(cert_path)).context("receipt certificate")?;
         let key = std::fs::read(config.path(key_path)).context("receipt key")?;
         let receipts = ReceiptSigner::load(&cert, &key).context("receipt signer")?;
+        let mut hasher = openssl::sha::Sha256::new();
+        hasher.update(b"gwx console CSRF key\0");
+        hasher.update(&key);
+        let console_key = hasher.finish();
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
         let guard = crate::sanctions::Guard::new(&config.limits);
         Ok(App {
@@ -51,6 +58,7 @@ impl App {
             inbox_events,
             guard,
             calendar: Default::default(),
+            console_key,
         })
     }
 

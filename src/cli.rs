@@ -85,6 +85,26 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Sign a 公文 DI into a package directory without sending it, for
+    /// upload through the web console (a browser cannot sign with the card).
+    Sign {
+        di: PathBuf,
+        #[arg(long)]
+        to: Vec<String>,
+        #[arg(long)]
+        cc: Vec<String>,
+        #[arg(long)]
+        group: Vec<String>,
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+        #[arg(long)]
+        immediate: bool,
+        /// The directory to write the signed package into.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        identity: Identity,
+    },
     /// List your inbox.
     Inbox {
         /// Only deliveries in this state: delivered, fetched, confirmed, returned.
@@ -290,6 +310,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = SendOptions { to, cc, groups: group, attach, immediate_confirmation: immediate };
             send(&identity, &di, &opts, receipt.as_deref()).await
         }
+        Command::Sign { di, to, cc, group, attach, immediate, out, identity } => {
+            let opts = SendOptions { to, cc, groups: group, attach, immediate_confirmation: immediate };
+            let (sender, cert, key) = signer(&Client::new(&identity)?, &identity).await?;
+            let package = crate::client::package::from_di_file(&di, &opts, &sender, &cert, &key)?;
+            let files = package.write_to(&out)?;
+            println!("signed package written to {} ({} files):", out.display(), files.len());
+            for f in files {
+                println!("  {}", f.display());
+            }
+            println!("upload them on the console's 發送公文 page");
+            Ok(())
+        }
         Command::Inbox { state, wait, json, identity } => {
             let mut path = format!("/api/v1/inbox?wait={wait}");
             if let Some(s) = state {
@@ -411,12 +443,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn send(identity: &Identity, di: &Path, opts: &SendOptions, receipt: Option<&Path>) -> anyhow::Result<()> {
-    let client = Client::new(identity)?;
+/// The participant the certificate belongs to, asked of the hub, with the
+/// certificate and key that sign for it.
+async fn signer(
+    client: &Client,
+    identity: &Identity,
+) -> anyhow::Result<(crate::domain::ParticipantCode, openssl::x509::X509, openssl::pkey::PKey<openssl::pkey::Private>)>
+{
     let who = client.get_json("/api/v1/whoami").await?;
     let sender = crate::domain::ParticipantCode::parse(who["participant"]["code"].as_str().unwrap_or(""))?;
     let cert = openssl::x509::X509::from_pem(&std::fs::read(&identity.cert)?)?;
     let key = openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&identity.key)?)?;
+    Ok((sender, cert, key))
+}
+
+async fn send(identity: &Identity, di: &Path, opts: &SendOptions, receipt: Option<&Path>) -> anyhow::Result<()> {
+    let client = Client::new(identity)?;
+    let (sender, cert, key) = signer(&client, identity).await?;
     let out = crate::client::package::from_di_file(di, opts, &sender, &cert, &key)?;
     let total = out.total_bytes();
     let progress = (total > 1024 * 1024 && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {

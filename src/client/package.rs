@@ -189,3 +189,29 @@ pub fn build(
     let signature = cms::sign_detached(&envelope_xml, cert, key)?;
     Ok(Outgoing { envelope, envelope_xml, signature, document, attachments })
 }
+
+impl Outgoing {
+    /// Writes the signed package into `dir` (created): `envelope.xml`,
+    /// `envelope.p7s`, the document and every attachment under their names,
+    /// ready to upload from a browser (the console cannot sign).
+    pub fn write_to(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        let mut written = Vec::new();
+        let mut put = |name: &str, bytes: &[u8]| -> anyhow::Result<()> {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("write {}", path.display()))?;
+            written.push(path);
+            Ok(())
+        };
+        put("envelope.xml", &self.envelope_xml)?;
+        put("envelope.p7s", &self.signature)?;
+        for f in std::iter::once(&self.document).chain(&self.attachments) {
+            let bytes = match &f.source {
+                Source::Bytes(b) => b.to_vec(),
+                Source::Path(p) => std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
+            };
+            put(f.entry.name.as_str(), &bytes)?;
+        }
+        Ok(written)
+    }
+}

@@ -105,7 +105,12 @@ pub async fn receive(
             }
             spool.write(&chunk).await?;
         }
-        parts.push(ReceivedPart { name, filename, content_type, data: spool.finish().await? });
+        let data = spool.finish().await?;
+        // A browser form's file input left empty sends an unnamed empty part.
+        if matches!(name, PartName::Attachment) && filename.as_deref() == Some("") && data.size == 0 {
+            continue;
+        }
+        parts.push(ReceivedPart { name, filename, content_type, data });
     }
     Ok(parts)
 }

@@ -40,7 +40,7 @@ async fn list(State(app): State<AppState>) -> ApiResult<Json<Vec<Block>>> {
 
 #[utoipa::path(post, path = "/api/v1/blocks", tag = "sanctions", request_body = NewBlock,
     responses((status = 201, body = Block), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
-async fn add(
+pub(super) async fn add(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<NewBlock>,
@@ -63,7 +63,7 @@ async fn add(
 }
 
 #[utoipa::path(delete, path = "/api/v1/blocks/{id}", tag = "sanctions", responses((status = 204), (status = 404, body = ProblemBody)))]
-async fn remove(
+pub(super) async fn remove(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,

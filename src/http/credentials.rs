@@ -137,7 +137,7 @@ async fn register(
 
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/disable", tag = "credentials", request_body = DisableCredential,
     responses((status = 200, body = Credential), (status = 404, body = ProblemBody), (status = 422, body = ProblemBody)))]
-async fn disable(
+pub(super) async fn disable(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
@@ -159,7 +159,7 @@ async fn disable(
 
 #[utoipa::path(post, path = "/api/v1/credentials/{id}/enable", tag = "credentials",
     responses((status = 200, body = Credential), (status = 404, body = ProblemBody)))]
-async fn enable(
+pub(super) async fn enable(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,

@@ -13,6 +13,7 @@ mod applications;
 mod audit;
 mod blocks;
 mod calendar;
+mod console;
 mod credentials;
 mod deadlines;
 mod documents;
@@ -76,6 +77,7 @@ pub fn router(app: AppState) -> Router {
         .merge(roster::routes())
         .merge(authenticated)
         .merge(applications::routes(app.clone()))
+        .merge(console::routes(app.clone()))
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(middleware::from_fn_with_state(app.clone(), guard))

@@ -197,7 +197,7 @@ async fn change_status(
 
 #[utoipa::path(post, path = "/api/v1/participants/{code}/suspend", tag = "participants", request_body = StatusChange,
     responses((status = 200, body = Participant), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
-async fn suspend(
+pub(super) async fn suspend(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
@@ -208,7 +208,7 @@ async fn suspend(
 
 #[utoipa::path(post, path = "/api/v1/participants/{code}/reinstate", tag = "participants", request_body = StatusChange,
     responses((status = 200, body = Participant), (status = 409, body = ProblemBody)))]
-async fn reinstate(
+pub(super) async fn reinstate(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
@@ -219,7 +219,7 @@ async fn reinstate(
 
 #[utoipa::path(post, path = "/api/v1/participants/{code}/terminate", tag = "participants", request_body = StatusChange,
     responses((status = 200, body = Participant), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
-async fn terminate(
+pub(super) async fn terminate(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
@@ -238,7 +238,7 @@ async fn allowlist(State(app): State<AppState>, Path(code): Path<String>) -> Api
 
 #[utoipa::path(post, path = "/api/v1/participants/{code}/allowlist", tag = "participants", request_body = NewAllowlistEntry,
     responses((status = 201, body = AllowlistEntry), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
-async fn allow(
+pub(super) async fn allow(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
@@ -254,7 +254,7 @@ async fn allow(
 
 #[utoipa::path(delete, path = "/api/v1/participants/{code}/allowlist/{id}", tag = "participants",
     responses((status = 204), (status = 404, body = ProblemBody)))]
-async fn disallow(
+pub(super) async fn disallow(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((code, id)): Path<(String, i64)>,

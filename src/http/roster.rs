@@ -58,7 +58,7 @@ struct RosterParams {
 }
 
 /// Every participant that is registered and not cancelled, in code order.
-async fn entries(app: &AppState) -> ApiResult<Vec<RosterEntry>> {
+pub(super) async fn entries(app: &AppState) -> ApiResult<Vec<RosterEntry>> {
     let mut out = Vec::new();
     let mut after = None;
     loop {

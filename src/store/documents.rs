@@ -70,6 +70,18 @@ pub struct DocumentRecord {
     pub receipt: Vec<u8>,
 }
 
+/// A sent document with its recipients counted by state.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SentSummary {
+    pub id: String,
+    pub document_number: String,
+    pub subject: String,
+    pub accepted_at: DateTime<Utc>,
+    pub recipients: i64,
+    pub confirmed: i64,
+    pub returned: i64,
+}
+
 /// A delivery with the document facts a recipient's inbox shows.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DeliveryRecord {
@@ -488,6 +500,25 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
+        }))
+    }
+
+    /// A sender's documents, newest first.
+    pub async fn sent_documents(&self, sender: &str, limit: i64) -> Result<Vec<SentSummary>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT doc.id, doc.document_number, doc.subject, doc.accepted_at, COUNT(*) AS recipients, \
+                   SUM(CASE WHEN d.state = 'confirmed' THEN 1 ELSE 0 END) AS confirmed, \
+                   SUM(CASE WHEN d.state = 'returned' THEN 1 ELSE 0 END) AS returned \
+                 FROM documents doc JOIN deliveries d ON d.document_id = doc.id \
+                 WHERE doc.sender_code = $1 \
+                 GROUP BY doc.id, doc.document_number, doc.subject, doc.accepted_at \
+                 ORDER BY doc.accepted_at DESC, doc.id DESC LIMIT $2",
+            )
+            .bind(sender)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
         }))
     }
 

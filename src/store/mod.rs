@@ -33,7 +33,7 @@ pub use audit::Timeliness;
 pub use auth::AuthRecord;
 pub use calendar::{CalendarYearInfo, Closure, Deadlines, PendingDeadlines};
 pub use credentials::{Credential, NewCredential};
-pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part};
+pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part, SentSummary};
 pub use groups::{GroupActor, GroupEdit, GroupVersion};
 pub use log::{Checkpoint, LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};

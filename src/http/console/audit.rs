@@ -1,0 +1,149 @@
+//! 研考會's timeliness dashboard (with its chart) and 政風處's security log.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use http::header;
+
+use super::clerk::{TablePage, TableRow};
+use super::{Nav, page};
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::http::AppState;
+use crate::http::audit::{SECURITY_ACTIONS, TimelinessParams, report};
+use crate::http::problem::ApiResult;
+use crate::http::report::{local_time, period};
+use crate::store::LogFilter;
+
+#[derive(serde::Deserialize, Default)]
+pub struct PeriodQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl PeriodQuery {
+    fn params(&self) -> TimelinessParams {
+        TimelinessParams { from: self.from, to: self.to, participant: None, format: None }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    from: NaiveDate,
+    to: NaiveDate,
+    rows: Vec<Vec<String>>,
+    chart: String,
+    query: String,
+}
+
+fn hours(m: Option<i64>) -> String {
+    m.map(|m| format!("{:.1}", m as f64 / 60.0)).unwrap_or_else(|| "—".into())
+}
+
+/// The timeliness figures of a period, with the chart and the CSV link.
+pub async fn dashboard(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Rdec)?;
+    let r = report(&app, &q.params()).await?;
+    let chart = super::chart::timeliness_svg(&r.participants);
+    let query = format!("from={}&to={}", r.from, r.to);
+    let rows = r
+        .participants
+        .iter()
+        .chain(std::iter::once(&r.totals))
+        .map(|t| {
+            vec![
+                t.code.clone(),
+                t.name.clone(),
+                t.received.to_string(),
+                t.confirmed_on_time.to_string(),
+                t.confirmed_late.to_string(),
+                t.overdue.to_string(),
+                t.returned.to_string(),
+                t.pending.to_string(),
+                hours(t.median_minutes_to_confirm),
+                hours(t.p90_minutes_to_confirm),
+                t.sent.to_string(),
+                t.sent_unconfirmed_past_deadline.to_string(),
+                t.paper_resends.to_string(),
+            ]
+        })
+        .collect();
+    Ok(page(AuditPage {
+        nav: Nav::new(&app, &caller, "/console/audit"),
+        flash: None,
+        from: r.from,
+        to: r.to,
+        rows,
+        chart,
+        query,
+    }))
+}
+
+/// The same chart as an SVG image.
+pub async fn chart(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Rdec)?;
+    let r = report(&app, &q.params()).await?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], super::chart::timeliness_svg(&r.participants)).into_response())
+}
+
+/// Authentication refusals, blocks, suspensions and credential changes.
+pub async fn security(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Ethics)?;
+    let (from, to, label) = period(q.from, q.to, app.now())?;
+    let filter = LogFilter {
+        actions: SECURITY_ACTIONS.iter().map(|a| a.as_str().to_owned()).collect(),
+        from: Some(from),
+        to: Some(to),
+        limit: 2001,
+        ..Default::default()
+    };
+    let mut entries = app.store.log_entries(&filter).await?;
+    let cut = entries.len() > 2000;
+    entries.truncate(2000);
+    entries.reverse();
+    let rows = entries
+        .iter()
+        .map(|e| TableRow {
+            link: None,
+            cells: vec![
+                local_time(e.at),
+                e.action.as_str().to_owned(),
+                e.participant.clone().unwrap_or_default(),
+                e.source_ip.clone().unwrap_or_default(),
+                e.problem.clone().unwrap_or_default().trim_start_matches("urn:gwx:error:").to_owned(),
+                e.detail.clone(),
+            ],
+        })
+        .collect::<Vec<_>>();
+    Ok(page(TablePage {
+        nav: Nav::new(&app, &caller, "/console/security"),
+        flash: None,
+        title: "資安稽核紀錄".into(),
+        subtitle: format!("期間 {label}：認證拒絕、封鎖、停用與憑證異動"),
+        columns: vec!["時間", "動作", "機關", "來源 IP", "錯誤類型", "說明"],
+        rows,
+        note: cut.then(|| "僅列出最近 2000 筆；請縮短期間或下載 CSV。".to_owned()),
+        csv: Some(format!(
+            "/api/v1/audit/security?format=csv{}{}",
+            q.from.map(|d| format!("&from={d}")).unwrap_or_default(),
+            q.to.map(|d| format!("&to={d}")).unwrap_or_default()
+        )),
+    }))
+}

@@ -1,0 +1,491 @@
+//! The clerk's pages (收發文人員): inbox, a delivery with confirm and
+//! return, sent documents with each recipient's state, sending a package
+//! signed by the `gwx` client, and the two deadline lists.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use http::header;
+
+use super::{FlashQuery, Nav, done, flash_text, page};
+use crate::auth::Caller;
+use crate::documents::lifecycle::{self, DeliveryView};
+use crate::documents::submit::{self, Submitted};
+use crate::documents::{Refused, intake};
+use crate::domain::Role;
+use crate::domain::delivery::{Action, DeliveryState};
+use crate::http::AppState;
+use crate::http::problem::{ApiResult, Problem};
+use crate::http::report::local_time;
+use crate::store::{DeliveryRecord, Part};
+
+/// A delivery as a row of the inbox.
+pub struct InboxRow {
+    pub d: DeliveryView,
+    pub state: &'static str,
+    pub delivered: String,
+    pub deadline: String,
+    pub overdue: bool,
+    pub open: bool,
+}
+
+pub fn state_zh(state: &str) -> &'static str {
+    match state.parse::<DeliveryState>() {
+        Ok(DeliveryState::Delivered) => "未讀取",
+        Ok(DeliveryState::Fetched) => "已讀取未確認",
+        Ok(DeliveryState::Confirmed) => "已確認",
+        Ok(DeliveryState::Returned) => "已退文",
+        Err(_) => "—",
+    }
+}
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map(local_time).unwrap_or_default()
+}
+
+fn inbox_row(d: DeliveryRecord, now: DateTime<Utc>) -> InboxRow {
+    let open = matches!(d.state.as_str(), "delivered" | "fetched");
+    let due = d.immediate_deadline.or(d.receiver_deadline);
+    let overdue =
+        open && (d.receiver_deadline.is_some_and(|t| t <= now) || d.immediate_deadline.is_some_and(|t| t <= now));
+    let state = state_zh(&d.state);
+    let (delivered, deadline) = (local_time(d.delivered_at), when(due));
+    InboxRow { d: d.into(), state, delivered, deadline, overdue, open }
+}
+
+#[derive(Template)]
+#[template(path = "console/inbox.html")]
+struct InboxPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    rows: Vec<InboxRow>,
+}
+
+/// 收文匣: open deliveries first (immediate-confirmation ones on top, then
+/// by deadline), then the last handled ones.
+pub async fn inbox(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Receiver)?;
+    let now = app.now();
+    let code = caller.participant.code.as_str();
+    let mut rows: Vec<InboxRow> = Vec::new();
+    for state in ["delivered", "fetched"] {
+        let list = app.store.inbox(code, Some(state), None, 500).await?;
+        rows.extend(list.into_iter().map(|d| inbox_row(d, now)));
+    }
+    rows.sort_by_key(|r| {
+        (!r.d.immediate_confirmation, r.d.immediate_deadline.or(r.d.receiver_deadline), r.d.id.clone())
+    });
+    let mut handled: Vec<InboxRow> = Vec::new();
+    for state in ["confirmed", "returned"] {
+        let list = app.store.inbox(code, Some(state), None, 1000).await?;
+        handled.extend(list.into_iter().map(|d| inbox_row(d, now)));
+    }
+    handled.sort_by(|a, b| b.d.id.cmp(&a.d.id));
+    rows.extend(handled.into_iter().take(50));
+    Ok(page(InboxPage { nav: Nav::new(&app, &caller, "/console/inbox"), flash: flash_text(q.msg.as_deref()), rows }))
+}
+
+/// The signature check shown on a delivery page.
+pub struct SignatureCheck {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// The stored bytes of a part.
+async fn part_bytes(app: &AppState, p: &Part) -> Result<Vec<u8>, Refused> {
+    match &p.inline {
+        Some(b) => Ok(b.clone()),
+        None => Ok(tokio::fs::read(app.blobs.path(&p.sha256)).await?),
+    }
+}
+
+/// Verifies the stored envelope signature again, against today's trust store.
+async fn check_signature(app: &AppState, parts: &[Part]) -> SignatureCheck {
+    let find = |name: &str| parts.iter().find(|p| p.part == name);
+    let (Some(env), Some(sig)) = (find("envelope"), find("signature")) else {
+        return SignatureCheck { ok: false, text: "封裝不完整".into() };
+    };
+    let (Ok(env), Ok(sig)) = (part_bytes(app, env).await, part_bytes(app, sig).await) else {
+        return SignatureCheck { ok: false, text: "無法讀取封裝".into() };
+    };
+    match crate::pki::cms::verify_detached(&sig, &env, &app.tls.trust()) {
+        Ok(signer) => {
+            let subject = crate::pki::name_to_string(signer.subject_name());
+            SignatureCheck { ok: true, text: format!("電子簽章驗證通過：{subject}") }
+        }
+        Err(e) => SignatureCheck { ok: false, text: format!("電子簽章驗證失敗：{e}") },
+    }
+}
+
+pub struct PartRow {
+    pub seq: usize,
+    pub name: String,
+    pub kind: &'static str,
+    pub size: String,
+}
+
+fn part_rows(parts: &[Part]) -> Vec<PartRow> {
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.part == "document" || p.part == "attachment")
+        .map(|(seq, p)| PartRow {
+            seq,
+            name: p.name.clone(),
+            kind: if p.part == "document" { "公文" } else { "附件" },
+            size: format!("{:.1} KiB", p.size as f64 / 1024.0),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "console/delivery.html")]
+struct DeliveryPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    row: InboxRow,
+    parts: Vec<PartRow>,
+    signature: SignatureCheck,
+    can_decide: bool,
+}
+
+/// The caller's delivery; another participant's is a 403 page (the console
+/// says plainly that it is not theirs), an unknown id a 404.
+async fn own(app: &AppState, caller: &Caller, id: &str) -> Result<DeliveryRecord, Problem> {
+    match app.store.delivery(id).await? {
+        Some(d) if d.recipient_code == caller.participant.code.as_str() => Ok(d),
+        Some(_) => {
+            let mut p = Problem::new(
+                http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "權限不足",
+                format!("delivery {id} is not addressed to {}", caller.participant.code),
+            );
+            p.auth = true; // an access decision: in the security view
+            Err(p)
+        }
+        None => Err(Problem::not_found(format!("no delivery {id}"))),
+    }
+}
+
+/// Opening a delivery reads it: it counts (and is logged) as a fetch.
+pub async fn delivery(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Receiver)?;
+    own(&app, &caller, &id).await?;
+    let parts = lifecycle::fetch(&app, &caller, &id).await?;
+    let d = app.store.delivery(&id).await?.ok_or_else(|| Problem::not_found(format!("no delivery {id}")))?;
+    let signature = check_signature(&app, &parts).await;
+    let row = inbox_row(d, app.now());
+    Ok(page(DeliveryPage {
+        nav: Nav::new(&app, &caller, "/console/inbox"),
+        flash: flash_text(q.msg.as_deref()),
+        can_decide: row.open,
+        row,
+        parts: part_rows(&parts),
+        signature,
+    }))
+}
+
+/// Downloads the document or an attachment of the caller's delivery.
+pub async fn part(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, seq)): Path<(String, usize)>,
+) -> ApiResult<Response> {
+    caller.require(Role::Receiver)?;
+    let d = own(&app, &caller, &id).await?;
+    let parts = app.store.document_parts(&d.document_id).await?;
+    let p = parts
+        .get(seq)
+        .filter(|p| p.part == "document" || p.part == "attachment")
+        .ok_or_else(|| Problem::not_found(format!("no file {seq} in delivery {id}")))?;
+    let bytes = part_bytes(&app, p).await?;
+    let name: String =
+        p.name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+    let encoded: String = p.name.bytes().map(|b| format!("%{b:02X}")).collect();
+    let disposition = format!("attachment; filename=\"{name}\"; filename*=UTF-8''{encoded}");
+    Ok((
+        [
+            (header::CONTENT_TYPE, p.media_type.clone()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn confirm(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    lifecycle::decide(&app, &caller, &id, Action::Confirm, None).await?;
+    Ok(done(&format!("/console/deliveries/{id}"), "confirmed"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn return_(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(f): Form<ReasonForm>,
+) -> ApiResult<Response> {
+    lifecycle::decide(&app, &caller, &id, Action::Return, Some(&f.reason)).await?;
+    Ok(done(&format!("/console/deliveries/{id}"), "returned"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    pub note: String,
+    /// Where to go back to (the document page or the list).
+    #[serde(default)]
+    pub back: String,
+}
+
+pub async fn paper_resend(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> ApiResult<Response> {
+    let d = lifecycle::paper_resend(&app, &caller, &id, Some(&f.note)).await?;
+    let back = if f.back == "list" {
+        "/console/deadlines/sender".to_owned()
+    } else {
+        format!("/console/sent/{}", d.document_id)
+    };
+    Ok(done(&back, "resent"))
+}
+
+pub struct SentRow {
+    pub id: String,
+    pub number: String,
+    pub subject: String,
+    pub accepted: String,
+    pub recipients: i64,
+    pub confirmed: i64,
+    pub returned: i64,
+    pub open: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/sent.html")]
+struct SentPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    rows: Vec<SentRow>,
+}
+
+/// 已發公文: the caller's documents, newest first, with counts per state.
+pub async fn sent(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Sender)?;
+    let rows = app
+        .store
+        .sent_documents(caller.participant.code.as_str(), 200)
+        .await?
+        .into_iter()
+        .map(|s| SentRow {
+            accepted: local_time(s.accepted_at),
+            open: s.recipients - s.confirmed - s.returned,
+            id: s.id,
+            number: s.document_number,
+            subject: s.subject,
+            recipients: s.recipients,
+            confirmed: s.confirmed,
+            returned: s.returned,
+        })
+        .collect();
+    Ok(page(SentPage { nav: Nav::new(&app, &caller, "/console/sent"), flash: flash_text(q.msg.as_deref()), rows }))
+}
+
+pub struct RecipientRow {
+    pub r: DeliveryView,
+    pub state: &'static str,
+    pub when: String,
+    pub needs_paper: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/sent_document.html")]
+struct SentDocumentPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    number: String,
+    subject: String,
+    speed: String,
+    accepted: String,
+    sender_deadline: String,
+    recipients: Vec<RecipientRow>,
+}
+
+/// One sent document: every recipient's state, paper resends.
+pub async fn sent_document(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    let s = lifecycle::status(&app, &caller, &id).await?;
+    let sender_deadline = when(s.recipients.first().and_then(|r| r.sender_deadline));
+    let recipients = s
+        .recipients
+        .into_iter()
+        .map(|r| RecipientRow {
+            state: state_zh(&r.state),
+            when: when(r.confirmed_at.or(r.returned_at).or(r.fetched_at)),
+            needs_paper: r.state != "confirmed" && r.paper_resend_at.is_none(),
+            r,
+        })
+        .collect();
+    Ok(page(SentDocumentPage {
+        nav: Nav::new(&app, &caller, "/console/sent"),
+        flash: flash_text(q.msg.as_deref()),
+        number: s.document_number,
+        subject: s.subject,
+        speed: s.speed,
+        accepted: local_time(s.accepted_at),
+        sender_deadline,
+        recipients,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "console/send.html")]
+struct SendPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+}
+
+pub async fn send_form(State(app): State<AppState>, Extension(caller): Extension<Caller>) -> ApiResult<Response> {
+    caller.require(Role::Sender)?;
+    Ok(page(SendPage { nav: Nav::new(&app, &caller, "/console/send"), flash: None }))
+}
+
+/// Sends a package signed beforehand by `gwx sign` (the browser cannot sign
+/// with the agency's card): the same checks as the API.
+pub async fn send(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    let parts = intake::receive(&mut multipart, &app.blobs, &app.config.limits).await?;
+    let id = match submit::submit(&app, &caller, parts).await? {
+        Submitted::Accepted(a) | Submitted::Replayed(a) => a.content.document_id,
+    };
+    Ok(done(&format!("/console/sent/{id}"), "sent"))
+}
+
+/// A row of a table page; its first cell links to `link` when given.
+pub struct TableRow {
+    pub link: Option<String>,
+    pub cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/table.html")]
+pub struct TablePage {
+    pub nav: Nav,
+    pub flash: Option<&'static str>,
+    pub title: String,
+    pub subtitle: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<TableRow>,
+    pub note: Option<String>,
+    /// The same list as CSV.
+    pub csv: Option<String>,
+}
+
+/// 應補發紙本 (`sender`) and 逾期未處理 (`receiver`), printable.
+pub async fn deadlines(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(which): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    let (list, title, current, api) = match which.as_str() {
+        "sender" => (
+            crate::deadlines::paper_resend_list(&app, &caller, None, 5000).await?,
+            "受文者未確認及被退文清單（應補發紙本）",
+            "/console/deadlines/sender",
+            "/api/v1/deadlines/sender?format=csv",
+        ),
+        "receiver" => (
+            crate::deadlines::overdue_list(&app, &caller, None, 5000).await?,
+            "逾期未處理公文清單",
+            "/console/deadlines/receiver",
+            "/api/v1/deadlines/receiver?format=csv",
+        ),
+        _ => return Err(Problem::not_found(format!("no list {which}"))),
+    };
+    let sender = which == "sender";
+    let columns = if sender {
+        vec!["發文字號", "主旨", "受文者", "狀態", "送達時間", "檢核期限", "退文理由"]
+    } else {
+        vec!["發文字號", "主旨", "發文者", "速別", "狀態", "送達時間", "處理期限"]
+    };
+    let rows = list
+        .into_iter()
+        .map(|d| {
+            let link = Some(if sender {
+                format!("/console/sent/{}", d.document_id)
+            } else {
+                format!("/console/deliveries/{}", d.id)
+            });
+            let state = state_zh(&d.state).to_owned();
+            let cells = if sender {
+                vec![
+                    d.document_number,
+                    d.subject,
+                    d.recipient_code,
+                    state,
+                    local_time(d.delivered_at),
+                    when(d.sender_deadline),
+                    d.return_reason.unwrap_or_default(),
+                ]
+            } else {
+                vec![
+                    d.document_number,
+                    d.subject,
+                    d.sender_code,
+                    d.speed,
+                    state,
+                    local_time(d.delivered_at),
+                    when(d.immediate_deadline.or(d.receiver_deadline)),
+                ]
+            };
+            TableRow { link, cells }
+        })
+        .collect();
+    Ok(page(TablePage {
+        nav: Nav::new(&app, &caller, current),
+        flash: flash_text(q.msg.as_deref()),
+        title: title.into(),
+        subtitle: format!("{}（{}）", caller.participant.name, caller.participant.code),
+        columns,
+        rows,
+        note: None,
+        csv: Some(api.into()),
+    }))
+}

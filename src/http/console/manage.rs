@@ -1,0 +1,448 @@
+//! Pages that manage the exchange: send groups (agency admin,
+//! secretariat), the application queue (supervisor), the IT bureau's
+//! administration, and the public roster. Every action calls the same
+//! function as its API route.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::response::Response;
+
+use super::{FlashQuery, Nav, done, flash_text, page};
+use crate::applications::{self, Requester};
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::domain::application::{ApplicationState, Step};
+use crate::domain::calendar::ClosurePart;
+use crate::domain::document::RecipientCode;
+use crate::domain::group::{GroupMember, GroupScope};
+use crate::domain::participant::Participant;
+use crate::http::AppState;
+use crate::http::extract::Body;
+use crate::http::problem::{ApiResult, Problem};
+use crate::http::report::local_time;
+use crate::store::{Application, Credential, GroupVersion, Page};
+
+// --- send groups -----------------------------------------------------------
+
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub scope: &'static str,
+    pub owner: String,
+    pub members: usize,
+    pub version: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+struct GroupsPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    rows: Vec<GroupRow>,
+    can_shared: bool,
+}
+
+fn scope_zh(s: GroupScope) -> &'static str {
+    match s {
+        GroupScope::Shared => "共用",
+        GroupScope::Private => "機關自用",
+    }
+}
+
+fn member_text(m: &GroupMember) -> String {
+    match m {
+        GroupMember::Participant(c) => c.to_string(),
+        GroupMember::Group(g) => format!("群組 {g}"),
+    }
+}
+
+pub async fn groups(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    let rows = crate::groups::list(&app, &caller)
+        .await?
+        .into_iter()
+        .map(|g| GroupRow {
+            scope: scope_zh(g.scope),
+            owner: g.owner.to_string(),
+            members: g.members.len(),
+            id: g.id,
+            name: g.name,
+            version: g.version,
+        })
+        .collect();
+    Ok(page(GroupsPage {
+        nav: Nav::new(&app, &caller, "/console/groups"),
+        flash: flash_text(q.msg.as_deref()),
+        rows,
+        can_shared: caller.has(Role::Secretariat),
+    }))
+}
+
+/// Members typed one per line (or separated by spaces or commas): agency
+/// codes, or `group:<id>` for a nested group.
+fn parse_members(text: &str) -> Result<Vec<GroupMember>, Problem> {
+    text.split(|c: char| c.is_whitespace() || c == ',' || c == '，')
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.strip_prefix("group:") {
+            Some(g) => Ok(GroupMember::Group(g.to_owned())),
+            None => Ok(GroupMember::Participant(RecipientCode::parse(t)?)),
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+pub struct GroupForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub members: String,
+    #[serde(default)]
+    pub scope: String,
+    pub version: Option<i64>,
+}
+
+pub async fn create_group(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Form(f): Form<GroupForm>,
+) -> ApiResult<Response> {
+    let scope = if f.scope == "shared" { GroupScope::Shared } else { GroupScope::Private };
+    let g = crate::groups::create(&app, &caller, scope, &f.name, &parse_members(&f.members)?).await?;
+    Ok(done(&format!("/console/groups/{}", g.id), "saved"))
+}
+
+pub struct VersionRow {
+    pub version: i64,
+    pub at: String,
+    pub actor: String,
+    pub change: String,
+    pub name: String,
+    pub members: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/group.html")]
+struct GroupPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    id: String,
+    name: String,
+    scope: &'static str,
+    owner: String,
+    version: i64,
+    members: String,
+    editable: bool,
+    history: Vec<VersionRow>,
+}
+
+pub async fn group(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    let g = crate::groups::visible(&app, &caller, &id).await?;
+    let history: Vec<GroupVersion> = crate::groups::history(&app, &caller, &id).await?;
+    let actor = crate::domain::group::Actor {
+        participant: &caller.participant.code,
+        kind: caller.participant.kind,
+        roles: &caller.credential.roles,
+    };
+    let editable = g.editable_by(&actor);
+    Ok(page(GroupPage {
+        nav: Nav::new(&app, &caller, "/console/groups"),
+        flash: flash_text(q.msg.as_deref()),
+        scope: scope_zh(g.scope),
+        owner: g.owner.to_string(),
+        members: g.members.iter().map(member_text).collect::<Vec<_>>().join("\n"),
+        editable,
+        history: history
+            .into_iter()
+            .rev()
+            .map(|v| VersionRow {
+                version: v.version,
+                at: local_time(v.at),
+                actor: format!("{}（{}）", v.actor, v.actor_name),
+                change: v.change,
+                name: v.name,
+                members: v.members.iter().map(member_text).collect::<Vec<_>>().join("、"),
+            })
+            .collect(),
+        id: g.id,
+        name: g.name,
+        version: g.version,
+    }))
+}
+
+pub async fn edit_group(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Form(f): Form<GroupForm>,
+) -> ApiResult<Response> {
+    crate::groups::update(&app, &caller, &id, f.version, &f.name, &parse_members(&f.members)?).await?;
+    Ok(done(&format!("/console/groups/{id}"), "saved"))
+}
+
+// --- applications ------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/applications.html")]
+struct ApplicationsPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    title: &'static str,
+    rows: Vec<Application>,
+    /// Supervisor: approve/reject/correct; IT bureau: activate.
+    activate: bool,
+}
+
+/// The supervisor's queue: applications naming it, waiting for review.
+pub async fn applications(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Supervisor)?;
+    let nav = Nav::new(&app, &caller, "/console/applications");
+    let who = Requester::Registered(Box::new(caller));
+    let rows = applications::list(&app, &who, Some(ApplicationState::Submitted)).await?;
+    Ok(page(ApplicationsPage {
+        nav,
+        flash: flash_text(q.msg.as_deref()),
+        title: "待審核的連線申請",
+        rows,
+        activate: false,
+    }))
+}
+
+pub async fn decide(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, decision)): Path<(String, String)>,
+    Form(f): Form<super::clerk::ReasonForm>,
+) -> ApiResult<Response> {
+    let reason = Some(f.reason.as_str()).filter(|r| !r.trim().is_empty());
+    let (msg, back) = match decision.as_str() {
+        "approve" => {
+            applications::review(&app, &caller, &id, Step::Approve, reason).await?;
+            ("approved", "/console/applications")
+        }
+        "reject" => {
+            applications::review(&app, &caller, &id, Step::Reject, reason).await?;
+            ("rejected", "/console/applications")
+        }
+        "request-correction" => {
+            applications::review(&app, &caller, &id, Step::RequestCorrection, reason).await?;
+            ("correction", "/console/applications")
+        }
+        "activate" => {
+            applications::activate(&app, &caller, &id).await?;
+            ("activated", "/console/admin")
+        }
+        _ => return Err(Problem::not_found(format!("no decision {decision}"))),
+    };
+    Ok(done(back, msg))
+}
+
+// --- the IT bureau -------------------------------------------------------------
+
+pub struct ParticipantRow {
+    pub p: Participant,
+    pub allowlist_ids: Vec<(i64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/admin.html")]
+struct AdminPage {
+    nav: Nav,
+    flash: Option<&'static str>,
+    participants: Vec<ParticipantRow>,
+    credentials: Vec<Credential>,
+    blocks: Vec<crate::store::Block>,
+    activations: Vec<Application>,
+    years: Vec<crate::store::CalendarYearInfo>,
+    closures: Vec<crate::store::Closure>,
+    retention_days: u32,
+    oldest_entry: String,
+    checkpoint: String,
+}
+
+pub async fn admin(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<FlashQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::ItBureau)?;
+    let mut participants = Vec::new();
+    for p in app.store.participants(&Page { after: None, limit: 1000 }).await? {
+        let entries = app.store.allowlist(p.code.as_str()).await?;
+        participants.push(ParticipantRow {
+            allowlist_ids: entries.iter().map(|e| (e.id, e.ip_range.to_string())).collect(),
+            p,
+        });
+    }
+    let credentials = app.store.credentials(None, None, &Page { after: None, limit: 1000 }).await?;
+    let checkpoint = app.store.log_checkpoint().await?;
+    let nav = Nav::new(&app, &caller, "/console/admin");
+    let who = Requester::Registered(Box::new(caller));
+    Ok(page(AdminPage {
+        nav,
+        flash: flash_text(q.msg.as_deref()),
+        participants,
+        credentials,
+        blocks: app.store.blocks().await?,
+        activations: applications::list(&app, &who, Some(ApplicationState::Approved)).await?,
+        years: app.store.calendar_years().await?,
+        closures: app.store.closures().await?,
+        retention_days: app.config.log.retention_days,
+        oldest_entry: app.store.oldest_log_entry().await?.map(local_time).unwrap_or_else(|| "—".into()),
+        checkpoint: checkpoint
+            .map(|c| {
+                format!("#{}（{} 清除 {} 筆紀錄、{} 件公文）", c.seq, local_time(c.purged_at), c.entries, c.documents)
+            })
+            .unwrap_or_else(|| "尚未清除".into()),
+    }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct AdminForm {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub ip: String,
+    #[serde(default)]
+    pub note: String,
+    pub entry: Option<i64>,
+}
+
+fn text(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+pub async fn participant_action(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((code, action)): Path<(String, String)>,
+    Form(f): Form<AdminForm>,
+) -> ApiResult<Response> {
+    use crate::http::participants::{self as p, NewAllowlistEntry, StatusChange};
+    caller.require(Role::ItBureau)?;
+    let (st, ext, path) = (State(app.clone()), Extension(caller.clone()), Path(code.clone()));
+    let change = || Body(StatusChange { reason: text(&f.reason) });
+    let msg = match action.as_str() {
+        "suspend" => p::suspend(st, ext, path, change()).await.map(|_| "suspended")?,
+        "reinstate" => p::reinstate(st, ext, path, change()).await.map(|_| "reinstated")?,
+        "terminate" => p::terminate(st, ext, path, change()).await.map(|_| "terminated")?,
+        "allow" => {
+            let entry = NewAllowlistEntry { ip: f.ip.trim().to_owned(), note: text(&f.note) };
+            p::allow(st, ext, path, Body(entry)).await.map(|_| "saved")?
+        }
+        "disallow" => {
+            let id = f.entry.ok_or_else(|| Problem::invalid_field("which allowlist entry?"))?;
+            p::disallow(st, ext, Path((code, id))).await.map(|_| "saved")?
+        }
+        _ => return Err(Problem::not_found(format!("no action {action}"))),
+    };
+    Ok(done("/console/admin", msg))
+}
+
+pub async fn credential_action(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, action)): Path<(i64, String)>,
+    Form(f): Form<AdminForm>,
+) -> ApiResult<Response> {
+    use crate::http::credentials::{self as c, DisableCredential};
+    caller.require(Role::ItBureau)?;
+    let (st, ext) = (State(app), Extension(caller));
+    let msg = match action.as_str() {
+        "disable" => {
+            c::disable(st, ext, Path(id), Body(DisableCredential { reason: f.reason })).await.map(|_| "disabled")?
+        }
+        "enable" => c::enable(st, ext, Path(id)).await.map(|_| "enabled")?,
+        _ => return Err(Problem::not_found(format!("no action {action}"))),
+    };
+    Ok(done("/console/admin", msg))
+}
+
+pub async fn add_block(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Form(f): Form<AdminForm>,
+) -> ApiResult<Response> {
+    caller.require(Role::ItBureau)?;
+    let req = crate::http::blocks::NewBlock { ip: f.ip, reason: f.reason };
+    let _created = crate::http::blocks::add(State(app), Extension(caller), Body(req)).await?;
+    Ok(done("/console/admin", "blocked"))
+}
+
+pub async fn remove_block(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    caller.require(Role::ItBureau)?;
+    crate::http::blocks::remove(State(app), Extension(caller), Path(id)).await?;
+    Ok(done("/console/admin", "unblocked"))
+}
+
+/// A year of the DGPA calendar, uploaded as a file.
+pub async fn upload_calendar(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    mut form: Multipart,
+) -> ApiResult<Response> {
+    let (mut year, mut csv) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| Problem::invalid_field(e.body_text()))? {
+        match field.name() {
+            Some("year") => year = field.text().await.ok().and_then(|t| t.trim().parse::<i32>().ok()),
+            Some("file") => csv = Some(field.bytes().await.map_err(|e| Problem::invalid_field(e.body_text()))?),
+            _ => {}
+        }
+    }
+    let year = year.ok_or_else(|| Problem::invalid_field("which year?"))?;
+    let csv = csv.ok_or_else(|| Problem::invalid_field("no calendar file"))?;
+    let text = std::str::from_utf8(&csv).map_err(|_| Problem::invalid_field("the calendar must be UTF-8"))?;
+    crate::deadlines::load_year(&app, &caller, year, text).await?;
+    Ok(done("/console/admin", "calendar"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ClosureForm {
+    pub date: chrono::NaiveDate,
+    pub part: ClosurePart,
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn declare_closure(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Form(f): Form<ClosureForm>,
+) -> ApiResult<Response> {
+    crate::deadlines::declare_closure(&app, &caller, f.date, f.part, &f.reason).await?;
+    Ok(done("/console/admin", "closure"))
+}
+
+// --- public --------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/roster.html")]
+struct RosterPage {
+    rows: Vec<crate::http::roster::RosterEntry>,
+    changes: Vec<crate::store::RosterChange>,
+}
+
+/// 機關及連線用戶名冊 (§5-4): public, no certificate.
+pub async fn roster_page(State(app): State<AppState>) -> ApiResult<Response> {
+    let rows = crate::http::roster::entries(&app).await?;
+    let mut changes = app.store.roster_changes(None, 0, 10_000).await?;
+    changes.reverse();
+    changes.truncate(50);
+    Ok(page(RosterPage { rows, changes }))
+}

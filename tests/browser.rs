@@ -1,0 +1,123 @@
+//! The web console in a real browser: Debian's headless Chromium driven by
+//! Playwright (`tests/browser/console.mjs`, playwright-core), presenting the
+//! demo client certificates to the real hub over mTLS. Screenshots of the
+//! main pages go to `target/browser-artifacts/` (test artifacts, not
+//! committed).
+//!
+//! Needs `node`, `/usr/bin/chromium` and `npm ci --prefix tests/browser`;
+//! without them the test is skipped, unless `GWX_REQUIRE_BROWSER=1` (as in
+//! CI), where it fails.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Backend, TestHub, json, send_plain};
+use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
+use serde_json::json;
+
+fn browser_ready() -> bool {
+    let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ready = node
+        && Path::new("/usr/bin/chromium").exists()
+        && Path::new("tests/browser/node_modules/playwright-core").exists();
+    if !ready {
+        if std::env::var("GWX_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("GWX_REQUIRE_BROWSER=1 but node, /usr/bin/chromium or tests/browser/node_modules is missing");
+        }
+        eprintln!("skipped: the browser tests need node, Debian's chromium and `npm ci --prefix tests/browser`");
+    }
+    ready
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_real_browser() {
+    if !browser_ready() {
+        return;
+    }
+    let hub = TestHub::start(Backend::Sqlite).await;
+    // A new document for Education, from Civil Affairs.
+    let sent = json(
+        send_plain(&hub, &hub.client(CIVIL_AFFAIRS), CIVIL_AFFAIRS, CIVIL_AFFAIRS, "8801", &[EDUCATION], &[]).await,
+        201,
+    )
+    .await;
+    let doc = sent["document_id"].as_str().unwrap().to_owned();
+    let status =
+        json(hub.client(CIVIL_AFFAIRS).get(hub.url(&format!("/api/v1/documents/{doc}"))).send().await.unwrap(), 200)
+            .await;
+    let number = status["document_number"].as_str().unwrap().to_owned();
+    // An application for Education (a supervising agency) to review.
+    let application = json(
+        hub.client("unregistered")
+            .post(hub.url("/api/v1/applications"))
+            .json(&json!({
+                "kind": "new",
+                "capabilities": {"receive": true, "send": true},
+                "organisation_name": "社團法人臺北市瀏覽器測試協會",
+                "unified_business_number": UNREGISTERED_UBN,
+                "card_number": "XCA0000004321",
+                "card_activation_date": "2026-11-01",
+                "fixed_ips": ["127.0.0.9"],
+                "contact_name": "林測試",
+                "contact_phone": "02-2720-8889",
+                "contact_email": "browser@example.org.tw",
+                "supervisor": EDUCATION,
+                "terms_accepted": true,
+            }))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let application = application["id"].as_str().unwrap().to_owned();
+
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let cert = |code: &str| {
+        json!({
+            "cert": hub.path(&format!("clients/{code}.pem")),
+            "key": hub.path(&format!("clients/{code}.key")),
+        })
+    };
+    let context = json!({
+        "hub": hub.url(""),
+        "number": number,
+        "application": application,
+        "artifacts": artifacts,
+        "certs": {
+            "education": cert(EDUCATION),
+            "civil": cert(CIVIL_AFFAIRS),
+            "rdec": cert(RDEC),
+            "social": cert(SOCIAL_WELFARE),
+        },
+    });
+    let context_file = hub.path("browser-context.json");
+    std::fs::write(&context_file, serde_json::to_vec_pretty(&context).unwrap()).unwrap();
+
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node").arg("tests/browser/console.mjs").arg(context_file).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let log = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{log}");
+    assert!(out.status.success(), "the browser run failed:\n{log}");
+
+    // What the browser did reached the hub.
+    let after =
+        json(hub.client(CIVIL_AFFAIRS).get(hub.url(&format!("/api/v1/documents/{doc}"))).send().await.unwrap(), 200)
+            .await;
+    assert_eq!(after["recipients"][0]["state"], "returned");
+    assert_eq!(after["recipients"][0]["return_reason"], "非本局業務，請改送民政局");
+    let a = hub.store().application(&application).await.unwrap().unwrap();
+    assert_eq!(a.state.as_str(), "approved");
+    for shot in
+        ["inbox", "delivery", "returned", "sent", "paper-resend", "applications", "audit", "forbidden", "roster"]
+    {
+        assert!(artifacts.join(format!("{shot}.png")).exists(), "screenshot {shot}");
+    }
+    common::wait_for_log(hub.store(), "auth.refused", "is not addressed to").await;
+    hub.stop().await;
+}
