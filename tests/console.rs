@@ -119,3 +119,130 @@ async fn console_access_decisions() {
     assert!(r.text().await.unwrap().contains("已退文"));
     hub.stop().await;
 }
+
+/// A form POST from the console itself, as `who`, with the token of `token_page`.
+async fn submit(hub: &TestHub, who: &str, token_page: &str, action: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let (_, html) = page(hub, who, token_page).await;
+    let sep = if action.contains('?') { '&' } else { '?' };
+    hub.client(who)
+        .post(hub.url(&format!("{action}{sep}csrf={}", token(&html))))
+        .header("origin", hub.url(""))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_administration_and_sending_from_the_console() {
+    let hub = TestHub::start(Backend::Sqlite).await;
+    let secretariat = gwx::demo::SECRETARIAT;
+
+    // The secretariat creates a shared group, then edits its members; the history shows both.
+    let r = submit(
+        &hub,
+        secretariat,
+        "/console/groups",
+        "/console/groups",
+        &[("name", "社福相關機關"), ("scope", "shared"), ("members", &format!("{EDUCATION}\n{SOCIAL_WELFARE}"))],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let group_url = r.url().path().to_owned();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("社福相關機關") && text.contains("共用") && text.contains("已儲存"), "{text}");
+    let r = submit(
+        &hub,
+        secretariat,
+        &group_url,
+        &group_url,
+        &[("name", "社福相關機關"), ("version", "1"), ("members", SOCIAL_WELFARE)],
+    )
+    .await;
+    let text = r.text().await.unwrap();
+    assert!(text.contains("<td>2</td>") && text.contains("<td>1</td>"), "two versions in the history: {text}");
+    // A bad member code is refused with the domain's reason.
+    let r = submit(&hub, secretariat, &group_url, &group_url, &[("name", "x"), ("members", "not-a-code")]).await;
+    assert_eq!(r.status(), 422);
+    // A plain clerk's credential cannot create a shared group.
+    let r = submit(
+        &hub,
+        CIVIL_AFFAIRS,
+        "/console/groups",
+        "/console/groups",
+        &[("name", "偷建"), ("scope", "shared"), ("members", EDUCATION)],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    // The IT bureau suspends a participant, blocks an address, declares a closure.
+    let r = submit(
+        &hub,
+        IT_BUREAU,
+        "/console/admin",
+        &format!("/console/admin/participants/{SOCIAL_WELFARE}/suspend"),
+        &[("reason", "資安事件調查")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("已停止使用"));
+    assert_eq!(hub.store().participant(SOCIAL_WELFARE).await.unwrap().unwrap().status.as_str(), "suspended");
+    let r = submit(&hub, IT_BUREAU, "/console/admin", "/console/admin/blocks", &[("ip", "203.0.113.0/24"), ("reason", "掃描")])
+        .await;
+    assert!(r.text().await.unwrap().contains("203.0.113.0/24"));
+    let r = submit(
+        &hub,
+        IT_BUREAU,
+        "/console/admin",
+        "/console/admin/closures",
+        &[("date", "2030-09-02"), ("part", "afternoon"), ("reason", "颱風")],
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("2030-09-02 下午停班"));
+    // …which a clerk cannot.
+    let r = submit(
+        &hub,
+        EDUCATION,
+        "/console/send",
+        &format!("/console/admin/participants/{CIVIL_AFFAIRS}/suspend"),
+        &[("reason", "x")],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    // Sending from the browser: a package signed by `gwx sign`, uploaded as files.
+    let out = hub.path("signed");
+    let gwx = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["sign", "tests/fixtures/letter/1153012345.di", "--hub", &hub.url(""), "--out"])
+        .arg(&out)
+        .env("GWX_CERT", hub.path(&format!("clients/{IT_BUREAU}.pem")))
+        .env("GWX_KEY", hub.path(&format!("clients/{IT_BUREAU}.key")))
+        .env("GWX_CA", hub.path("certs/ca.pem"))
+        .output()
+        .unwrap();
+    assert!(gwx.status.success(), "{}", String::from_utf8_lossy(&gwx.stderr));
+    let (_, html) = page(&hub, IT_BUREAU, "/console/send").await;
+    let file = |name: &str| {
+        reqwest::multipart::Part::bytes(std::fs::read(out.join(name)).unwrap()).file_name(name.to_owned())
+    };
+    let mut form = reqwest::multipart::Form::new()
+        .part("envelope", file("envelope.xml"))
+        .part("signature", file("envelope.p7s"))
+        .part("document", file("1153012345.di"));
+    for a in ["1153012345.sw", "1153012345_ATTCH1.pdf", "1153012345_ATTCH2.odt", "1153012345_ATTCH3.png"] {
+        form = form.part("attachment", file(a));
+    }
+    let r = hub
+        .client(IT_BUREAU)
+        .post(hub.url(&format!("/console/send?csrf={}", token(&html))))
+        .header("origin", hub.url(""))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.url().path().starts_with("/console/sent/"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("公文已送出") && text.contains(secretariat), "{text}");
+    hub.stop().await;
+}
