@@ -62,23 +62,8 @@ pub enum Command {
     },
     /// Sign and send a 公文 DI with the SW and attachments it declares.
     Send {
-        /// The DI file (its DOCTYPE names the SW and attachments beside it).
-        di: PathBuf,
-        /// 正本 recipient (agency code, optionally with unit code); repeatable.
-        #[arg(long)]
-        to: Vec<String>,
-        /// 副本 recipient; repeatable.
-        #[arg(long)]
-        cc: Vec<String>,
-        /// A send group (行文群組) id; repeatable.
-        #[arg(long)]
-        group: Vec<String>,
-        /// A declared attachment that is not beside the DI; repeatable.
-        #[arg(long)]
-        attach: Vec<PathBuf>,
-        /// A case of major rights: recipients must confirm promptly (§10).
-        #[arg(long)]
-        immediate: bool,
+        #[command(flatten)]
+        package: PackageArgs,
         /// Also write the hub's signed receipt (CMS DER) here.
         #[arg(long)]
         receipt: Option<PathBuf>,
@@ -88,17 +73,8 @@ pub enum Command {
     /// Sign a 公文 DI into a package directory without sending it, for
     /// upload through the web console (a browser cannot sign with the card).
     Sign {
-        di: PathBuf,
-        #[arg(long)]
-        to: Vec<String>,
-        #[arg(long)]
-        cc: Vec<String>,
-        #[arg(long)]
-        group: Vec<String>,
-        #[arg(long)]
-        attach: Vec<PathBuf>,
-        #[arg(long)]
-        immediate: bool,
+        #[command(flatten)]
+        package: PackageArgs,
         /// The directory to write the signed package into.
         #[arg(long)]
         out: PathBuf,
@@ -208,6 +184,41 @@ pub enum Command {
     },
 }
 
+/// A 公文 DI and its recipients, as `send` and `sign` take them.
+#[derive(clap::Args)]
+pub struct PackageArgs {
+    /// The DI file (its DOCTYPE names the SW and attachments beside it).
+    di: PathBuf,
+    /// 正本 recipient (agency code, optionally with unit code); repeatable.
+    #[arg(long)]
+    to: Vec<String>,
+    /// 副本 recipient; repeatable.
+    #[arg(long)]
+    cc: Vec<String>,
+    /// A send group (行文群組) id; repeatable.
+    #[arg(long)]
+    group: Vec<String>,
+    /// A declared attachment that is not beside the DI; repeatable.
+    #[arg(long)]
+    attach: Vec<PathBuf>,
+    /// A case of major rights: recipients must confirm promptly (§10).
+    #[arg(long)]
+    immediate: bool,
+}
+
+impl PackageArgs {
+    fn options(self) -> (PathBuf, SendOptions) {
+        let opts = SendOptions {
+            to: self.to,
+            cc: self.cc,
+            groups: self.group,
+            attach: self.attach,
+            immediate_confirmation: self.immediate,
+        };
+        (self.di, opts)
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum DeadlineList {
     Sender,
@@ -306,12 +317,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }
-        Command::Send { di, to, cc, group, attach, immediate, receipt, identity } => {
-            let opts = SendOptions { to, cc, groups: group, attach, immediate_confirmation: immediate };
+        Command::Send { package, receipt, identity } => {
+            let (di, opts) = package.options();
             send(&identity, &di, &opts, receipt.as_deref()).await
         }
-        Command::Sign { di, to, cc, group, attach, immediate, out, identity } => {
-            let opts = SendOptions { to, cc, groups: group, attach, immediate_confirmation: immediate };
+        Command::Sign { package, out, identity } => {
+            let (di, opts) = package.options();
             let (sender, cert, key) = signer(&Client::new(&identity)?, &identity).await?;
             let package = crate::client::package::from_di_file(&di, &opts, &sender, &cert, &key)?;
             let files = package.write_to(&out)?;

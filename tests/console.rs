@@ -187,8 +187,14 @@ async fn groups_administration_and_sending_from_the_console() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("已停止使用"));
     assert_eq!(hub.store().participant(SOCIAL_WELFARE).await.unwrap().unwrap().status.as_str(), "suspended");
-    let r = submit(&hub, IT_BUREAU, "/console/admin", "/console/admin/blocks", &[("ip", "203.0.113.0/24"), ("reason", "掃描")])
-        .await;
+    let r = submit(
+        &hub,
+        IT_BUREAU,
+        "/console/admin",
+        "/console/admin/blocks",
+        &[("ip", "203.0.113.0/24"), ("reason", "掃描")],
+    )
+    .await;
     assert!(r.text().await.unwrap().contains("203.0.113.0/24"));
     let r = submit(
         &hub,
@@ -222,9 +228,8 @@ async fn groups_administration_and_sending_from_the_console() {
         .unwrap();
     assert!(gwx.status.success(), "{}", String::from_utf8_lossy(&gwx.stderr));
     let (_, html) = page(&hub, IT_BUREAU, "/console/send").await;
-    let file = |name: &str| {
-        reqwest::multipart::Part::bytes(std::fs::read(out.join(name)).unwrap()).file_name(name.to_owned())
-    };
+    let file =
+        |name: &str| reqwest::multipart::Part::bytes(std::fs::read(out.join(name)).unwrap()).file_name(name.to_owned());
     let mut form = reqwest::multipart::Form::new()
         .part("envelope", file("envelope.xml"))
         .part("signature", file("envelope.p7s"))

@@ -17,6 +17,19 @@ named_enum!(
     }
 );
 
+impl DeliveryState {
+    /// The state as clerks read it; `—` for a stored value that is none.
+    pub fn zh_of(stored: &str) -> &'static str {
+        match stored.parse::<DeliveryState>() {
+            Ok(DeliveryState::Delivered) => "未讀取",
+            Ok(DeliveryState::Fetched) => "已讀取未確認",
+            Ok(DeliveryState::Confirmed) => "已確認",
+            Ok(DeliveryState::Returned) => "已退文",
+            Err(_) => "—",
+        }
+    }
+}
+
 /// What a recipient does with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -50,21 +50,12 @@ pub async fn report(app: &AppState, q: &TimelinessParams) -> Result<TimelinessRe
     let (start, end, _) = period(q.from, q.to, now)?;
     let participant = q.participant.as_deref().map(str::trim).filter(|p| !p.is_empty());
     let participants = app.store.timeliness(start, end, now, participant, false).await?;
-    let totals = app.store.timeliness(start, end, now, participant, true).await?.pop().unwrap_or(Timeliness {
-        code: "*".into(),
-        name: String::new(),
-        received: 0,
-        confirmed_on_time: 0,
-        confirmed_late: 0,
-        returned: 0,
-        overdue: 0,
-        pending: 0,
-        median_minutes_to_confirm: None,
-        p90_minutes_to_confirm: None,
-        sent: 0,
-        sent_unconfirmed_past_deadline: 0,
-        paper_resends: 0,
-    });
+    let totals = app
+        .store
+        .timeliness(start, end, now, participant, true)
+        .await?
+        .pop()
+        .unwrap_or_else(|| Timeliness { code: "*".into(), ..Default::default() });
     let local = |t: DateTime<Utc>| t.with_timezone(&crate::domain::calendar::taipei()).date_naive();
     Ok(TimelinessReport {
         from: local(start),
@@ -73,10 +64,6 @@ pub async fn report(app: &AppState, q: &TimelinessParams) -> Result<TimelinessRe
         participants,
         totals: Timeliness { name: "合計".into(), ..totals },
     })
-}
-
-fn hours(minutes: Option<i64>) -> String {
-    minutes.map(|m| format!("{:.1}", m as f64 / 60.0)).unwrap_or_default()
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/timeliness", tag = "audit", params(TimelinessParams),
@@ -95,43 +82,8 @@ pub(super) async fn timeliness(
     let table = Table {
         title: "公文電子交換時效稽核報表".into(),
         subtitle: format!("期間 {} 至 {}", r.from, r.to),
-        columns: vec![
-            "代碼",
-            "名稱",
-            "收文數",
-            "如期確認",
-            "逾期確認",
-            "退文",
-            "逾期未處理",
-            "處理中",
-            "確認中位數（工時）",
-            "確認第 90 百分位（工時）",
-            "發文數",
-            "逾檢核期限未確認發文數",
-            "補發紙本",
-        ],
-        rows: r
-            .participants
-            .iter()
-            .chain(std::iter::once(&r.totals))
-            .map(|t| {
-                vec![
-                    t.code.clone(),
-                    t.name.clone(),
-                    t.received.to_string(),
-                    t.confirmed_on_time.to_string(),
-                    t.confirmed_late.to_string(),
-                    t.returned.to_string(),
-                    t.overdue.to_string(),
-                    t.pending.to_string(),
-                    hours(t.median_minutes_to_confirm),
-                    hours(t.p90_minutes_to_confirm),
-                    t.sent.to_string(),
-                    t.sent_unconfirmed_past_deadline.to_string(),
-                    t.paper_resends.to_string(),
-                ]
-            })
-            .collect(),
+        columns: Timeliness::COLUMNS.to_vec(),
+        rows: r.participants.iter().chain(std::iter::once(&r.totals)).map(Timeliness::cells).collect(),
         note: None,
         file: format!("timeliness-{}_{}", r.from, r.to),
     };

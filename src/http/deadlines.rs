@@ -34,16 +34,6 @@ pub struct ListParams {
 /// A printout holds the whole list, up to this many rows.
 const PRINT_MAX: i64 = 5000;
 
-fn state_zh(state: &str) -> &'static str {
-    match state.parse::<DeliveryState>() {
-        Ok(DeliveryState::Delivered) => "未讀取",
-        Ok(DeliveryState::Fetched) => "已讀取未確認",
-        Ok(DeliveryState::Confirmed) => "已確認",
-        Ok(DeliveryState::Returned) => "已退文",
-        Err(_) => "—",
-    }
-}
-
 /// Which of the two lists.
 #[derive(Clone, Copy)]
 enum Listing {
@@ -81,7 +71,7 @@ impl Listing {
     }
 
     fn row(self, d: DeliveryRecord) -> Vec<String> {
-        let state = state_zh(&d.state).to_owned();
+        let state = DeliveryState::zh_of(&d.state).to_owned();
         let delivered = local_time(d.delivered_at);
         match self {
             Listing::PaperResend => vec![

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Result, Store, stored_time, with_pool};
 
 /// One participant's figures over a period (or the totals, `code` = `*`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Timeliness {
     pub code: String,
     pub name: String,
@@ -31,6 +31,45 @@ pub struct Timeliness {
     pub sent_unconfirmed_past_deadline: i64,
     /// Paper resends recorded for deliveries of documents sent in the period.
     pub paper_resends: i64,
+}
+
+impl Timeliness {
+    /// The column titles of [`Timeliness::cells`], for reports.
+    pub const COLUMNS: [&'static str; 13] = [
+        "代碼",
+        "名稱",
+        "收文數",
+        "如期確認",
+        "逾期確認",
+        "退文",
+        "逾期未處理",
+        "處理中",
+        "確認中位數（工時）",
+        "確認第 90 百分位（工時）",
+        "發文數",
+        "逾檢核期限未確認發文數",
+        "補發紙本",
+    ];
+
+    /// The figures as report cells (office hours to one decimal).
+    pub fn cells(&self) -> Vec<String> {
+        let hours = |m: Option<i64>| m.map(|m| format!("{:.1}", m as f64 / 60.0)).unwrap_or_default();
+        vec![
+            self.code.clone(),
+            self.name.clone(),
+            self.received.to_string(),
+            self.confirmed_on_time.to_string(),
+            self.confirmed_late.to_string(),
+            self.returned.to_string(),
+            self.overdue.to_string(),
+            self.pending.to_string(),
+            hours(self.median_minutes_to_confirm),
+            hours(self.p90_minutes_to_confirm),
+            self.sent.to_string(),
+            self.sent_unconfirmed_past_deadline.to_string(),
+            self.paper_resends.to_string(),
+        ]
+    }
 }
 
 /// `{key_r}` / `{key_s}`: what rows are grouped by (a column, or `'*'` for

@@ -15,7 +15,7 @@ use crate::http::AppState;
 use crate::http::audit::{SECURITY_ACTIONS, TimelinessParams, report};
 use crate::http::problem::ApiResult;
 use crate::http::report::{local_time, period};
-use crate::store::LogFilter;
+use crate::store::{LogFilter, Timeliness};
 
 #[derive(serde::Deserialize, Default)]
 pub struct PeriodQuery {
@@ -33,16 +33,13 @@ impl PeriodQuery {
 #[template(path = "console/audit.html")]
 struct AuditPage {
     nav: Nav,
+    columns: [&'static str; 13],
     flash: Option<&'static str>,
     from: NaiveDate,
     to: NaiveDate,
     rows: Vec<Vec<String>>,
     chart: String,
     query: String,
-}
-
-fn hours(m: Option<i64>) -> String {
-    m.map(|m| format!("{:.1}", m as f64 / 60.0)).unwrap_or_else(|| "—".into())
 }
 
 /// The timeliness figures of a period, with the chart and the CSV link.
@@ -55,30 +52,10 @@ pub async fn dashboard(
     let r = report(&app, &q.params()).await?;
     let chart = super::chart::timeliness_svg(&r.participants);
     let query = format!("from={}&to={}", r.from, r.to);
-    let rows = r
-        .participants
-        .iter()
-        .chain(std::iter::once(&r.totals))
-        .map(|t| {
-            vec![
-                t.code.clone(),
-                t.name.clone(),
-                t.received.to_string(),
-                t.confirmed_on_time.to_string(),
-                t.confirmed_late.to_string(),
-                t.overdue.to_string(),
-                t.returned.to_string(),
-                t.pending.to_string(),
-                hours(t.median_minutes_to_confirm),
-                hours(t.p90_minutes_to_confirm),
-                t.sent.to_string(),
-                t.sent_unconfirmed_past_deadline.to_string(),
-                t.paper_resends.to_string(),
-            ]
-        })
-        .collect();
+    let rows = r.participants.iter().chain(std::iter::once(&r.totals)).map(Timeliness::cells).collect();
     Ok(page(AuditPage {
         nav: Nav::new(&app, &caller, "/console/audit"),
+        columns: Timeliness::COLUMNS,
         flash: None,
         from: r.from,
         to: r.to,

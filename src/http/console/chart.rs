@@ -79,12 +79,7 @@ mod tests {
             confirmed_late: late,
             returned,
             overdue,
-            pending: 0,
-            median_minutes_to_confirm: None,
-            p90_minutes_to_confirm: None,
-            sent: 0,
-            sent_unconfirmed_past_deadline: 0,
-            paper_resends: 0,
+            ..Default::default()
         }
     }
 

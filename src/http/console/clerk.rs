@@ -31,14 +31,8 @@ pub struct InboxRow {
     pub open: bool,
 }
 
-pub fn state_zh(state: &str) -> &'static str {
-    match state.parse::<DeliveryState>() {
-        Ok(DeliveryState::Delivered) => "未讀取",
-        Ok(DeliveryState::Fetched) => "已讀取未確認",
-        Ok(DeliveryState::Confirmed) => "已確認",
-        Ok(DeliveryState::Returned) => "已退文",
-        Err(_) => "—",
-    }
+fn state_zh(state: &str) -> &'static str {
+    DeliveryState::zh_of(state)
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {
