@@ -111,6 +111,8 @@ pub struct DeliveryRecord {
     pub subject: String,
     pub speed: String,
     pub immediate_confirmation: bool,
+    pub sender_name: Option<String>,
+    pub recipient_name: Option<String>,
 }
 
 impl DeliveryRecord {
@@ -125,8 +127,10 @@ const DOCUMENT_COLUMNS: &str = "id, sender_code, document_number, envelope_sha25
 const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.recipient_unit, d.kind, d.via_group, \
      d.state, d.delivered_at, d.fetched_at, d.fetched_by, d.confirmed_at, d.confirmed_by, d.returned_at, \
      d.returned_by, d.return_reason, d.paper_resend_at, d.paper_resend_by, d.paper_resend_note, \
-     d.sender_deadline, d.receiver_deadline, d.immediate_deadline, doc.sender_code, doc.document_number, doc.subject, doc.speed, doc.immediate_confirmation \
-     FROM deliveries d JOIN documents doc ON doc.id = d.document_id";
+     d.sender_deadline, d.receiver_deadline, d.immediate_deadline, doc.sender_code, doc.document_number, doc.subject, \
+     doc.speed, doc.immediate_confirmation, ps.name AS sender_name, pr.name AS recipient_name \
+     FROM deliveries d JOIN documents doc ON doc.id = d.document_id \
+     LEFT JOIN participants ps ON ps.code = doc.sender_code LEFT JOIN participants pr ON pr.code = d.recipient_code";
 
 /// The SQLite group committer: documents accepted concurrently are written
 /// together, one transaction and one fsync for all of them.

@@ -288,17 +288,22 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn allowlist(&self, code: &str) -> Result<Vec<AllowlistEntry>> {
+    /// A participant's allowlist, or every participant's (`None`).
+    pub async fn allowlist_of(&self, code: Option<&str>) -> Result<Vec<AllowlistEntry>> {
         let rows: Vec<AllowlistRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, participant_code, ip_range, note, created_at FROM allowlist \
-                 WHERE participant_code = $1 ORDER BY id",
+                 WHERE $1 IS NULL OR participant_code = $1 ORDER BY participant_code, id",
             )
             .bind(code)
             .fetch_all(pool)
             .await?
         });
         rows.into_iter().map(AllowlistEntry::try_from).collect()
+    }
+
+    pub async fn allowlist(&self, code: &str) -> Result<Vec<AllowlistEntry>> {
+        self.allowlist_of(Some(code)).await
     }
 
     pub async fn add_allowlist_entry(

@@ -35,6 +35,14 @@ fn state_zh(state: &str) -> &'static str {
     DeliveryState::zh_of(state)
 }
 
+/// `name（code）`, or the code alone.
+fn named(name: Option<String>, code: String) -> String {
+    match name {
+        Some(n) => format!("{n}（{code}）"),
+        None => code,
+    }
+}
+
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(local_time).unwrap_or_default()
 }
@@ -452,7 +460,7 @@ pub async fn deadlines(
                 vec![
                     d.document_number,
                     d.subject,
-                    d.recipient_code,
+                    named(d.recipient_name, d.recipient_code),
                     state,
                     local_time(d.delivered_at),
                     when(d.sender_deadline),
@@ -462,7 +470,7 @@ pub async fn deadlines(
                 vec![
                     d.document_number,
                     d.subject,
-                    d.sender_code,
+                    named(d.sender_name, d.sender_code),
                     d.speed,
                     state,
                     local_time(d.delivered_at),

@@ -278,14 +278,17 @@ pub async fn admin(
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
     caller.require(Role::ItBureau)?;
-    let mut participants = Vec::new();
-    for p in app.store.participants(&Page { after: None, limit: 1000 }).await? {
-        let entries = app.store.allowlist(p.code.as_str()).await?;
-        participants.push(ParticipantRow {
-            allowlist_ids: entries.iter().map(|e| (e.id, e.ip_range.to_string())).collect(),
-            p,
-        });
+    let mut allowlists: std::collections::HashMap<String, Vec<(i64, String)>> = Default::default();
+    for e in app.store.allowlist_of(None).await? {
+        allowlists.entry(e.participant.to_string()).or_default().push((e.id, e.ip_range.to_string()));
     }
+    let participants = app
+        .store
+        .participants(&Page { after: None, limit: 1000 })
+        .await?
+        .into_iter()
+        .map(|p| ParticipantRow { allowlist_ids: allowlists.remove(p.code.as_str()).unwrap_or_default(), p })
+        .collect();
     let credentials = app.store.credentials(None, None, &Page { after: None, limit: 1000 }).await?;
     let checkpoint = app.store.log_checkpoint().await?;
     let nav = Nav::new(&app, &caller, "/console/admin");
