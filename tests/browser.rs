@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 
 use common::{Backend, TestHub, json, send_plain};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
+use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
 use serde_json::json;
 
 fn browser_ready() -> bool {
@@ -91,6 +91,8 @@ async fn the_console_in_a_real_browser() {
             "civil": cert(CIVIL_AFFAIRS),
             "rdec": cert(RDEC),
             "social": cert(SOCIAL_WELFARE),
+            "itBureau": cert(IT_BUREAU),
+            "ethics": cert(ETHICS),
         },
     });
     let context_file = hub.path("browser-context.json");

@@ -94,6 +94,19 @@ try {
   check((await social.textContent('h1')).includes('權限不足'), 'the 403 page says why');
   await shot(social, 'forbidden');
 
+  // The other main pages, each for its role.
+  for (const [who, path, title, name] of [
+    ['itBureau', '/console/admin', '系統管理', 'admin'],
+    ['ethics', '/console/security', '資安稽核紀錄', 'security'],
+    ['education', '/console/groups', '行文群組', 'groups'],
+    ['education', '/console/deadlines/receiver', '逾期未處理公文清單', 'overdue'],
+  ]) {
+    const page = who === 'education' ? education : await pageAs(who);
+    const response = await page.goto(`${ctx.hub}${path}`);
+    check(response.status() === 200 && (await page.textContent('h1')).includes(title), `${path} opens for ${who}`);
+    await shot(page, name);
+  }
+
   // The roster needs no certificate.
   const anonymous = await pageAs(null);
   const roster = await anonymous.goto(`${ctx.hub}/roster`);
