@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use http::header;
 
 use super::AppState;
 use super::extract::{PageOf, Query};
 use super::problem::{ApiResult, Problem};
+use super::report::{csv_line, csv_response};
 use crate::domain::participant::Participant;
 use crate::domain::{Capabilities, ParticipantStatus};
 use crate::store::{Page, RosterChange};
@@ -74,10 +74,6 @@ pub(super) async fn entries(app: &AppState) -> ApiResult<Vec<RosterEntry>> {
     Ok(out)
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
 #[utoipa::path(get, path = "/api/v1/roster", tag = "roster", params(RosterParams),
     responses((status = 200, body = Vec<RosterEntry>, description = "JSON, or CSV with format=csv")))]
 async fn roster(State(app): State<AppState>, Query(q): Query<RosterParams>) -> ApiResult<Response> {
@@ -86,28 +82,24 @@ async fn roster(State(app): State<AppState>, Query(q): Query<RosterParams>) -> A
         None | Some("json") => Ok(Json(list).into_response()),
         Some("csv") => {
             // UTF-8 with a BOM, so spreadsheet programs read the Chinese names.
-            let mut out = String::from("\u{feff}code,name,kind,receive,send,status,since,updated_at\r\n");
+            let mut out = String::from("\u{feff}");
+            out.push_str(&csv_line(
+                ["code", "name", "kind", "receive", "send", "status", "since", "updated_at"].into_iter(),
+            ));
             for e in &list {
-                out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{}\r\n",
-                    e.code,
-                    csv_field(&e.name),
-                    e.kind,
-                    e.capabilities.receive,
-                    e.capabilities.send,
-                    e.status,
+                let cells = [
+                    e.code.clone(),
+                    e.name.clone(),
+                    e.kind.clone(),
+                    e.capabilities.receive.to_string(),
+                    e.capabilities.send.to_string(),
+                    e.status.clone(),
                     e.since.to_rfc3339(),
-                    e.updated_at.to_rfc3339()
-                ));
+                    e.updated_at.to_rfc3339(),
+                ];
+                out.push_str(&csv_line(cells.iter().map(String::as_str)));
             }
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"roster.csv\""),
-                ],
-                out,
-            )
-                .into_response())
+            Ok(csv_response("roster", out))
         }
         Some(other) => Err(Problem::invalid_field(format!("format '{other}': json or csv"))),
     }
