@@ -303,8 +303,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::open(&config.database_url()).await?;
             match store.verify_log().await? {
                 Ok(r) => {
+                    let from = r.checkpoint.map(|c| format!(" from the retention checkpoint #{c}")).unwrap_or_default();
                     println!(
-                        "exchange log intact: {} entries checked, head #{} {}",
+                        "exchange log intact: {} entries checked{from}, head #{} {}",
                         r.checked, r.head_seq, r.head_hash
                     );
                     Ok(())

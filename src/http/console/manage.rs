@@ -262,6 +262,8 @@ struct AdminPage {
     nav: Nav,
     flash: Option<&'static str>,
     participants: Vec<ParticipantRow>,
+    /// The first code of the next page of participants, if any.
+    next: Option<String>,
     credentials: Vec<Credential>,
     blocks: Vec<crate::store::Block>,
     activations: Vec<Application>,
@@ -272,23 +274,35 @@ struct AdminPage {
     checkpoint: String,
 }
 
+/// Participants per page of the admin view.
+const ADMIN_PAGE: i64 = 500;
+
+#[derive(serde::Deserialize, Default)]
+pub struct AdminQuery {
+    pub msg: Option<String>,
+    /// Participants after this code (the next page).
+    pub after: Option<String>,
+}
+
 pub async fn admin(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<FlashQuery>,
+    Query(q): Query<AdminQuery>,
 ) -> ApiResult<Response> {
     caller.require(Role::ItBureau)?;
     let mut allowlists: std::collections::HashMap<String, Vec<(i64, String)>> = Default::default();
     for e in app.store.allowlist_of(None).await? {
         allowlists.entry(e.participant.to_string()).or_default().push((e.id, e.ip_range.to_string()));
     }
-    let participants = app
+    let participants: Vec<ParticipantRow> = app
         .store
-        .participants(&Page { after: None, limit: 1000 })
+        .participants(&Page { after: q.after.clone(), limit: ADMIN_PAGE })
         .await?
         .into_iter()
         .map(|p| ParticipantRow { allowlist_ids: allowlists.remove(p.code.as_str()).unwrap_or_default(), p })
         .collect();
+    let next =
+        (participants.len() as i64 == ADMIN_PAGE).then(|| participants.last().map(|r| r.p.code.to_string())).flatten();
     let credentials = app.store.credentials(None, None, &Page { after: None, limit: 1000 }).await?;
     let checkpoint = app.store.log_checkpoint().await?;
     let nav = Nav::new(&app, &caller, "/console/admin");
@@ -297,6 +311,7 @@ pub async fn admin(
         nav,
         flash: flash_text(q.msg.as_deref()),
         participants,
+        next,
         credentials,
         blocks: app.store.blocks().await?,
         activations: applications::list(&app, &who, Some(ApplicationState::Approved)).await?,
