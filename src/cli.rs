@@ -716,6 +716,8 @@ fn print_demo_help(dir: &Path) {
          \x20             gwx whoami\n\
          send:         GWX_CERT={d}/clients/379130000C.pem GWX_KEY={d}/clients/379130000C.key gwx send tests/fixtures/letter/1153012345.di\n\
          receive:      gwx inbox; gwx fetch <delivery-id> --out received/; gwx confirm <delivery-id>\n\
+         console:      https://localhost:8443/console/ (import {d}/clients/<code>.p12, password demo,\n\
+         \x20             into the browser and trust {d}/certs/ca.pem); public roster: /roster\n\
          refusals:     {d}/clients/revoked.pem, expired.pem, untrusted.pem, unregistered.pem; {} only from 127.0.0.2",
         crate::demo::ASSOCIATION
     );

@@ -7,6 +7,7 @@
 //! DIR/certs/crl.pem            their CRLs (one demo certificate revoked)
 //! DIR/certs/hub.pem, hub.key   the hub's server certificate (localhost, 127.0.0.1, ::1)
 //! DIR/clients/<code>.pem/.key  one client certificate per sample participant
+//! DIR/clients/<code>.p12       the same as PKCS#12 for a browser (password `demo`)
 //! DIR/clients/revoked|expired|unregistered|untrusted.pem/.key  refusals to try
 //! DIR/pki/                     the demo CA keys (DEMO ONLY) for issuing more
 //! DIR/data/                    the SQLite database (and later the blobs)
@@ -157,6 +158,9 @@ fn gca_name() -> [(&'static str, &'static str); 4] {
     [("C", "TW"), ("O", "行政院"), ("OU", "政府憑證管理中心"), ("CN", "GWX 示範 GCA (demo only)")]
 }
 
+/// The password of the demo clients' PKCS#12 files (test keys, not secrets).
+pub const DEMO_P12_PASSWORD: &str = "demo";
+
 /// Creates the demo PKI under `dir` (certs/, clients/, pki/).
 pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
     let now = Utc::now();
@@ -230,6 +234,13 @@ pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
         };
         let kp = issue_new(&subject, Profile::Client { ubn: p.ubn }, past, card_until, Some(issuer))?;
         kp.write(&dir.join("clients").join(p.code))?;
+        // For importing into a browser to use the web console (DEMO ONLY password).
+        let p12 = openssl::pkcs12::Pkcs12::builder()
+            .name(&format!("{} {}", p.code, p.holder))
+            .pkey(&kp.key)
+            .cert(&kp.cert)
+            .build2(DEMO_P12_PASSWORD)?;
+        crate::pki::demo::write_private(&dir.join("clients").join(format!("{}.p12", p.code)), &p12.to_der()?)?;
     }
     let revoked = issue_new(
         &[("C", "TW"), ("O", "臺北市政府民政局"), ("CN", "已離職人員 (revoked demo)")],

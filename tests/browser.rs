@@ -87,7 +87,8 @@ async fn the_console_in_a_real_browser() {
         "application": application,
         "artifacts": artifacts,
         "certs": {
-            "education": cert(EDUCATION),
+            // Education's browser imports the PKCS#12 file `gwx init` writes.
+            "education": {"pfx": hub.path(&format!("clients/{EDUCATION}.p12")), "passphrase": gwx::demo::DEMO_P12_PASSWORD},
             "civil": cert(CIVIL_AFFAIRS),
             "rdec": cert(RDEC),
             "social": cert(SOCIAL_WELFARE),

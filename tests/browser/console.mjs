@@ -22,7 +22,10 @@ const browser = await chromium.launch({
 async function pageAs(who) {
   const options = { ignoreHTTPSErrors: true, locale: 'zh-TW', timezoneId: 'Asia/Taipei' };
   if (who) {
-    options.clientCertificates = [{ origin: ctx.hub, certPath: ctx.certs[who].cert, keyPath: ctx.certs[who].key }];
+    const c = ctx.certs[who];
+    options.clientCertificates = [c.pfx
+      ? { origin: ctx.hub, pfxPath: c.pfx, passphrase: c.passphrase }
+      : { origin: ctx.hub, certPath: c.cert, keyPath: c.key }];
   }
   const context = await browser.newContext(options);
   const page = await context.newPage();
