@@ -8,6 +8,11 @@ use super::{BeginWrite, Result, Store, stored_time, values_sql, with_pool};
 use crate::domain::calendar::{Calendar, CalendarDay, CalendarYear, ClosurePart};
 use crate::domain::log::NewLogEntry;
 
+/// No deadline lies more than this many days after its delivery: the
+/// longest run of days off plus the longest immediate-confirmation span
+/// (five working days) is far shorter.
+pub const DEADLINE_HORIZON_DAYS: i64 = 90;
+
 /// A loaded calendar year, without its days.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct CalendarYearInfo {
@@ -179,18 +184,23 @@ impl Store {
         Ok(())
     }
 
-    /// Documents with a deadline not yet passed at `now`, or with none computed.
+    /// Documents with a deadline not yet passed at `now`, or with none
+    /// computed. Only deliveries of the last [`DEADLINE_HORIZON_DAYS`] are
+    /// looked at (through the index on `delivered_at`): no deadline lies
+    /// further after its delivery than that.
     pub async fn pending_deadlines(&self, now: DateTime<Utc>) -> Result<Vec<PendingDeadlines>> {
+        let since = stored_time(now - chrono::Duration::days(DEADLINE_HORIZON_DAYS));
         let now = stored_time(now);
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT doc.id AS document_id, doc.accepted_at AS delivered_at, doc.immediate_confirmation \
-                 FROM documents doc WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.document_id = doc.id \
-                   AND (d.receiver_deadline IS NULL OR d.sender_deadline > $1 OR d.receiver_deadline > $1 \
-                        OR d.immediate_deadline > $1)) \
+                 FROM documents doc WHERE doc.id IN (SELECT d.document_id FROM deliveries d \
+                   WHERE d.delivered_at >= $2 AND (d.receiver_deadline IS NULL OR d.sender_deadline > $1 \
+                     OR d.receiver_deadline > $1 OR d.immediate_deadline > $1)) \
                  ORDER BY doc.accepted_at",
             )
             .bind(now)
+            .bind(since)
             .fetch_all(pool)
             .await?
         }))
