@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::documents::Refused;
+use crate::documents::{Refused, need};
 use crate::domain::application::{
     self, ApplicationForm, ApplicationKind, ApplicationState, FormError, Step, ValidForm,
 };
@@ -271,7 +271,7 @@ pub async fn review(
     step: Step,
     reason: Option<&str>,
 ) -> Result<Application, Refused> {
-    caller.require(Role::Supervisor).map_err(|r| Refused::Forbidden(r.detail))?;
+    need(caller, Role::Supervisor)?;
     let a = match app.store.application(id).await? {
         Some(a) => a,
         None => return Err(Refused::NotFound(format!("no application {id}"))),
@@ -293,10 +293,7 @@ pub async fn review(
         _ => LogAction::ApplicationCorrectionRequested,
     };
     let detail = format!("application {id} {}{}", step.as_str(), reason.map(|r| format!(": {r}")).unwrap_or_default());
-    let log = NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip);
+    let log = caller.log_entry(action, detail);
     if !app
         .store
         .set_application_state(id, a.state, to, reason, caller.participant.code.as_str(), app.now(), &log)
@@ -316,7 +313,7 @@ pub async fn review(
 
 /// The IT bureau applies an approved application.
 pub async fn activate(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Application, Refused> {
-    caller.require(Role::ItBureau).map_err(|r| Refused::Forbidden(r.detail))?;
+    need(caller, Role::ItBureau)?;
     let a = app.store.application(id).await?.ok_or_else(|| Refused::NotFound(format!("no application {id}")))?;
     application::next_state(a.state, Step::Activate).map_err(|e| Refused::WrongState(e.to_string()))?;
     let code = match (&a.kind, &a.participant) {
@@ -328,14 +325,9 @@ pub async fn activate(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Appli
         (_, None) => return Err(Refused::Internal(format!("application {id} names no participant"))),
     };
     let cert = CertInfo::from_pem(a.certificate_pem.as_bytes()).map_err(|e| Refused::Internal(e.to_string()))?;
-    let log = NewLogEntry::new(
-        LogAction::ApplicationActivated,
-        format!("application {id} ({}) activated for {code}", a.kind),
-    )
-    .participant(caller.participant.code.to_string())
-    .credential(caller.credential.fingerprint.clone())
-    .source_ip(caller.source_ip)
-    .counterpart(code.clone());
+    let log = caller
+        .log_entry(LogAction::ApplicationActivated, format!("application {id} ({}) activated for {code}", a.kind))
+        .counterpart(code.clone());
     match app.store.activate_application(&a, &code, &cert, caller.participant.code.as_str(), app.now(), &log).await {
         Ok(true) => {}
         Ok(false) => return Err(Refused::WrongState(format!("application {id} changed meanwhile"))),

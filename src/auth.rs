@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 
 use crate::app::App;
+use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::participant::Participant;
 use crate::domain::{ParticipantStatus, Role};
 use crate::store::{AuthRecord, Credential};
@@ -22,6 +23,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// An exchange-log entry of something this caller did: participant,
+    /// credential and source address filled in.
+    pub fn log_entry(&self, action: LogAction, detail: impl Into<String>) -> NewLogEntry {
+        NewLogEntry::new(action, detail)
+            .participant(self.participant.code.to_string())
+            .credential(self.credential.fingerprint.clone())
+            .source_ip(self.source_ip)
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.credential.roles.contains(role)
     }

@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::documents::Refused;
+use crate::documents::{Refused, need};
 use crate::domain::Role;
 use crate::domain::calendar::{Calendar, CalendarYear, ClosurePart};
 use crate::domain::log::{LogAction, NewLogEntry};
@@ -78,17 +78,6 @@ pub async fn seed_shipped(store: &Store, at: DateTime<Utc>) -> anyhow::Result<Ve
     Ok(added)
 }
 
-fn entry(caller: &Caller, action: LogAction, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
-}
-
-fn need(caller: &Caller, role: Role) -> Result<(), Refused> {
-    caller.require(role).map_err(|r| Refused::Forbidden(r.detail))
-}
-
 /// `it_bureau` loads (or replaces) a year from the DGPA CSV. Deadlines
 /// already set do not change; see [`recompute`].
 pub async fn load_year(app: &App, caller: &Caller, year: i32, csv: &str) -> Result<CalendarYearInfo, Refused> {
@@ -98,7 +87,7 @@ pub async fn load_year(app: &App, caller: &Caller, year: i32, csv: &str) -> Resu
     }
     let y = CalendarYear::parse_dgpa(year, csv)?;
     let off = y.days.iter().filter(|d| !d.working).count();
-    let log = entry(caller, LogAction::CalendarLoaded, format!("calendar {year} loaded: {off} days off"));
+    let log = caller.log_entry(LogAction::CalendarLoaded, format!("calendar {year} loaded: {off} days off"));
     let by = caller.participant.code.as_str();
     app.store.put_calendar_year(&y, "uploaded", by, app.now(), false, &log).await?;
     app.reload_calendar().await?;
@@ -138,7 +127,7 @@ pub async fn recompute_by(app: &App, caller: &Caller, reason: &str) -> Result<Re
     if reason.is_empty() {
         return Err(Refused::InvalidField("a recomputation needs its reason".into()));
     }
-    recompute(app, entry(caller, LogAction::DeadlinesRecomputed, format!("deadlines recomputed ({reason})"))).await
+    recompute(app, caller.log_entry(LogAction::DeadlinesRecomputed, format!("deadlines recomputed ({reason})"))).await
 }
 
 /// A closure as declared, with the recomputation it caused.
@@ -178,11 +167,12 @@ pub async fn declare_closure(
         declared_at: now,
         declared_by: caller.participant.code.to_string(),
     };
-    let log = entry(caller, LogAction::ClosureDeclared, format!("{day} {zh}: {reason}"));
+    let log = caller.log_entry(LogAction::ClosureDeclared, format!("{day} {zh}: {reason}"));
     app.store.declare_closure(&closure, &log).await?;
     let recomputed = recompute(
         app,
-        entry(caller, LogAction::DeadlinesRecomputed, format!("deadlines recomputed for the closure of {day} ({zh})")),
+        caller
+            .log_entry(LogAction::DeadlinesRecomputed, format!("deadlines recomputed for the closure of {day} ({zh})")),
     )
     .await?;
     Ok(Declared { closure, recomputed })

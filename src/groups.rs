@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::documents::Refused;
 use crate::domain::document::RecipientCode;
 use crate::domain::group::{self, Actor, Group, GroupError, GroupMember, GroupScope};
-use crate::domain::log::{LogAction, NewLogEntry};
+use crate::domain::log::LogAction;
 use crate::store::{GroupActor, GroupEdit, GroupVersion};
 
 /// At most this many recipients from one group.
@@ -21,13 +21,6 @@ fn actor(caller: &Caller) -> Actor<'_> {
 
 fn history_actor(caller: &Caller) -> GroupActor<'_> {
     GroupActor { participant: caller.participant.code.as_str(), holder: &caller.credential.holder }
-}
-
-fn log(caller: &Caller, action: LogAction, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
 }
 
 /// A group the caller may see (use or edit); anything else is "not found",
@@ -150,7 +143,7 @@ pub async fn create(
     let name = group::check_name(name).map_err(|e| Refused::InvalidField(e.to_string()))?;
     check(app, caller, scope, None, members).await?;
     let entry =
-        log(caller, LogAction::GroupCreated, format!("{scope} group \"{name}\" with {} members:", members.len()));
+        caller.log_entry(LogAction::GroupCreated, format!("{scope} group \"{name}\" with {} members:", members.len()));
     let edit = GroupEdit { name: &name, members, actor: history_actor(caller), at: app.now(), log: &entry };
     Ok(app.store.create_group(scope, &caller.participant.code, &edit).await?)
 }
@@ -168,8 +161,7 @@ pub async fn update(
     let g = editable(app, caller, id).await?;
     let name = group::check_name(name).map_err(|e| Refused::InvalidField(e.to_string()))?;
     check(app, caller, g.scope, Some(id), members).await?;
-    let entry = log(
-        caller,
+    let entry = caller.log_entry(
         LogAction::GroupUpdated,
         format!("group {id} \"{name}\" v{} with {} members", g.version + 1, members.len()),
     );
@@ -187,7 +179,7 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<(), Refused>
     if !users.is_empty() {
         return Err(Refused::WrongState(format!("group {id} is part of {}; remove it there first", users.join(", "))));
     }
-    let entry = log(caller, LogAction::GroupDeleted, format!("group {id} \"{}\" deleted", g.name));
+    let entry = caller.log_entry(LogAction::GroupDeleted, format!("group {id} \"{}\" deleted", g.name));
     app.store.delete_group(&g, &history_actor(caller), app.now(), &entry).await.map_err(Refused::from)
 }
 

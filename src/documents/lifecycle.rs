@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Refused;
+use super::{Refused, need};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -99,17 +99,6 @@ pub struct DocumentStatus {
     pub recipients: Vec<DeliveryView>,
 }
 
-fn need(caller: &Caller, role: Role) -> Result<(), Refused> {
-    if caller.has(role) {
-        Ok(())
-    } else {
-        Err(Refused::Forbidden(format!(
-            "this action needs the '{role}' role; this credential has: {}",
-            caller.credential.roles.to_storage()
-        )))
-    }
-}
-
 /// The caller's own delivery, or `NotFound` (also for someone else's).
 pub async fn own_delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, Refused> {
     match app.store.delivery(id).await? {
@@ -119,16 +108,13 @@ pub async fn own_delivery(app: &App, caller: &Caller, id: &str) -> Result<Delive
 }
 
 fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
-        .document(d.document_id.clone())
-        .counterpart(if d.recipient_code == caller.participant.code.as_str() {
+    caller.log_entry(action, detail).document(d.document_id.clone()).counterpart(
+        if d.recipient_code == caller.participant.code.as_str() {
             d.sender_code.clone()
         } else {
             d.recipient_code.clone()
-        })
+        },
+    )
 }
 
 /// Records a download of the package and returns its parts.

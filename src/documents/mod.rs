@@ -6,6 +6,12 @@ pub mod lifecycle;
 pub mod receipt;
 pub mod submit;
 
+/// Refuses (`Forbidden`, naming the role) unless the caller's credential
+/// carries `role`.
+pub fn need(caller: &crate::auth::Caller, role: crate::domain::Role) -> Result<(), Refused> {
+    caller.require(role).map_err(|r| Refused::Forbidden(r.detail))
+}
+
 /// Why a package or an action on a delivery was refused. Each variant has
 /// its own stable problem type (see `http::problem`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

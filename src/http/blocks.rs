@@ -11,7 +11,7 @@ use super::extract::Body;
 use super::problem::{ApiResult, Problem, ProblemBody};
 use crate::auth::Caller;
 use crate::domain::IpRange;
-use crate::domain::log::{LogAction, NewLogEntry};
+use crate::domain::log::LogAction;
 use crate::store::Block;
 
 pub fn routes() -> Router<AppState> {
@@ -24,13 +24,6 @@ pub struct NewBlock {
     /// An IPv4/IPv6 address or CIDR block.
     pub ip: String,
     pub reason: String,
-}
-
-fn entry(caller: &Caller, action: LogAction, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
 }
 
 #[utoipa::path(get, path = "/api/v1/blocks", tag = "sanctions", responses((status = 200, body = Vec<Block>)))]
@@ -56,7 +49,7 @@ pub(super) async fn add(
             caller.source_ip
         )));
     }
-    let log = entry(&caller, LogAction::IpBlocked, format!("{range} blocked: {reason}"));
+    let log = caller.log_entry(LogAction::IpBlocked, format!("{range} blocked: {reason}"));
     let b = app.store.add_block(range, reason, caller.participant.code.as_str(), app.now(), &log).await?;
     app.guard.reload(&app.store).await?;
     Ok((StatusCode::CREATED, Json(b)))
@@ -70,7 +63,7 @@ pub(super) async fn remove(
 ) -> ApiResult<StatusCode> {
     let blocks = app.store.blocks().await?;
     let b = blocks.iter().find(|b| b.id == id).ok_or_else(|| Problem::not_found(format!("no block {id}")))?;
-    let log = entry(&caller, LogAction::IpUnblocked, format!("{} unblocked", b.ip_range));
+    let log = caller.log_entry(LogAction::IpUnblocked, format!("{} unblocked", b.ip_range));
     app.store.remove_block(id, app.now(), &log).await?;
     app.guard.reload(&app.store).await?;
     Ok(StatusCode::NO_CONTENT)

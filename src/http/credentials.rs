@@ -55,11 +55,7 @@ pub struct ListParams {
 }
 
 fn credential_log(caller: &Caller, action: LogAction, c: &Credential, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
-        .counterpart(c.participant.to_string())
+    caller.log_entry(action, detail).counterpart(c.participant.to_string())
 }
 
 async fn existing(app: &AppState, id: i64) -> ApiResult<Credential> {
@@ -117,20 +113,18 @@ async fn register(
         holder: holder.to_owned(),
         roles: Roles::new(req.roles),
     };
-    let log = NewLogEntry::new(
-        LogAction::CredentialRegistered,
-        format!(
-            "certificate {} ({}) registered for {} as {}",
-            new.cert.subject,
-            new.cert.fingerprint,
-            new.participant,
-            new.roles.to_storage()
-        ),
-    )
-    .participant(caller.participant.code.to_string())
-    .credential(caller.credential.fingerprint.clone())
-    .source_ip(caller.source_ip)
-    .counterpart(new.participant.to_string());
+    let log = caller
+        .log_entry(
+            LogAction::CredentialRegistered,
+            format!(
+                "certificate {} ({}) registered for {} as {}",
+                new.cert.subject,
+                new.cert.fingerprint,
+                new.participant,
+                new.roles.to_storage()
+            ),
+        )
+        .counterpart(new.participant.to_string());
     let c = app.store.register_credential(&new, app.now(), &log).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }

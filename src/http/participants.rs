@@ -73,11 +73,7 @@ pub struct NewAllowlistEntry {
 
 /// The entry an it_bureau action writes to the exchange log.
 fn admin_log(caller: &Caller, action: LogAction, counterpart: &ParticipantCode, detail: String) -> NewLogEntry {
-    NewLogEntry::new(action, detail)
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip)
-        .counterpart(counterpart.to_string())
+    caller.log_entry(action, detail).counterpart(counterpart.to_string())
 }
 
 async fn existing(app: &AppState, code: &str) -> ApiResult<Participant> {

@@ -9,7 +9,7 @@ use http::StatusCode;
 use super::AppState;
 use super::problem::{ApiResult, Problem, ProblemBody};
 use crate::auth::Caller;
-use crate::domain::log::{LogAction, NewLogEntry};
+use crate::domain::log::LogAction;
 use crate::pki::trust::TrustSummary;
 
 pub fn routes() -> Router<AppState> {
@@ -32,10 +32,7 @@ async fn reload(State(app): State<AppState>, Extension(caller): Extension<Caller
             format!("{e}; the previous trust store stays in force"),
         )
     })?;
-    let entry = NewLogEntry::new(LogAction::TrustReloaded, describe(&summary))
-        .participant(caller.participant.code.to_string())
-        .credential(caller.credential.fingerprint.clone())
-        .source_ip(caller.source_ip);
+    let entry = caller.log_entry(LogAction::TrustReloaded, describe(&summary));
     app.log(&entry).await;
     Ok(Json(summary))
 }
