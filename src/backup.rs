@@ -19,7 +19,7 @@ use anyhow::{Context, bail, ensure};
 use sqlx::Connection;
 
 use crate::blobs::digest_file;
-use crate::store::Store;
+use crate::store::{Store, is_postgres_url};
 
 /// What a backup holds, written as `manifest.json`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -79,7 +79,7 @@ fn prepare_target(to: &Path) -> anyhow::Result<()> {
 /// (blobs) is `data_dir`, into the new or empty directory `to`.
 pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<Manifest> {
     prepare_target(to)?;
-    let is_pg = db_url.starts_with("postgres://") || db_url.starts_with("postgresql://");
+    let is_pg = is_postgres_url(db_url);
     // (sha, head) as seen by the snapshot.
     let (files, head): (Vec<String>, (i64, String)) = if is_pg {
         let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
@@ -167,7 +167,7 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
     )
     .context("read the manifest")?;
     ensure!(manifest.format == 1, "unknown backup format {}", manifest.format);
-    let is_pg = db_url.starts_with("postgres://") || db_url.starts_with("postgresql://");
+    let is_pg = is_postgres_url(db_url);
     ensure!(
         (manifest.database == "postgres") == is_pg,
         "this is a {} backup; restore it into a {} database",

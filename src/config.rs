@@ -310,7 +310,7 @@ impl Config {
     /// applied by the caller) or the SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         match &self.database.url {
-            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => u.clone(),
+            Some(u) if crate::store::is_postgres_url(u) => u.clone(),
             Some(u) => {
                 let p = u.strip_prefix("sqlite://").or_else(|| u.strip_prefix("sqlite:")).unwrap_or(u);
                 self.path(Path::new(p)).display().to_string()

@@ -215,12 +215,17 @@ pub struct Page<C> {
     pub limit: i64,
 }
 
+/// Whether `url` names a PostgreSQL database (anything else is a SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
     /// Opens the database named by `url` and applies the migrations.
     /// `postgres://…` selects PostgreSQL; anything else is a SQLite file path
     /// (optionally prefixed `sqlite://`), created if missing.
     pub async fn open(url: &str) -> Result<Store> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let db = if is_postgres_url(url) {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
