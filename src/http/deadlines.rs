@@ -36,7 +36,7 @@ const PRINT_MAX: i64 = 5000;
 
 /// Which of the two lists.
 #[derive(Clone, Copy)]
-enum Listing {
+pub(super) enum Listing {
     /// 受文者未確認及被退文清單: deliveries to resend on paper.
     PaperResend,
     /// 逾期未處理公文清單: deliveries past the receiver's check deadline.
@@ -44,6 +44,15 @@ enum Listing {
 }
 
 impl Listing {
+    /// `sender` or `receiver`, as in the paths.
+    pub(super) fn from_name(name: &str) -> Option<Listing> {
+        match name {
+            "sender" => Some(Listing::PaperResend),
+            "receiver" => Some(Listing::Overdue),
+            _ => None,
+        }
+    }
+
     fn title(self) -> &'static str {
         match self {
             Listing::PaperResend => "受文者未確認及被退文清單（應補發紙本）",
@@ -111,6 +120,32 @@ impl Listing {
             Listing::Overdue => deadlines::overdue_list(app, caller, after, limit).await,
         }
     }
+
+    /// The whole list (up to [`PRINT_MAX`] rows) as a table to print or
+    /// export, with the (delivery id, document id) of each row.
+    pub(super) async fn printable(
+        self,
+        app: &AppState,
+        caller: &Caller,
+    ) -> Result<(Table, Vec<(String, String)>), crate::documents::Refused> {
+        let mut records = self.fetch(app, caller, None, PRINT_MAX + 1).await?;
+        let cut = records.len() as i64 > PRINT_MAX;
+        records.truncate(PRINT_MAX as usize);
+        let ids = records.iter().map(|d| (d.id.clone(), d.document_id.clone())).collect();
+        let (code, name) = (caller.participant.code.to_string(), &caller.participant.name);
+        let table = Table {
+            title: self.title().into(),
+            subtitle: format!("{name}（{code}）"),
+            columns: self.columns(),
+            rows: records.into_iter().map(|d| self.row(d)).collect(),
+            note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請以 JSON 分頁查詢其餘資料。")),
+            file: match self {
+                Listing::PaperResend => format!("paper-resend-{code}"),
+                Listing::Overdue => format!("overdue-{code}"),
+            },
+        };
+        Ok((table, ids))
+    }
 }
 
 /// One JSON page of the list, or the whole list as CSV or a printable page.
@@ -122,21 +157,7 @@ async fn respond(app: AppState, caller: Caller, q: ListParams, listing: Listing)
         let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
         return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())).into_response());
     }
-    let rows = listing.fetch(&app, &caller, None, PRINT_MAX + 1).await?;
-    let cut = rows.len() as i64 > PRINT_MAX;
-    let (code, name) = (caller.participant.code.to_string(), &caller.participant.name);
-    let table = Table {
-        title: listing.title().into(),
-        subtitle: format!("{name}（{code}）"),
-        columns: listing.columns(),
-        rows: rows.into_iter().take(PRINT_MAX as usize).map(|d| listing.row(d)).collect(),
-        note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請以 JSON 分頁查詢其餘資料。")),
-        file: match listing {
-            Listing::PaperResend => format!("paper-resend-{code}"),
-            Listing::Overdue => format!("overdue-{code}"),
-        },
-    };
-    Ok(table.respond(format))
+    Ok(listing.printable(&app, &caller).await?.0.respond(format))
 }
 
 /// 受文者未確認清單及被退文清單: deliveries to resend on paper.

@@ -17,8 +17,9 @@ use crate::documents::{Refused, intake};
 use crate::domain::Role;
 use crate::domain::delivery::{Action, DeliveryState};
 use crate::http::AppState;
+use crate::http::deadlines::Listing;
 use crate::http::problem::{ApiResult, Problem};
-use crate::http::report::local_time;
+use crate::http::report::{local_time, local_time_opt};
 use crate::store::{DeliveryRecord, Part};
 
 /// A delivery as a row of the inbox.
@@ -35,25 +36,13 @@ fn state_zh(state: &str) -> &'static str {
     DeliveryState::zh_of(state)
 }
 
-/// `name（code）`, or the code alone.
-fn named(name: Option<String>, code: String) -> String {
-    match name {
-        Some(n) => format!("{n}（{code}）"),
-        None => code,
-    }
-}
-
-fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(local_time).unwrap_or_default()
-}
-
 fn inbox_row(d: DeliveryRecord, now: DateTime<Utc>) -> InboxRow {
     let open = matches!(d.state.as_str(), "delivered" | "fetched");
     let due = d.immediate_deadline.or(d.receiver_deadline);
     let overdue =
         open && (d.receiver_deadline.is_some_and(|t| t <= now) || d.immediate_deadline.is_some_and(|t| t <= now));
     let state = state_zh(&d.state);
-    let (delivered, deadline) = (local_time(d.delivered_at), when(due));
+    let (delivered, deadline) = (local_time(d.delivered_at), local_time_opt(due));
     InboxRow { d: d.into(), state, delivered, deadline, overdue, open }
 }
 
@@ -350,13 +339,13 @@ pub async fn sent_document(
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
     let s = lifecycle::status(&app, &caller, &id).await?;
-    let sender_deadline = when(s.recipients.first().and_then(|r| r.sender_deadline));
+    let sender_deadline = local_time_opt(s.recipients.first().and_then(|r| r.sender_deadline));
     let recipients = s
         .recipients
         .into_iter()
         .map(|r| RecipientRow {
             state: state_zh(&r.state),
-            when: when(r.confirmed_at.or(r.returned_at).or(r.fetched_at)),
+            when: local_time_opt(r.confirmed_at.or(r.returned_at).or(r.fetched_at)),
             needs_paper: r.state != "confirmed" && r.paper_resend_at.is_none(),
             r,
         })
@@ -419,75 +408,36 @@ pub struct TablePage {
     pub csv: Option<String>,
 }
 
-/// 應補發紙本 (`sender`) and 逾期未處理 (`receiver`), printable.
+/// 應補發紙本 (`sender`) and 逾期未處理 (`receiver`), printable: the
+/// API's printable list, each row linking to its document or delivery.
 pub async fn deadlines(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(which): Path<String>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    let (list, title, current, api) = match which.as_str() {
-        "sender" => (
-            crate::deadlines::paper_resend_list(&app, &caller, None, 5000).await?,
-            "受文者未確認及被退文清單（應補發紙本）",
-            "/console/deadlines/sender",
-            "/api/v1/deadlines/sender?format=csv",
-        ),
-        "receiver" => (
-            crate::deadlines::overdue_list(&app, &caller, None, 5000).await?,
-            "逾期未處理公文清單",
-            "/console/deadlines/receiver",
-            "/api/v1/deadlines/receiver?format=csv",
-        ),
-        _ => return Err(Problem::not_found(format!("no list {which}"))),
-    };
-    let sender = which == "sender";
-    let columns = if sender {
-        vec!["發文字號", "主旨", "受文者", "狀態", "送達時間", "檢核期限", "退文理由"]
-    } else {
-        vec!["發文字號", "主旨", "發文者", "速別", "狀態", "送達時間", "處理期限"]
-    };
-    let rows = list
+    let listing = Listing::from_name(&which).ok_or_else(|| Problem::not_found(format!("no list {which}")))?;
+    let (table, ids) = listing.printable(&app, &caller).await?;
+    let rows = table
+        .rows
         .into_iter()
-        .map(|d| {
-            let link = Some(if sender {
-                format!("/console/sent/{}", d.document_id)
-            } else {
-                format!("/console/deliveries/{}", d.id)
-            });
-            let state = state_zh(&d.state).to_owned();
-            let cells = if sender {
-                vec![
-                    d.document_number,
-                    d.subject,
-                    named(d.recipient_name, d.recipient_code),
-                    state,
-                    local_time(d.delivered_at),
-                    when(d.sender_deadline),
-                    d.return_reason.unwrap_or_default(),
-                ]
-            } else {
-                vec![
-                    d.document_number,
-                    d.subject,
-                    named(d.sender_name, d.sender_code),
-                    d.speed,
-                    state,
-                    local_time(d.delivered_at),
-                    when(d.immediate_deadline.or(d.receiver_deadline)),
-                ]
-            };
-            TableRow { link, cells }
+        .zip(ids)
+        .map(|(cells, (delivery, document))| TableRow {
+            link: Some(match listing {
+                Listing::PaperResend => format!("/console/sent/{document}"),
+                Listing::Overdue => format!("/console/deliveries/{delivery}"),
+            }),
+            cells,
         })
         .collect();
     Ok(page(TablePage {
-        nav: Nav::new(&app, &caller, current),
+        nav: Nav::new(&app, &caller, &format!("/console/deadlines/{which}")),
         flash: flash_text(q.msg.as_deref()),
-        title: title.into(),
-        subtitle: format!("{}（{}）", caller.participant.name, caller.participant.code),
-        columns,
+        title: table.title,
+        subtitle: table.subtitle,
+        columns: table.columns,
         rows,
-        note: None,
-        csv: Some(api.into()),
+        note: table.note,
+        csv: Some(format!("/api/v1/deadlines/{which}?format=csv")),
     }))
 }
