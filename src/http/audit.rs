@@ -47,19 +47,18 @@ pub struct TimelinessReport {
 /// The figures of a report, for the dashboard and the CSV alike.
 pub async fn report(app: &AppState, q: &TimelinessParams) -> Result<TimelinessReport, Problem> {
     let now = app.now();
-    let (start, end, _) = period(q.from, q.to, now)?;
+    let p = period(q.from, q.to, now)?;
     let participant = q.participant.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    let participants = app.store.timeliness(start, end, now, participant, false).await?;
+    let participants = app.store.timeliness(p.start, p.end, now, participant, false).await?;
     let totals = app
         .store
-        .timeliness(start, end, now, participant, true)
+        .timeliness(p.start, p.end, now, participant, true)
         .await?
         .pop()
         .unwrap_or_else(|| Timeliness { code: "*".into(), ..Default::default() });
-    let local = |t: DateTime<Utc>| t.with_timezone(&crate::domain::calendar::taipei()).date_naive();
     Ok(TimelinessReport {
-        from: local(start),
-        to: local(end) - chrono::Duration::days(1),
+        from: p.from,
+        to: p.to,
         as_of: now,
         participants,
         totals: Timeliness { name: "合計".into(), ..totals },

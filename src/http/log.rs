@@ -88,8 +88,9 @@ pub async fn respond(
     title: &str,
     file: &str,
 ) -> ApiResult<Response> {
-    let (from, to, label) = period(q.from, q.to, app.now())?;
-    (filter.from, filter.to) = (Some(from), Some(to));
+    let p = period(q.from, q.to, app.now())?;
+    let label = p.label();
+    (filter.from, filter.to) = (Some(p.start), Some(p.end));
     match q.format.unwrap_or_default() {
         Format::Json => {
             filter.after_seq = numeric_cursor(q.cursor.as_deref())?;

@@ -83,11 +83,11 @@ pub async fn security(
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Response> {
     caller.require(Role::Ethics)?;
-    let (from, to, label) = period(q.from, q.to, app.now())?;
+    let p = period(q.from, q.to, app.now())?;
     let filter = LogFilter {
         actions: SECURITY_ACTIONS.iter().map(|a| a.as_str().to_owned()).collect(),
-        from: Some(from),
-        to: Some(to),
+        from: Some(p.start),
+        to: Some(p.end),
         limit: 2001,
         ..Default::default()
     };
@@ -113,7 +113,7 @@ pub async fn security(
         nav: Nav::new(&app, &caller, "/console/security"),
         flash: None,
         title: "資安稽核紀錄".into(),
-        subtitle: format!("期間 {label}：認證拒絕、封鎖、停用與憑證異動"),
+        subtitle: format!("期間 {}：認證拒絕、封鎖、停用與憑證異動", p.label()),
         columns: vec!["時間", "動作", "機關", "來源 IP", "錯誤類型", "說明"],
         rows,
         note: cut.then(|| "僅列出最近 2000 筆；請縮短期間或下載 CSV。".to_owned()),
