@@ -108,6 +108,11 @@ pub const SECURITY_ACTIONS: [LogAction; 15] = [
     LogAction::ClosureDeclared,
 ];
 
+/// The security view's actions, as the log filter takes them.
+pub fn security_actions() -> Vec<String> {
+    SECURITY_ACTIONS.iter().map(|a| a.as_str().to_owned()).collect()
+}
+
 /// 政風處: authentication refusals, blocks, suspensions and credential changes.
 #[utoipa::path(get, path = "/api/v1/audit/security", tag = "audit", params(LogParams),
     responses((status = 200, body = super::extract::PageOf<crate::domain::log::LogEntry>)))]
@@ -125,7 +130,7 @@ pub(super) async fn security(
             }
             vec![a.as_str().to_owned()]
         }
-        None => SECURITY_ACTIONS.iter().map(|a| a.as_str().to_owned()).collect(),
+        None => security_actions(),
     };
     let filter = LogFilter { participant: q.participant.clone(), actions: wanted, ..Default::default() };
     super::log::respond(&app, &q, filter, "資安稽核紀錄（政風）", "security-log").await

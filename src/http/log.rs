@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::extract::{PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
-use super::report::{Format, Table, csv_line, csv_response, local_time, period};
+use super::report::{Format, Period, Table, csv_line, csv_response, local_time, period};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::log::{LogAction, LogEntry};
@@ -101,22 +101,31 @@ pub async fn respond(
         Format::Csv => {
             Ok(csv_response(&format!("{file}-{}", label.replace(" 至 ", "_")), csv_stream(app.store.clone(), filter)))
         }
-        Format::Html => {
-            filter.limit = PRINT_MAX + 1;
-            let mut entries = app.store.log_entries(&filter).await?;
-            let cut = entries.len() as i64 > PRINT_MAX;
-            entries.truncate(PRINT_MAX as usize);
-            let table = Table {
-                title: title.to_owned(),
-                subtitle: format!("期間 {label}"),
-                columns: COLUMNS.to_vec(),
-                rows: entries.iter().map(row).collect(),
-                note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。")),
-                file: file.to_owned(),
-            };
-            Ok(table.respond(Format::Html))
-        }
+        Format::Html => Ok(printable(app, filter, &p, title, file).await?.respond(Format::Html)),
     }
+}
+
+/// The entries of `filter` within `period` as a table to print, the first
+/// [`PRINT_MAX`] of them (the table says so when there were more).
+pub async fn printable(
+    app: &AppState,
+    mut filter: LogFilter,
+    period: &Period,
+    title: &str,
+    file: &str,
+) -> ApiResult<Table> {
+    (filter.from, filter.to, filter.limit) = (Some(period.start), Some(period.end), PRINT_MAX + 1);
+    let mut entries = app.store.log_entries(&filter).await?;
+    let cut = entries.len() as i64 > PRINT_MAX;
+    entries.truncate(PRINT_MAX as usize);
+    Ok(Table {
+        title: title.to_owned(),
+        subtitle: format!("期間 {}", period.label()),
+        columns: COLUMNS.to_vec(),
+        rows: entries.iter().map(row).collect(),
+        note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。")),
+        file: file.to_owned(),
+    })
 }
 
 const PRINT_MAX: i64 = 2000;

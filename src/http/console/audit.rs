@@ -12,9 +12,9 @@ use super::{Nav, page};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::http::AppState;
-use crate::http::audit::{SECURITY_ACTIONS, TimelinessParams, report};
+use crate::http::audit::{TimelinessParams, report, security_actions};
 use crate::http::problem::ApiResult;
-use crate::http::report::{local_time, period};
+use crate::http::report::period;
 use crate::store::{LogFilter, Timeliness};
 
 #[derive(serde::Deserialize, Default)]
@@ -84,39 +84,16 @@ pub async fn security(
 ) -> ApiResult<Response> {
     caller.require(Role::Ethics)?;
     let p = period(q.from, q.to, app.now())?;
-    let filter = LogFilter {
-        actions: SECURITY_ACTIONS.iter().map(|a| a.as_str().to_owned()).collect(),
-        from: Some(p.start),
-        to: Some(p.end),
-        limit: 2001,
-        ..Default::default()
-    };
-    let mut entries = app.store.log_entries(&filter).await?;
-    let cut = entries.len() > 2000;
-    entries.truncate(2000);
-    entries.reverse();
-    let rows = entries
-        .iter()
-        .map(|e| TableRow {
-            link: None,
-            cells: vec![
-                local_time(e.at),
-                e.action.as_str().to_owned(),
-                e.participant.clone().unwrap_or_default(),
-                e.source_ip.clone().unwrap_or_default(),
-                e.problem.clone().unwrap_or_default().trim_start_matches("urn:gwx:error:").to_owned(),
-                e.detail.clone(),
-            ],
-        })
-        .collect::<Vec<_>>();
+    let filter = LogFilter { actions: security_actions(), ..Default::default() };
+    let table = crate::http::log::printable(&app, filter, &p, "資安稽核紀錄", "security-log").await?;
     Ok(page(TablePage {
         nav: Nav::new(&app, &caller, "/console/security"),
         flash: None,
-        title: "資安稽核紀錄".into(),
-        subtitle: format!("期間 {}：認證拒絕、封鎖、停用與憑證異動", p.label()),
-        columns: vec!["時間", "動作", "機關", "來源 IP", "錯誤類型", "說明"],
-        rows,
-        note: cut.then(|| "僅列出最近 2000 筆；請縮短期間或下載 CSV。".to_owned()),
+        title: table.title,
+        subtitle: format!("{}：認證拒絕、封鎖、停用與憑證異動", table.subtitle),
+        columns: table.columns,
+        rows: table.rows.into_iter().map(|cells| TableRow { link: None, cells }).collect(),
+        note: table.note,
         csv: Some(format!(
             "/api/v1/audit/security?format=csv{}{}",
             q.from.map(|d| format!("&from={d}")).unwrap_or_default(),
