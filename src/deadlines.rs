@@ -88,10 +88,15 @@ pub async fn load_year(app: &App, caller: &Caller, year: i32, csv: &str) -> Resu
     let y = CalendarYear::parse_dgpa(year, csv)?;
     let off = y.days.iter().filter(|d| !d.working).count();
     let log = caller.log_entry(LogAction::CalendarLoaded, format!("calendar {year} loaded: {off} days off"));
-    let by = caller.participant.code.as_str();
-    app.store.put_calendar_year(&y, "uploaded", by, app.now(), false, &log).await?;
+    let info = CalendarYearInfo {
+        year,
+        source: "uploaded".into(),
+        loaded_at: crate::store::stored_time(app.now()),
+        loaded_by: caller.participant.code.to_string(),
+    };
+    app.store.put_calendar_year(&y, &info.source, &info.loaded_by, info.loaded_at, false, &log).await?;
     app.reload_calendar().await?;
-    Ok(app.store.calendar_years().await?.into_iter().find(|i| i.year == year).expect("just stored"))
+    Ok(info)
 }
 
 /// What a recomputation changed.
