@@ -169,6 +169,26 @@ fn ips(form: &ValidForm) -> String {
     form.fixed_ips.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" ")
 }
 
+/// Binds the form's columns, `can_receive` to `supervisor_code`, in table
+/// order: the insert and the amendment write the same fields.
+macro_rules! bind_form {
+    ($q:expr, $form:expr) => {{
+        let form: &ValidForm = $form;
+        $q.bind(form.capabilities.receive)
+            .bind(form.capabilities.send)
+            .bind(&form.organisation_name)
+            .bind(form.ubn.as_str())
+            .bind(&form.card_number)
+            .bind(form.card_activation_date.to_string())
+            .bind(ips(form))
+            .bind(&form.contact_name)
+            .bind(&form.contact_phone)
+            .bind(&form.contact_fax)
+            .bind(&form.contact_email)
+            .bind(form.supervisor.as_str())
+    }};
+}
+
 impl Store {
     pub async fn application(&self, id: &str) -> Result<Option<Application>> {
         let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1");
@@ -225,27 +245,8 @@ impl Store {
         );
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .bind(form.kind.as_str())
-                .bind(participant)
-                .bind(form.capabilities.receive)
-                .bind(form.capabilities.send)
-                .bind(&form.organisation_name)
-                .bind(form.ubn.as_str())
-                .bind(&form.card_number)
-                .bind(form.card_activation_date.to_string())
-                .bind(ips(form))
-                .bind(&form.contact_name)
-                .bind(&form.contact_phone)
-                .bind(&form.contact_fax)
-                .bind(&form.contact_email)
-                .bind(form.supervisor.as_str())
-                .bind(at)
-                .bind(&cert.fingerprint)
-                .bind(&cert.pem)
-                .execute(&mut **tx)
-                .await?;
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(form.kind.as_str()).bind(participant);
+            bind_form!(q, form).bind(at).bind(&cert.fingerprint).bind(&cert.pem).execute(&mut **tx).await?;
             application_event!(tx, id, at, actor, "submitted", None::<String>);
             append_log!(tx, at, log);
             tx.commit().await?;
@@ -301,29 +302,14 @@ impl Store {
         let at = stored_time(at);
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            let n = sqlx::query(
+            let q = sqlx::query(
                 "UPDATE applications SET state = 'submitted', reason = NULL, can_receive = $2, can_send = $3, \
                  organisation_name = $4, ubn = $5, card_number = $6, card_activation_date = $7, fixed_ips = $8, \
                  contact_name = $9, contact_phone = $10, contact_fax = $11, contact_email = $12, supervisor_code = $13, \
                  updated_at = $14 WHERE id = $1 AND state = 'correction_requested'",
             )
-            .bind(id)
-            .bind(form.capabilities.receive)
-            .bind(form.capabilities.send)
-            .bind(&form.organisation_name)
-            .bind(form.ubn.as_str())
-            .bind(&form.card_number)
-            .bind(form.card_activation_date.to_string())
-            .bind(ips(form))
-            .bind(&form.contact_name)
-            .bind(&form.contact_phone)
-            .bind(&form.contact_fax)
-            .bind(&form.contact_email)
-            .bind(form.supervisor.as_str())
-            .bind(at)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+            .bind(id);
+            let n = bind_form!(q, form).bind(at).execute(&mut **tx).await?.rows_affected();
             if n > 0 {
                 application_event!(tx, id, at, "applicant", "amended", None::<String>);
                 append_log!(tx, at, log);
