@@ -75,6 +75,18 @@ fn prepare_target(to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a snapshot (on connection `$conn`) holds that the backup needs: the
+/// blobs kept as files, and the log head.
+macro_rules! snapshot_facts {
+    ($conn:expr) => {{
+        let files: Vec<(String,)> =
+            sqlx::query_as("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256").fetch_all($conn).await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one($conn).await?;
+        (files.into_iter().map(|(s,)| s).collect::<Vec<String>>(), head)
+    }};
+}
+
 /// Backs up the hub whose database is `db_url` and whose data directory
 /// (blobs) is `data_dir`, into the new or empty directory `to`.
 pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<Manifest> {
@@ -85,11 +97,7 @@ pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<
         let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
         let mut tx = conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
         let (snapshot,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
-        let files = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256")
-            .fetch_all(&mut *tx)
-            .await?;
-        let head: (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one(&mut *tx).await?;
+        let (files, head) = snapshot_facts!(&mut *tx);
         let dump = to.join("gwx.pgdump");
         let url = db_url.to_owned();
         let out = tokio::task::spawn_blocking(move || {
@@ -103,7 +111,7 @@ pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<
         .context("run pg_dump (install the PostgreSQL client tools)")?;
         ensure!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         tx.rollback().await?;
-        (files.into_iter().map(|(s,)| s).collect(), head)
+        (files, head)
     } else {
         let snapshot = to.join("gwx.db");
         let snapshot_str = snapshot.to_str().context("backup path is not UTF-8")?.to_owned();
@@ -118,13 +126,9 @@ pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<
             &sqlx::sqlite::SqliteConnectOptions::new().filename(&snapshot).read_only(true),
         )
         .await?;
-        let files = sqlx::query_as::<_, (String,)>("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256")
-            .fetch_all(&mut snap)
-            .await?;
-        let head: (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one(&mut snap).await?;
+        let facts = snapshot_facts!(&mut snap);
         snap.close().await?;
-        (files.into_iter().map(|(s,)| s).collect(), head)
+        facts
     };
 
     let (data_dir, to_dir) = (data_dir.to_owned(), to.to_owned());
