@@ -282,9 +282,23 @@ impl Store {
         self.database_ddl("CREATE DATABASE", name, "").await
     }
 
-    /// Drops a PostgreSQL database, closing its connections.
+    /// Drops a PostgreSQL database, closing its connections. A background
+    /// backend of another role (an autovacuum worker) that the caller may
+    /// not terminate, or one still connecting, fails the drop for a moment:
+    /// it is retried for a few seconds before the error is returned.
     pub async fn drop_database(&self, name: &str) -> Result<()> {
-        self.database_ddl("DROP DATABASE IF EXISTS", name, " WITH (FORCE)").await
+        let mut attempt = 0;
+        loop {
+            match self.database_ddl("DROP DATABASE IF EXISTS", name, " WITH (FORCE)").await {
+                Err(StoreError::Db(sqlx::Error::Database(e)))
+                    if attempt < 20 && matches!(e.code().as_deref(), Some("42501" | "55006")) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn database_ddl(&self, verb: &str, name: &str, suffix: &str) -> Result<()> {
