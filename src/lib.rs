@@ -1,32 +1,28 @@
 //! gwx — 公文電子交換中心: an electronic official-document exchange hub.
 //!
-//! See DESIGN.md for the domain. Layout: `domain` (valid-by-construction
-//! types and pure rules), `store` (the one storage interface over SQLite and
-//! PostgreSQL), `tls`/`pki` (HTTPS termination, certificates), `auth` (who is
-//! calling), `http` (thin routes), `server` (start/stop), `client` (the agency
-//! client), `demo` (`gwx init`).
+//! The folders are the layers, and each depends only on those listed
+//! before it (see `../shared/DESIGN.md` for the domain):
 
-pub mod app;
-pub mod applications;
-pub mod auth;
-pub mod backup;
-pub mod bench;
-pub mod blobs;
-pub mod cli;
+/// The agency-side client the `gwx` commands use.
 pub mod client;
-pub mod clock;
-pub mod config;
-pub mod deadlines;
-pub mod demo;
-pub mod documents;
+/// Types valid by construction and the rules as pure functions (routing,
+/// calendar, deadlines, the delivery lifecycle), tested without a server.
 pub mod domain;
+/// The national DI/SW formats, the exchange envelope and attachment
+/// sniffing: bytes in, domain types out.
 pub mod formats;
-pub mod groups;
+/// The HTTPS API, the web console and the server that runs them: thin
+/// callers of the services.
 pub mod http;
-pub mod jobs;
-pub mod notify;
+/// Certificates, CMS signatures, the trust store and the demo PKI.
 pub mod pki;
-pub mod sanctions;
-pub mod server;
+/// What the running process is given: configuration, clock, TLS termination.
+pub mod runtime;
+/// The rules of the source specification that need storage or time: every
+/// action a participant can take, checked and logged.
+pub mod service;
+/// The one storage interface over SQLite and PostgreSQL, and the blobs;
+/// all SQL lives here.
 pub mod store;
-pub mod tls;
+/// The `gwx` command line, the demo, backup and restore, and the benchmark.
+pub mod tools;

@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match gwx::cli::run(gwx::cli::Cli::parse()).await {
+    match gwx::tools::cli::run(gwx::tools::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("gwx: {e:#}");

@@ -5,7 +5,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{Backend, TestHub, json, problem, wait_for_log};
-use gwx::demo::{EDUCATION, IT_BUREAU, SECRETARIAT};
+use gwx::tools::demo::{EDUCATION, IT_BUREAU, SECRETARIAT};
 use serde_json::json;
 
 async fn new_connected_user_is_registered_and_works(backend: Backend) {
@@ -180,9 +180,11 @@ async fn each_participant_sees_only_its_own_log(backend: Backend) {
             .all(|e| e["participant"] == SECRETARIAT || e["counterpart"] == SECRETARIAT)
     );
 
-    let all =
-        json(hub.client(gwx::demo::ETHICS).get(hub.url("/api/v1/log?action=auth.refused")).send().await.unwrap(), 200)
-            .await;
+    let all = json(
+        hub.client(gwx::tools::demo::ETHICS).get(hub.url("/api/v1/log?action=auth.refused")).send().await.unwrap(),
+        200,
+    )
+    .await;
     let who: std::collections::HashSet<_> =
         all["items"].as_array().unwrap().iter().map(|e| e["participant"].as_str().unwrap_or("").to_owned()).collect();
     assert!(who.contains(SECRETARIAT) && who.contains(EDUCATION), "{who:?}");

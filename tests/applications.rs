@@ -9,7 +9,7 @@ mod common;
 use std::io::BufRead;
 
 use common::{Backend, TestHub, json, problem, wait_for_log};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, FOUNDATION, IT_BUREAU, SOCIAL_WELFARE, UNREGISTERED_UBN};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, FOUNDATION, IT_BUREAU, SOCIAL_WELFARE, UNREGISTERED_UBN};
 use serde_json::{Value, json};
 
 const APPLICANT: &str = "unregistered";
@@ -91,7 +91,7 @@ async fn the_whole_life_of_an_application(backend: Backend) {
     let sink = Sink::start();
     let port = sink.port;
     let hub = TestHub::start_with(backend, |c| {
-        c.smtp = Some(gwx::config::SmtpConfig {
+        c.smtp = Some(gwx::runtime::config::SmtpConfig {
             host: "127.0.0.1".into(),
             port,
             from: "gwx@example.gov.tw".into(),

@@ -5,7 +5,7 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{Backend, TestHub, fetch_and_confirm, json, problem, send_plain};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE};
 use serde_json::{Value, json};
 
 async fn start(backend: Backend) -> TestHub {

@@ -6,7 +6,7 @@ mod common;
 
 use chrono::Duration;
 use common::{Backend, TestHub, json, problem, wait_for_log};
-use gwx::demo::{ASSOCIATION, CIVIL_AFFAIRS, FOUNDATION, IT_BUREAU, SECRETARIAT};
+use gwx::tools::demo::{ASSOCIATION, CIVIL_AFFAIRS, FOUNDATION, IT_BUREAU, SECRETARIAT};
 
 async fn valid_certificate_gets_whoami(backend: Backend) {
     let hub = TestHub::start(backend).await;
@@ -237,7 +237,7 @@ async fn admin_api_needs_it_bureau(backend: Backend) {
         200,
     )
     .await;
-    assert_eq!(rest["items"].as_array().unwrap().len(), gwx::demo::PARTICIPANTS.len() - 3);
+    assert_eq!(rest["items"].as_array().unwrap().len(), gwx::tools::demo::PARTICIPANTS.len() - 3);
     assert!(rest["next_cursor"].is_null());
     hub.stop().await;
 }
@@ -341,7 +341,7 @@ async fn revocation_takes_effect_on_reload_without_restart(backend: Backend) {
     let cert =
         openssl::x509::X509::from_pem(&std::fs::read(hub.path(&format!("clients/{FOUNDATION}.pem"))).unwrap()).unwrap();
     let old = openssl::x509::X509::from_pem(&std::fs::read(hub.path("clients/revoked.pem")).unwrap()).unwrap();
-    gwx::demo::write_crls(hub.dir.path(), &[&old, &cert]).unwrap();
+    gwx::tools::demo::write_crls(hub.dir.path(), &[&old, &cert]).unwrap();
     let summary = json(hub.client(IT_BUREAU).post(hub.url("/api/v1/trust/reload")).send().await.unwrap(), 200).await;
     assert_eq!(summary["crls"].as_array().unwrap().iter().map(|c| c["revoked"].as_u64().unwrap()).sum::<u64>(), 2);
     wait_for_log(hub.store(), "trust.reloaded", "2 revoked").await;

@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 
 use common::{Backend, TestHub, json, send_plain};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
 use serde_json::json;
 
 fn browser_ready() -> bool {
@@ -88,7 +88,7 @@ async fn the_console_in_a_real_browser() {
         "artifacts": artifacts,
         "certs": {
             // Education's browser imports the PKCS#12 file `gwx init` writes.
-            "education": {"pfx": hub.path(&format!("clients/{EDUCATION}.p12")), "passphrase": gwx::demo::DEMO_P12_PASSWORD},
+            "education": {"pfx": hub.path(&format!("clients/{EDUCATION}.p12")), "passphrase": gwx::tools::demo::DEMO_P12_PASSWORD},
             "civil": cert(CIVIL_AFFAIRS),
             "rdec": cert(RDEC),
             "social": cert(SOCIAL_WELFARE),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, TestHub, json, send_plain};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE};
 
 async fn page(hub: &TestHub, who: &str, path: &str) -> (u16, String) {
     let r = hub.client(who).get(hub.url(path)).send().await.unwrap();
@@ -136,7 +136,7 @@ async fn submit(hub: &TestHub, who: &str, token_page: &str, action: &str, form: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_administration_and_sending_from_the_console() {
     let hub = TestHub::start(Backend::Sqlite).await;
-    let secretariat = gwx::demo::SECRETARIAT;
+    let secretariat = gwx::tools::demo::SECRETARIAT;
 
     // The secretariat creates a shared group, then edits its members; the history shows both.
     let r = submit(

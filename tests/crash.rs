@@ -54,7 +54,7 @@ async fn acknowledged_documents_survive_a_kill() {
             for i in 0..10_000 {
                 let serial = format!("{w:02}{i:05}");
                 let name = format!("{serial}_ATTCH1.pdf");
-                let di = gwx::bench::bench_di(me.as_str(), &serial, std::slice::from_ref(&name));
+                let di = gwx::tools::bench::bench_di(me.as_str(), &serial, std::slice::from_ref(&name));
                 let size = if i % 3 == 0 { 200 * 1024 } else { 4 * 1024 };
                 let opts = SendOptions { to: vec!["379100000G".into(), "379200000A".into()], ..Default::default() };
                 let out = package::build(
@@ -64,7 +64,7 @@ async fn acknowledged_documents_survive_a_kill() {
                     &me,
                     &keys.cert,
                     &keys.key,
-                    |n| Ok(Source::Bytes(gwx::bench::pdf_of(size, n))),
+                    |n| Ok(Source::Bytes(gwx::tools::bench::pdf_of(size, n))),
                 )
                 .unwrap();
                 match sender.send(&out, None).await {

@@ -8,7 +8,7 @@ mod common;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use common::{Backend, TestHub, json, problem, send_doc, send_plain};
 use gwx::client::package::SendOptions;
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, IT_BUREAU, SOCIAL_WELFARE};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, IT_BUREAU, SOCIAL_WELFARE};
 use serde_json::{Value, json};
 
 /// A hub whose clock may jump months ahead without its credentials lapsing

@@ -10,11 +10,11 @@ use std::path::Path;
 use bytes::Bytes;
 use common::{Backend, TestHub, json, problem, wait_for_log};
 use gwx::client::package::{self, Outgoing, SendOptions, Source};
-use gwx::demo::{CIVIL_AFFAIRS, IT_BUREAU, RDEC, SECRETARIAT};
 use gwx::domain::ParticipantCode;
 use gwx::domain::document::{FileName, Sha256};
 use gwx::formats::envelope::FileRole;
 use gwx::pki::demo::KeyPair;
+use gwx::tools::demo::{CIVIL_AFFAIRS, IT_BUREAU, RDEC, SECRETARIAT};
 use serde_json::json;
 
 const LETTER: &str = "tests/fixtures/letter/1153012345.di";

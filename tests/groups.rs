@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, TestHub, json, problem};
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, FOUNDATION, IT_BUREAU, RDEC, SECRETARIAT, SOCIAL_WELFARE};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, FOUNDATION, IT_BUREAU, RDEC, SECRETARIAT, SOCIAL_WELFARE};
 use serde_json::{Value, json};
 
 async fn create(hub: &TestHub, who: &str, body: Value) -> reqwest::Response {

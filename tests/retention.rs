@@ -8,9 +8,9 @@ mod common;
 use chrono::Duration;
 use common::{Backend, TestHub, fresh_database, json, send_doc};
 use gwx::client::package::SendOptions;
-use gwx::config::Config;
-use gwx::demo::{CIVIL_AFFAIRS, EDUCATION};
+use gwx::runtime::config::Config;
 use gwx::store::{LogFilter, Store};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION};
 
 async fn start(backend: Backend) -> TestHub {
     TestHub::start_with(backend, |c| c.auth.inactivity_days = 3650).await
@@ -43,14 +43,14 @@ async fn the_purge_after_a_year_keeps_the_chain_verifiable(backend: Backend) {
 
     // 364 days on: nothing is old enough.
     hub.clock.advance(Duration::days(364));
-    let r = gwx::jobs::purge(&hub.hub.app).await.unwrap();
+    let r = gwx::service::jobs::purge(&hub.hub.app).await.unwrap();
     assert_eq!((r.entries, r.documents, r.blobs), (0, 0, 0));
     assert!(hub.store().log_checkpoint().await.unwrap().is_none());
 
     // 365 days + 1 after the first document, a new one arrives, then the purge runs.
     hub.clock.advance(Duration::days(2));
     let new = send_with_file(&hub, "8002").await;
-    let r = gwx::jobs::purge(&hub.hub.app).await.unwrap();
+    let r = gwx::service::jobs::purge(&hub.hub.app).await.unwrap();
     assert_eq!(r.entries as usize, before.len(), "everything from the first day: {r:?}");
     assert_eq!((r.documents, r.deliveries, r.files), (1, 1, 1), "{r:?}");
     assert!(r.blobs >= 2, "the old document's blobs, inline and file: {r:?}");
@@ -71,12 +71,16 @@ async fn the_purge_after_a_year_keeps_the_chain_verifiable(backend: Backend) {
     let kept = hub.store().log_entries(&LogFilter { limit: 100_000, ..Default::default() }).await.unwrap();
     assert_eq!(kept[0].seq, cp.seq + 1);
     assert_eq!(kept[0].prev_hash, cp.hash, "the first kept entry chains to the checkpoint");
-    assert!(kept.iter().all(|e| e.at >= gwx::clock::Clock::now(&hub.clock) - Duration::days(365)));
+    assert!(kept.iter().all(|e| e.at >= gwx::runtime::clock::Clock::now(&hub.clock) - Duration::days(365)));
     let purged = common::wait_for_log(hub.store(), "log.purged", "1 documents").await;
     assert!(purged.detail.contains("retention purge (365 days)"), "{}", purged.detail);
     // The purge is in the security view and in `gwx log verify`'s terms.
     let sec = json(
-        hub.client(gwx::demo::ETHICS).get(hub.url("/api/v1/audit/security?action=log.purged")).send().await.unwrap(),
+        hub.client(gwx::tools::demo::ETHICS)
+            .get(hub.url("/api/v1/audit/security?action=log.purged"))
+            .send()
+            .await
+            .unwrap(),
         200,
     )
     .await;
@@ -84,7 +88,7 @@ async fn the_purge_after_a_year_keeps_the_chain_verifiable(backend: Backend) {
 
     // Purging again removes only the first purge's own entry; still verifiable.
     hub.clock.advance(Duration::days(366));
-    let again = gwx::jobs::purge(&hub.hub.app).await.unwrap();
+    let again = gwx::service::jobs::purge(&hub.hub.app).await.unwrap();
     assert!(again.entries >= 1 && again.documents == 1, "{again:?}");
     hub.store().verify_log().await.unwrap().expect("chain intact after a second purge");
     hub.stop().await;
@@ -117,7 +121,7 @@ async fn a_backup_taken_while_sending_restores_and_verifies(backend: Backend) {
         }
         n
     };
-    let (m, sent) = tokio::join!(gwx::backup::backup(&db_url, &data_dir, &backup_dir), sending);
+    let (m, sent) = tokio::join!(gwx::tools::backup::backup(&db_url, &data_dir, &backup_dir), sending);
     let m = m.unwrap();
     assert_eq!(sent, 15);
     assert!(m.blob_files >= 3, "{m:?}");
@@ -127,7 +131,7 @@ async fn a_backup_taken_while_sending_restores_and_verifies(backend: Backend) {
     let target = tempfile::tempdir().unwrap();
     let url = fresh_database(&backend, target.path()).await;
     let restored_data = target.path().join("data");
-    let r = gwx::backup::restore(&backup_dir, &url, &restored_data).await.unwrap();
+    let r = gwx::tools::backup::restore(&backup_dir, &url, &restored_data).await.unwrap();
     assert!(r.blobs_checked >= 4 * 3, "{r:?}");
     assert!(r.log_entries_checked > 0);
     let store = Store::open(&url).await.unwrap();
@@ -143,7 +147,7 @@ async fn a_backup_taken_while_sending_restores_and_verifies(backend: Backend) {
     store.close().await;
 
     // A restore refuses a non-empty target, and a damaged backup.
-    let again = gwx::backup::restore(&backup_dir, &url, &restored_data).await.unwrap_err().to_string();
+    let again = gwx::tools::backup::restore(&backup_dir, &url, &restored_data).await.unwrap_err().to_string();
     assert!(again.contains("empty"), "{again}");
     let blob = std::fs::read_dir(backup_dir.join("blobs")).unwrap().next().unwrap().unwrap().path();
     let file = std::fs::read_dir(blob).unwrap().next().unwrap().unwrap().path();
@@ -152,7 +156,8 @@ async fn a_backup_taken_while_sending_restores_and_verifies(backend: Backend) {
     std::fs::write(&file, bytes).unwrap();
     let target2 = tempfile::tempdir().unwrap();
     let url2 = fresh_database(&backend, target2.path()).await;
-    let damaged = gwx::backup::restore(&backup_dir, &url2, &target2.path().join("data")).await.unwrap_err().to_string();
+    let damaged =
+        gwx::tools::backup::restore(&backup_dir, &url2, &target2.path().join("data")).await.unwrap_err().to_string();
     assert!(damaged.contains("damaged"), "{damaged}");
 
     // The same through the command line: `gwx backup` of a running hub.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Backend, TestHub, json, problem, wait_for_log};
-use gwx::demo::{ASSOCIATION, CIVIL_AFFAIRS, FOUNDATION, IT_BUREAU, RDEC, SECRETARIAT};
+use gwx::tools::demo::{ASSOCIATION, CIVIL_AFFAIRS, FOUNDATION, IT_BUREAU, RDEC, SECRETARIAT};
 use serde_json::json;
 
 async fn roster_is_public_in_json_and_csv_with_its_changes(backend: Backend) {
@@ -13,7 +13,7 @@ async fn roster_is_public_in_json_and_csv_with_its_changes(backend: Backend) {
     let anonymous = hub.anonymous();
     let list = json(anonymous.get(hub.url("/api/v1/roster")).send().await.unwrap(), 200).await;
     let list = list.as_array().unwrap();
-    assert_eq!(list.len(), gwx::demo::PARTICIPANTS.len());
+    assert_eq!(list.len(), gwx::tools::demo::PARTICIPANTS.len());
     let foundation = list.iter().find(|e| e["code"] == FOUNDATION).unwrap();
     assert_eq!(foundation["kind"], "connected_user");
     assert_eq!(foundation["name"], "財團法人臺北市青少年文教基金會");
@@ -63,7 +63,7 @@ async fn roster_is_public_in_json_and_csv_with_its_changes(backend: Backend) {
     assert_eq!(lines.next().unwrap(), "\u{feff}code,name,kind,receive,send,status,since,updated_at");
     assert!(csv.contains(&format!("{SECRETARIAT},臺北市政府秘書處,agency,true,true,active,")), "{csv}");
     assert!(!csv.contains(FOUNDATION), "a cancelled participant leaves the roster");
-    assert_eq!(csv.lines().count(), gwx::demo::PARTICIPANTS.len());
+    assert_eq!(csv.lines().count(), gwx::tools::demo::PARTICIPANTS.len());
 
     let changes = json(anonymous.get(hub.url("/api/v1/roster/changes")).send().await.unwrap(), 200).await;
     let kinds: Vec<(String, String)> = changes["items"]
@@ -72,7 +72,7 @@ async fn roster_is_public_in_json_and_csv_with_its_changes(backend: Backend) {
         .iter()
         .map(|c| (c["code"].as_str().unwrap().to_owned(), c["change"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(kinds.iter().filter(|(_, c)| c == "registered").count(), gwx::demo::PARTICIPANTS.len());
+    assert_eq!(kinds.iter().filter(|(_, c)| c == "registered").count(), gwx::tools::demo::PARTICIPANTS.len());
     let tail: Vec<_> = kinds.iter().rev().take(3).rev().cloned().collect();
     assert_eq!(
         tail,

@@ -75,7 +75,7 @@ pub fn media_type(name: &FileName) -> &'static str {
 
 /// Size and SHA-256 of a file, read in chunks.
 fn digest_file(path: &Path) -> anyhow::Result<(u64, Sha256)> {
-    let (size, digest) = crate::blobs::digest_file(path, None).with_context(|| format!("read {}", path.display()))?;
+    let (size, digest) = crate::pki::digest_file(path, None).with_context(|| format!("read {}", path.display()))?;
     Ok((size, Sha256::from_digest(digest)))
 }
 

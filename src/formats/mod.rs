@@ -11,7 +11,7 @@ pub mod xml;
 /// Why a format was refused; each maps to a problem type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
-    /// Refused for safety: entities, DTD declarations (`unsafe-xml`).
+    /// ServiceError for safety: entities, DTD declarations (`unsafe-xml`).
     #[error("{0}")]
     Unsafe(String),
     /// A file name with a path or control characters (`unsafe-file-name`).

@@ -13,9 +13,10 @@ use http::StatusCode;
 use super::extract::{Body, PageOf, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
 use super::{AppState, conn_info};
-use crate::applications::{self, Requester};
-use crate::auth::{self, Caller, RefusalKind};
 use crate::domain::application::{ApplicationForm, ApplicationState, Step};
+use crate::service::applications::{self, Requester};
+use crate::service::caller::{self, Caller};
+use crate::service::error::RefusalKind;
 use crate::store::{Application, ApplicationEvent, Notification};
 
 pub fn routes(app: AppState) -> Router<AppState> {
@@ -36,8 +37,8 @@ async fn identify(State(app): State<AppState>, mut req: Request, next: Next) -> 
     let Some(conn) = conn_info(&req) else {
         return Problem::internal("request without connection information").into_response();
     };
-    let ip = auth::client_ip(&app, &conn, req.headers());
-    let who = match auth::authenticate(&app, &conn, ip).await {
+    let ip = caller::client_ip(&app, &conn, req.headers());
+    let who = match caller::authenticate(&app, &conn, ip).await {
         Ok(caller) => Requester::Registered(Box::new(caller)),
         Err(r) if r.kind == RefusalKind::UnknownCertificate && conn.cert.is_some() => {
             Requester::Applicant { cert: conn.cert.clone().expect("checked"), source_ip: ip }

@@ -12,9 +12,9 @@ use super::extract::Query;
 use super::log::LogParams;
 use super::problem::{ApiResult, Problem};
 use super::report::{Format, Table, period};
-use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::log::LogAction;
+use crate::service::caller::Caller;
 use crate::store::{LogFilter, Timeliness};
 
 pub fn routes() -> Router<AppState> {

@@ -9,9 +9,9 @@ use http::StatusCode;
 use super::AppState;
 use super::extract::Body;
 use super::problem::{ApiResult, Problem, ProblemBody};
-use crate::auth::Caller;
 use crate::domain::IpRange;
 use crate::domain::log::LogAction;
+use crate::service::caller::Caller;
 use crate::store::Block;
 
 pub fn routes() -> Router<AppState> {

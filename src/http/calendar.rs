@@ -13,9 +13,9 @@ use super::AppState;
 use super::extract::{Body, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
 use super::report::{Format, csv_response};
-use crate::auth::Caller;
-use crate::deadlines::{self, Declared, Recomputed};
 use crate::domain::calendar::ClosurePart;
+use crate::service::caller::Caller;
+use crate::service::deadlines::{self, Declared, Recomputed};
 use crate::store::{CalendarYearInfo, Closure};
 
 pub fn routes() -> Router<AppState> {

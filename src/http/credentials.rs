@@ -9,10 +9,10 @@ use http::StatusCode;
 use super::AppState;
 use super::extract::{Body, PageOf, PageParams, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
-use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{ParticipantCode, Role, Roles};
 use crate::pki::CertInfo;
+use crate::service::caller::Caller;
 use crate::store::{Credential, NewCredential, Page};
 
 pub fn routes() -> Router<AppState> {

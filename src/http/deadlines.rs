@@ -11,10 +11,10 @@ use super::AppState;
 use super::extract::{PageOf, Query};
 use super::problem::ApiResult;
 use super::report::{Format, Table, local_time, local_time_opt};
-use crate::auth::Caller;
-use crate::deadlines;
-use crate::documents::lifecycle::DeliveryView;
 use crate::domain::delivery::DeliveryState;
+use crate::service::caller::Caller;
+use crate::service::deadlines;
+use crate::service::documents::lifecycle::DeliveryView;
 use crate::store::DeliveryRecord;
 
 pub fn routes() -> Router<AppState> {
@@ -114,7 +114,7 @@ impl Listing {
         caller: &Caller,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<DeliveryRecord>, crate::documents::Refused> {
+    ) -> Result<Vec<DeliveryRecord>, crate::service::error::ServiceError> {
         match self {
             Listing::PaperResend => deadlines::paper_resend_list(app, caller, after, limit).await,
             Listing::Overdue => deadlines::overdue_list(app, caller, after, limit).await,
@@ -127,7 +127,7 @@ impl Listing {
         self,
         app: &AppState,
         caller: &Caller,
-    ) -> Result<(Table, Vec<(String, String)>), crate::documents::Refused> {
+    ) -> Result<(Table, Vec<(String, String)>), crate::service::error::ServiceError> {
         let mut records = self.fetch(app, caller, None, PRINT_MAX + 1).await?;
         let cut = records.len() as i64 > PRINT_MAX;
         records.truncate(PRINT_MAX as usize);

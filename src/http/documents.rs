@@ -14,11 +14,12 @@ use http::{HeaderValue, StatusCode, header};
 use super::AppState;
 use super::extract::{Body as JsonBody, PageOf, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
-use crate::auth::Caller;
-use crate::documents::lifecycle::{self, DeliveryView, DocumentStatus};
-use crate::documents::submit::{self, Accepted, Submitted};
-use crate::documents::{Refused, intake};
 use crate::domain::delivery::{Action, DeliveryState};
+use crate::service::caller::Caller;
+use crate::service::documents::intake;
+use crate::service::documents::lifecycle::{self, DeliveryView, DocumentStatus};
+use crate::service::documents::submit::{self, Accepted, Submitted};
+use crate::service::error::ServiceError;
 use crate::store::Part;
 
 pub fn routes(max_package_bytes: u64) -> Router<AppState> {
@@ -178,7 +179,7 @@ async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response
             Some(bytes) => PartBody::Inline(bytes::Bytes::from(bytes)),
             None => PartBody::File(app.blobs.open_blob(&p.sha256).await.map_err(|e| {
                 tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
-                Refused::from(e)
+                ServiceError::from(e)
             })?),
         };
         let name = p.name.replace(['"', '\\', '\r', '\n'], "_");

@@ -8,9 +8,9 @@ use http::StatusCode;
 use super::AppState;
 use super::extract::Body;
 use super::problem::{ApiResult, ProblemBody};
-use crate::auth::Caller;
 use crate::domain::group::{Group, GroupMember, GroupScope};
-use crate::groups;
+use crate::service::caller::Caller;
+use crate::service::groups;
 use crate::store::GroupVersion;
 
 pub fn routes() -> Router<AppState> {

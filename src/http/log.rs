@@ -14,9 +14,9 @@ use super::AppState;
 use super::extract::{PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
 use super::report::{Format, Period, Table, csv_line, csv_response, local_time, period};
-use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::log::{LogAction, LogEntry};
+use crate::service::caller::Caller;
 use crate::store::{LogFilter, Store};
 
 pub fn routes() -> Router<AppState> {

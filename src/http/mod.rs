@@ -26,6 +26,7 @@ mod participants;
 pub mod problem;
 pub mod report;
 mod roster;
+pub mod server;
 mod trust;
 pub use trust::describe as describe_trust;
 mod whoami;
@@ -39,11 +40,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 
-use crate::app::App;
-use crate::auth::{self, Caller};
 use crate::domain::Role;
 use crate::domain::log::{LogAction, NewLogEntry};
-use crate::tls::ConnInfo;
+use crate::runtime::tls::ConnInfo;
+use crate::service::app::App;
+use crate::service::caller::{self, Caller};
 use problem::{Problem, ProblemRecord};
 
 pub type AppState = Arc<App>;
@@ -103,8 +104,8 @@ async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next)
     let Some(conn) = conn_info(&req) else {
         return Problem::internal("request without connection information").into_response();
     };
-    let ip = auth::client_ip(&app, &conn, req.headers());
-    let caller = match auth::authenticate(&app, &conn, ip).await {
+    let ip = caller::client_ip(&app, &conn, req.headers());
+    let caller = match caller::authenticate(&app, &conn, ip).await {
         Ok(c) => c,
         Err(refusal) => return Problem::from(refusal).into_response(),
     };
@@ -136,11 +137,11 @@ async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Respons
     let Some(conn) = conn_info(&req) else {
         return Problem::internal("request without connection information").into_response();
     };
-    let ip = auth::client_ip(&app, &conn, req.headers());
+    let ip = caller::client_ip(&app, &conn, req.headers());
     let fingerprint = conn.cert.as_ref().map(|c| c.fingerprint.as_str());
     match app.guard.check(ip, fingerprint) {
         Ok(()) => next.run(req).await,
-        Err(crate::sanctions::Stop::Blocked(b)) => {
+        Err(crate::service::guard::Stop::Blocked(b)) => {
             let mut p = Problem::new(
                 http::StatusCode::FORBIDDEN,
                 "ip-blocked",
@@ -152,7 +153,7 @@ async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Respons
             resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             resp
         }
-        Err(crate::sanctions::Stop::Limited { what, retry_after }) => {
+        Err(crate::service::guard::Stop::Limited { what, retry_after }) => {
             let secs = retry_after.as_secs().max(1);
             let mut p = Problem::new(
                 http::StatusCode::TOO_MANY_REQUESTS,
@@ -170,7 +171,7 @@ async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Respons
 /// Writes every problem response to the exchange log, with who asked, from where.
 async fn record_problems(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let conn = conn_info(&req);
-    let ip = conn.as_ref().map(|c| auth::client_ip(&app, c, req.headers()));
+    let ip = conn.as_ref().map(|c| caller::client_ip(&app, c, req.headers()));
     let cert = conn.as_ref().and_then(|c| c.cert.as_ref().map(|c| c.fingerprint.clone()));
     let what = format!("{} {}", req.method(), req.uri().path());
     let resp = next.run(req).await;

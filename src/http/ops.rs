@@ -11,9 +11,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
 use super::problem::Problem;
-use crate::auth;
 use crate::domain::Role;
-use crate::tls::ConnInfo;
+use crate::runtime::tls::ConnInfo;
+use crate::service::caller;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
@@ -56,8 +56,11 @@ async fn metrics(State(app): State<AppState>, req: Request) -> Response {
     let socket_ip = conn.socket_peer.ip().to_canonical();
     let local = socket_ip.is_loopback() && !app.trusted_proxies.iter().any(|p| p.contains(socket_ip));
     if !local {
-        let ip = auth::client_ip(&app, &conn, req.headers());
-        let allowed = auth::authenticate(&app, &conn, ip).await.and_then(|c| c.require(Role::ItBureau).map(|_| c));
+        let ip = caller::client_ip(&app, &conn, req.headers());
+        let allowed = match caller::authenticate(&app, &conn, ip).await {
+            Ok(c) => c.require(Role::ItBureau),
+            Err(r) => Err(r.into()),
+        };
         if let Err(refusal) = allowed {
             return Problem::from(refusal).into_response();
         }

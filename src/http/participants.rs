@@ -9,12 +9,12 @@ use http::StatusCode;
 use super::AppState;
 use super::extract::{Body, PageOf, PageParams, Query};
 use super::problem::{ApiResult, Problem, ProblemBody};
-use crate::auth::Caller;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::participant::{Participant, check_email, check_name, status_change_allowed};
 use crate::domain::{
     Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, UnifiedBusinessNumber,
 };
+use crate::service::caller::Caller;
 use crate::store::{AllowlistEntry, NewParticipant, Page, ParticipantUpdate};
 
 pub fn routes() -> Router<AppState> {

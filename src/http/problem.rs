@@ -9,9 +9,9 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
-use crate::auth::{Refusal, RefusalKind};
-use crate::documents::Refused;
 use crate::domain::Invalid;
+use crate::service::error::ServiceError;
+use crate::service::error::{Refusal, RefusalKind};
 use crate::store::StoreError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -107,8 +107,8 @@ impl Problem {
     }
 }
 
-impl From<Refusal> for Problem {
-    fn from(r: Refusal) -> Self {
+impl Problem {
+    fn refusal(r: Refusal) -> Self {
         use RefusalKind::*;
         let (status, name, title) = match r.kind {
             CertificateRequired => (StatusCode::UNAUTHORIZED, "certificate-required", "需要用戶端憑證"),
@@ -134,12 +134,21 @@ impl From<Refusal> for Problem {
     }
 }
 
-impl From<Refused> for Problem {
-    fn from(r: Refused) -> Self {
-        use Refused::*;
+/// The one mapping of service errors to problems: status, stable type, title.
+impl From<ServiceError> for Problem {
+    fn from(r: ServiceError) -> Self {
+        use ServiceError::*;
         use StatusCode as S;
         let detail = r.to_string();
         let (status, name, title) = match &r {
+            Auth(_) => {
+                let Auth(refusal) = r else { unreachable!() };
+                return Problem::refusal(refusal);
+            }
+            Forbidden(_) => (S::FORBIDDEN, "forbidden", "權限不足"),
+            NotRegistered(_) => (S::FORBIDDEN, "unknown-certificate", "憑證未註冊"),
+            IpBlocked(_) => (S::FORBIDDEN, "ip-blocked", "來源 IP 已被封鎖"),
+            RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate-limited", "請求過於頻繁"),
             CannotSend(_) => (S::FORBIDDEN, "sender-cannot-send", "無發文權限"),
             InvalidPackage(_) => (S::BAD_REQUEST, "invalid-package", "公文封裝格式錯誤"),
             TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "package-too-large", "公文或附件超過大小限制"),
@@ -162,38 +171,44 @@ impl From<Refused> for Problem {
             DuplicateNumber(_) => (S::CONFLICT, "duplicate-document-number", "發文字號重複"),
             NotFound(_) => (S::NOT_FOUND, "not-found", "查無資料"),
             WrongState(_) => (S::CONFLICT, "invalid-state", "公文狀態不允許此操作"),
+            Conflict(_) => (S::CONFLICT, "conflict", "資料衝突"),
             InvalidField(_) => (S::UNPROCESSABLE_ENTITY, "invalid-field", "欄位內容不正確"),
-            Forbidden(_) => (S::FORBIDDEN, "forbidden", "權限不足"),
             GroupNotUsable(_) => (S::FORBIDDEN, "group-not-usable", "無法使用此行文群組"),
             GroupCycle(_) => (S::UNPROCESSABLE_ENTITY, "group-cycle", "行文群組循環包含"),
             TermsNotAccepted(_) => (S::UNPROCESSABLE_ENTITY, "terms-not-accepted", "未同意管理規範"),
+            UntrustedCertificate(_) => (S::UNPROCESSABLE_ENTITY, "untrusted-certificate", "憑證無法驗證"),
+            TrustReloadFailed(_) => (S::UNPROCESSABLE_ENTITY, "trust-reload-failed", "信任憑證重新載入失敗"),
+            Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "服務暫時無法使用"),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "系統錯誤"),
         };
         let mut p = Problem::new(status, name, title, detail);
-        p.auth = matches!(r, Forbidden(_));
-        if let UnknownRecipient { codes, .. } | RecipientUnreachable { codes, .. } = r {
-            p.extensions.insert("recipients".into(), codes.into());
+        p.auth = matches!(r, Forbidden(_) | IpBlocked(_) | RateLimited { .. });
+        match r {
+            UnknownRecipient { codes, .. } | RecipientUnreachable { codes, .. } => {
+                p.extensions.insert("recipients".into(), codes.into());
+            }
+            RateLimited { retry_after, .. } => p.retry_after = Some(retry_after.as_secs().max(1)),
+            _ => {}
         }
         p
     }
 }
 
+impl From<Refusal> for Problem {
+    fn from(r: Refusal) -> Self {
+        Problem::refusal(r)
+    }
+}
+
 impl From<Invalid> for Problem {
     fn from(e: Invalid) -> Self {
-        Problem::invalid_field(e.to_string())
+        ServiceError::from(e).into()
     }
 }
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => Problem::not_found("no such record"),
-            StoreError::Conflict(what) => Problem::conflict(what),
-            other => {
-                tracing::error!(error = %other, "storage error");
-                Problem::internal("the database could not complete the request")
-            }
-        }
+        ServiceError::from(e).into()
     }
 }
 

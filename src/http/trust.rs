@@ -8,9 +8,9 @@ use http::StatusCode;
 
 use super::AppState;
 use super::problem::{ApiResult, Problem, ProblemBody};
-use crate::auth::Caller;
 use crate::domain::log::LogAction;
 use crate::pki::trust::TrustSummary;
+use crate::service::caller::Caller;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/trust", get(show)).route("/api/v1/trust/reload", post(reload))

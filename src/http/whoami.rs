@@ -5,9 +5,9 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 
 use super::AppState;
-use crate::auth::Caller;
 use crate::domain::Roles;
 use crate::domain::participant::Participant;
+use crate::service::caller::Caller;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/whoami", get(whoami))

@@ -3,6 +3,7 @@
 
 pub mod cms;
 pub mod demo;
+pub mod receipt;
 pub mod trust;
 
 use chrono::{DateTime, Utc};
@@ -202,6 +203,28 @@ fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         return None;
     }
     Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// Reads `path` in chunks, copying the bytes to `copy` when given, and
+/// returns its size and SHA-256 digest.
+pub fn digest_file(path: &std::path::Path, mut copy: Option<&mut std::fs::File>) -> std::io::Result<(u64, [u8; 32])> {
+    use std::io::{Read, Write};
+    let mut f = std::fs::File::open(path)?;
+    let mut h = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        if let Some(out) = copy.as_mut() {
+            out.write_all(&buf[..n])?;
+        }
+        size += n as u64;
+    }
+    Ok((size, h.finish()))
 }
 
 #[cfg(test)]

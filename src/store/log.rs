@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Result, Store, StoreError, stored_time, with_pool};
-use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry, NewLogEntry};
+use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct LogRow {
@@ -152,11 +152,6 @@ pub struct LogReport {
 }
 
 impl Store {
-    /// Appends one entry (group-committed with other writes on SQLite).
-    pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<()> {
-        self.write(super::documents::Write::Log { at, entry: entry.clone() }).await.map(|_| ())
-    }
-
     /// Entries in sequence order, filtered.
     pub async fn log_entries(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
         let actions: String = (0..f.actions.len()).map(|i| format!("${}", i + 7)).collect::<Vec<_>>().join(", ");

@@ -9,9 +9,12 @@
 mod applications;
 mod audit;
 mod auth;
+pub mod blobs;
 mod calendar;
+mod committer;
 mod credentials;
-pub(crate) mod documents;
+mod deliveries;
+mod documents;
 mod groups;
 pub(crate) mod log;
 mod participants;
@@ -33,7 +36,8 @@ pub use audit::Timeliness;
 pub use auth::AuthRecord;
 pub use calendar::{CalendarYearInfo, Closure, Deadlines, PendingDeadlines};
 pub use credentials::{Credential, NewCredential};
-pub use documents::{DeliveryChange, DeliveryRecord, DocumentRecord, NewDelivery, NewDocument, Part, SentSummary};
+pub use deliveries::{DeliveryChange, DeliveryRecord};
+pub use documents::{DocumentRecord, NewDelivery, NewDocument, Part, SentSummary};
 pub use groups::{GroupActor, GroupEdit, GroupVersion};
 pub use log::{Checkpoint, LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
@@ -51,7 +55,7 @@ pub struct Store {
     /// busy handler. (PostgreSQL needs no such queue.)
     write_queue: Arc<tokio::sync::Mutex<()>>,
     /// Group commit of accepted documents (SQLite only).
-    committer: Option<Arc<documents::Committer>>,
+    committer: Option<Arc<committer::Committer>>,
 }
 
 /// The connection pool of either database.
@@ -208,6 +212,11 @@ pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
 
+/// Serialises a value by its `Display` (addresses and CIDR blocks).
+pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 /// One page of a keyset-paginated list.
 #[derive(Debug, Clone)]
 pub struct Page<C> {
@@ -239,7 +248,7 @@ impl Store {
         };
         let mut store = Store::new(db);
         if matches!(store.db, Db::Sqlite(_)) {
-            store.committer = Some(Arc::new(documents::Committer::start(store.clone())));
+            store.committer = Some(Arc::new(committer::Committer::start(store.clone())));
         }
         store.migrate().await?;
         Ok(store)

@@ -41,14 +41,10 @@ pub struct AllowlistEntry {
     pub participant: ParticipantCode,
     /// An address or CIDR block, IPv4 or IPv6.
     #[schema(value_type = String, example = "203.0.113.7")]
-    #[serde(serialize_with = "crate::store::participants::display")]
+    #[serde(serialize_with = "crate::store::display")]
     pub ip_range: IpRange,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.collect_str(v)
 }
 
 #[derive(sqlx::FromRow)]

@@ -12,7 +12,7 @@ use crate::domain::log::NewLogEntry;
 pub struct Block {
     pub id: i64,
     #[schema(value_type = String)]
-    #[serde(serialize_with = "crate::store::participants::display")]
+    #[serde(serialize_with = "crate::store::display")]
     pub ip_range: IpRange,
     pub reason: String,
     pub created_at: DateTime<Utc>,

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
-use gwx::clock::ManualClock;
-use gwx::config::Config;
-use gwx::server::Hub;
+use gwx::http::server::Hub;
+use gwx::runtime::clock::ManualClock;
+use gwx::runtime::config::Config;
 use gwx::store::Store;
 
 /// Which database a test runs on.
@@ -67,7 +67,7 @@ fn pki_template() -> &'static Path {
     TEMPLATE.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("gwx-test-pki-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        gwx::demo::create_pki(&dir).expect("demo PKI");
+        gwx::tools::demo::create_pki(&dir).expect("demo PKI");
         dir
     })
 }
@@ -128,13 +128,13 @@ impl TestHub {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(pki_template(), dir.path());
         let url = fresh_database(&backend, dir.path()).await;
-        let mut config = Config::parse(dir.path(), &gwx::demo::config_text(Some(&url))).unwrap();
+        let mut config = Config::parse(dir.path(), &gwx::tools::demo::config_text(Some(&url))).unwrap();
         config.server.https = vec!["127.0.0.1:0".parse().unwrap()];
         config.server.http = vec!["127.0.0.1:0".parse().unwrap()];
         configure(&mut config);
         let clock = ManualClock::new(Utc::now());
         let store = Store::open(&config.database_url()).await.expect("open store");
-        gwx::demo::seed(&store, dir.path(), &clock).await.expect("seed demo participants");
+        gwx::tools::demo::seed(&store, dir.path(), &clock).await.expect("seed demo participants");
         let hub = Hub::start(config, store, Arc::new(clock.clone())).await.expect("start hub");
         TestHub { hub, dir, clock, backend }
     }
@@ -208,8 +208,13 @@ impl TestHub {
     pub async fn register_clerk(&self, participant: &str, name: &str, roles: &[&str]) {
         let pem = self.issue_client("gca", name, name, None);
         let body = serde_json::json!({"participant": participant, "certificate": pem, "roles": roles, "holder": name});
-        let resp =
-            self.client(gwx::demo::IT_BUREAU).post(self.url("/api/v1/credentials")).json(&body).send().await.unwrap();
+        let resp = self
+            .client(gwx::tools::demo::IT_BUREAU)
+            .post(self.url("/api/v1/credentials"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     }
 
@@ -320,7 +325,7 @@ pub async fn send_doc(
     use gwx::client::package::Source;
     let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{keys}"))).unwrap();
     let names: Vec<String> = attachment.iter().map(|_| format!("{serial}_ATTCH1.pdf")).collect();
-    let di = gwx::bench::bench_di(code, serial, &names);
+    let di = gwx::tools::bench::bench_di(code, serial, &names);
     let out = gwx::client::package::build(
         gwx::domain::document::FileName::parse("d.di").unwrap(),
         bytes::Bytes::from(di.clone()),
@@ -328,7 +333,7 @@ pub async fn send_doc(
         &gwx::domain::ParticipantCode::parse(code).unwrap(),
         &kp.cert,
         &kp.key,
-        |name| Ok(Source::Bytes(gwx::bench::pdf_of(attachment.unwrap_or(0), name))),
+        |name| Ok(Source::Bytes(gwx::tools::bench::pdf_of(attachment.unwrap_or(0), name))),
     )
     .unwrap();
     let mut form = reqwest::multipart::Form::new()

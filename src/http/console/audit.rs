@@ -9,12 +9,12 @@ use http::header;
 
 use super::clerk::{TablePage, TableRow};
 use super::{Nav, page};
-use crate::auth::Caller;
 use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::audit::{TimelinessParams, report, security_actions};
 use crate::http::problem::ApiResult;
 use crate::http::report::period;
+use crate::service::caller::Caller;
 use crate::store::{LogFilter, Timeliness};
 
 #[derive(serde::Deserialize, Default)]

@@ -10,16 +10,17 @@ use chrono::{DateTime, Utc};
 use http::header;
 
 use super::{FlashQuery, Nav, done, flash_text, page};
-use crate::auth::Caller;
-use crate::documents::lifecycle::{self, DeliveryView};
-use crate::documents::submit::{self, Submitted};
-use crate::documents::{Refused, intake};
 use crate::domain::Role;
 use crate::domain::delivery::{Action, DeliveryState};
 use crate::http::AppState;
 use crate::http::deadlines::Listing;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::report::{local_time, local_time_opt};
+use crate::service::caller::Caller;
+use crate::service::documents::intake;
+use crate::service::documents::lifecycle::{self, DeliveryView};
+use crate::service::documents::submit::{self, Submitted};
+use crate::service::error::ServiceError;
 use crate::store::{DeliveryRecord, Part};
 
 /// A delivery as a row of the inbox.
@@ -89,7 +90,7 @@ pub struct SignatureCheck {
 }
 
 /// The stored bytes of a part.
-async fn part_bytes(app: &AppState, p: &Part) -> Result<Vec<u8>, Refused> {
+async fn part_bytes(app: &AppState, p: &Part) -> Result<Vec<u8>, ServiceError> {
     match &p.inline {
         Some(b) => Ok(b.clone()),
         None => Ok(tokio::fs::read(app.blobs.path(&p.sha256)).await?),

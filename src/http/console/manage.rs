@@ -9,8 +9,6 @@ use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::response::Response;
 
 use super::{FlashQuery, Nav, done, flash_text, page};
-use crate::applications::{self, Requester};
-use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::application::{ApplicationState, Step};
 use crate::domain::calendar::ClosurePart;
@@ -21,6 +19,8 @@ use crate::http::AppState;
 use crate::http::extract::Body;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::report::local_time;
+use crate::service::applications::{self, Requester};
+use crate::service::caller::Caller;
 use crate::store::{Application, Credential, GroupVersion, Page};
 
 // --- send groups -----------------------------------------------------------
@@ -62,7 +62,7 @@ pub async fn groups(
     Extension(caller): Extension<Caller>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    let rows = crate::groups::list(&app, &caller)
+    let rows = crate::service::groups::list(&app, &caller)
         .await?
         .into_iter()
         .map(|g| GroupRow {
@@ -111,7 +111,7 @@ pub async fn create_group(
     Form(f): Form<GroupForm>,
 ) -> ApiResult<Response> {
     let scope = if f.scope == "shared" { GroupScope::Shared } else { GroupScope::Private };
-    let g = crate::groups::create(&app, &caller, scope, &f.name, &parse_members(&f.members)?).await?;
+    let g = crate::service::groups::create(&app, &caller, scope, &f.name, &parse_members(&f.members)?).await?;
     Ok(done(&format!("/console/groups/{}", g.id), "saved"))
 }
 
@@ -145,8 +145,8 @@ pub async fn group(
     Path(id): Path<String>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    let g = crate::groups::visible(&app, &caller, &id).await?;
-    let history: Vec<GroupVersion> = crate::groups::history(&app, &caller, &id).await?;
+    let g = crate::service::groups::visible(&app, &caller, &id).await?;
+    let history: Vec<GroupVersion> = crate::service::groups::history(&app, &caller, &id).await?;
     let actor = crate::domain::group::Actor {
         participant: &caller.participant.code,
         kind: caller.participant.kind,
@@ -184,7 +184,7 @@ pub async fn edit_group(
     Path(id): Path<String>,
     Form(f): Form<GroupForm>,
 ) -> ApiResult<Response> {
-    crate::groups::update(&app, &caller, &id, f.version, &f.name, &parse_members(&f.members)?).await?;
+    crate::service::groups::update(&app, &caller, &id, f.version, &f.name, &parse_members(&f.members)?).await?;
     Ok(done(&format!("/console/groups/{id}"), "saved"))
 }
 
@@ -426,7 +426,7 @@ pub async fn upload_calendar(
     let year = year.ok_or_else(|| Problem::invalid_field("which year?"))?;
     let csv = csv.ok_or_else(|| Problem::invalid_field("no calendar file"))?;
     let text = std::str::from_utf8(&csv).map_err(|_| Problem::invalid_field("the calendar must be UTF-8"))?;
-    crate::deadlines::load_year(&app, &caller, year, text).await?;
+    crate::service::deadlines::load_year(&app, &caller, year, text).await?;
     Ok(done("/console/admin", "calendar"))
 }
 
@@ -443,7 +443,7 @@ pub async fn declare_closure(
     Extension(caller): Extension<Caller>,
     Form(f): Form<ClosureForm>,
 ) -> ApiResult<Response> {
-    crate::deadlines::declare_closure(&app, &caller, f.date, f.part, &f.reason).await?;
+    crate::service::deadlines::declare_closure(&app, &caller, f.date, f.part, &f.reason).await?;
     Ok(done("/console/admin", "closure"))
 }
 

@@ -29,8 +29,8 @@ use http::{HeaderValue, Method, StatusCode, header};
 
 use super::AppState;
 use super::problem::Problem;
-use crate::auth::Caller;
 use crate::domain::Role;
+use crate::service::caller::Caller;
 
 pub fn routes(app: AppState) -> Router<AppState> {
     let authenticated = Router::new()

@@ -19,9 +19,9 @@ use chrono::{DateTime, Utc};
 use openssl::ssl::{AlpnError, SslAcceptor, SslFiletype, SslMethod, SslSessionCacheMode, SslVerifyMode};
 use openssl::x509::X509Ref;
 
-use crate::config::Config;
 use crate::pki::trust::{TrustError, TrustMaterial, TrustSummary};
 use crate::pki::{asn1_to_utc, fingerprint, name_to_string};
+use crate::runtime::config::Config;
 
 /// A client certificate that passed the handshake's checks.
 #[derive(Debug, Clone)]

@@ -18,13 +18,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::app::App;
-use crate::clock::SharedClock;
-use crate::config::Config;
 use crate::domain::log::{LogAction, NewLogEntry};
-use crate::jobs;
+use crate::runtime::clock::SharedClock;
+use crate::runtime::config::Config;
+use crate::runtime::tls::{ConnInfo, TlsState};
+use crate::service::app::App;
+use crate::service::jobs;
 use crate::store::Store;
-use crate::tls::{ConnInfo, TlsState};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,8 +45,9 @@ impl Hub {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
         app.guard.reload(&app.store).await.context("load the block list")?;
-        let added =
-            crate::deadlines::seed_shipped(&app.store, app.now()).await.context("load the shipped calendars")?;
+        let added = crate::service::deadlines::seed_shipped(&app.store, app.now())
+            .await
+            .context("load the shipped calendars")?;
         if !added.is_empty() {
             tracing::info!(?added, "shipped working-day calendars loaded");
         }
@@ -77,7 +78,7 @@ impl Hub {
         }
 
         tasks.spawn(jobs::run_daily(app.clone(), shutdown.subscribe()));
-        tasks.spawn(crate::sanctions::Guard::run(app.clone(), shutdown.subscribe()));
+        tasks.spawn(jobs::refresh_guard(app.clone(), shutdown.subscribe()));
         tracing::info!(?https, ?http, database = app.store.backend_name(), "hub listening");
         Ok(Hub { app, https, http, shutdown, tasks })
     }
@@ -152,7 +153,7 @@ async fn accept_tls(
             Err(_) => return None,
         }
     }
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, crate::tls::handshake(&app.tls, stream)).await {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, crate::runtime::tls::handshake(&app.tls, stream)).await {
         Ok(Ok((tls, cert))) => {
             let resumed = tls.ssl().session_reused();
             Some((tls, ConnInfo { peer, socket_peer, cert, resumed }))

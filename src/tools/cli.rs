@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 
 use crate::client::package::SendOptions;
 use crate::client::{Client, Identity};
-use crate::config::Config;
-use crate::server::Hub;
+use crate::http::server::Hub;
+use crate::runtime::config::Config;
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -141,7 +141,7 @@ pub enum Command {
         identity: Identity,
     },
     /// Load-test a hub over mTLS and print what it measured (see README).
-    Bench(crate::bench::BenchArgs),
+    Bench(crate::tools::bench::BenchArgs),
     /// Your deadline lists: the paper resend list (as sender, §12-2) and
     /// the overdue deliveries (as receiver, §13-2).
     Deadlines {
@@ -287,13 +287,13 @@ fn load_config(dir: &Path, database: Option<String>) -> anyhow::Result<Config> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init { dir, database, force } => {
-            crate::demo::init(&dir, database.as_deref(), force).await?;
+            crate::tools::demo::init(&dir, database.as_deref(), force).await?;
             print_demo_help(&dir);
             Ok(())
         }
         Command::Serve { dir, https, http, database, init } => {
-            if init && !dir.join(crate::config::CONFIG_FILE).exists() {
-                crate::demo::init(&dir, database.as_deref(), false).await?;
+            if init && !dir.join(crate::runtime::config::CONFIG_FILE).exists() {
+                crate::tools::demo::init(&dir, database.as_deref(), false).await?;
                 print_demo_help(&dir);
             }
             serve(&dir, https, http, database).await
@@ -406,18 +406,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group { command, identity } => group(&Client::new(&identity)?, command).await,
         Command::Bench(args) => {
             let json = args.json;
-            let report = crate::bench::run(args).await?;
+            let report = crate::tools::bench::run(args).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                crate::bench::print(&report);
+                crate::tools::bench::print(&report);
             }
             Ok(())
         }
         Command::Deadlines { list, format, identity } => deadlines(&Client::new(&identity)?, list, format).await,
         Command::Backup { dir, database, to } => {
             let config = load_config(&dir, database)?;
-            let m = crate::backup::backup(&config.database_url(), &config.data_dir(), &to).await?;
+            let m = crate::tools::backup::backup(&config.database_url(), &config.data_dir(), &to).await?;
             println!(
                 "backup written to {}: {} database, log head #{}, {} blob files ({} bytes)",
                 to.display(),
@@ -430,7 +430,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore { dir, database, from } => {
             let config = load_config(&dir, database)?;
-            let r = crate::backup::restore(&from, &config.database_url(), &config.data_dir()).await?;
+            let r = crate::tools::backup::restore(&from, &config.database_url(), &config.data_dir()).await?;
             println!(
                 "restored the backup of {} into {}: {} blobs verified, exchange log intact ({} entries, head #{})",
                 r.manifest.created_at,
@@ -676,7 +676,7 @@ async fn serve(
         config.server.http = http;
     }
     let store = Store::open(&config.database_url()).await.context("open the database")?;
-    let hub = Hub::start(config, store, Arc::new(crate::clock::SystemClock)).await?;
+    let hub = Hub::start(config, store, Arc::new(crate::runtime::clock::SystemClock)).await?;
     for a in &hub.https {
         println!("gwx hub: https://{a}/  (plain HTTP {:?} redirects)", hub.http);
     }
@@ -707,7 +707,7 @@ async fn serve(
 
 fn print_demo_help(dir: &Path) {
     let d = dir.display();
-    let code = crate::demo::SECRETARIAT;
+    let code = crate::tools::demo::SECRETARIAT;
     println!(
         "demo hub created in {d}\n\n\
          run it:       gwx serve --dir {d}\n\
@@ -719,6 +719,6 @@ fn print_demo_help(dir: &Path) {
          console:      https://localhost:8443/console/ (import {d}/clients/<code>.p12, password demo,\n\
          \x20             into the browser and trust {d}/certs/ca.pem); public roster: /roster\n\
          refusals:     {d}/clients/revoked.pem, expired.pem, untrusted.pem, unregistered.pem; {} only from 127.0.0.2",
-        crate::demo::ASSOCIATION
+        crate::tools::demo::ASSOCIATION
     );
 }

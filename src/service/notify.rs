@@ -7,8 +7,8 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::app::App;
-use crate::config::SmtpConfig;
+use crate::runtime::config::SmtpConfig;
+use crate::service::app::App;
 use crate::store::NotificationTo;
 
 /// Stores a notification for each of `to` and e-mails those with an address.

@@ -5,12 +5,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Refused, need};
-use crate::app::App;
-use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::delivery::{self, Action, DeliveryState};
 use crate::domain::log::{LogAction, NewLogEntry};
+use crate::service::app::App;
+use crate::service::caller::Caller;
+use crate::service::error::ServiceError;
 use crate::store::{DeliveryChange, DeliveryRecord, DocumentRecord, Part};
 
 /// A delivery as its recipient or the sender sees it.
@@ -100,10 +100,10 @@ pub struct DocumentStatus {
 }
 
 /// The caller's own delivery, or `NotFound` (also for someone else's).
-pub async fn own_delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, Refused> {
+pub async fn own_delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, ServiceError> {
     match app.store.delivery(id).await? {
         Some(d) if d.recipient_code == caller.participant.code.as_str() => Ok(d),
-        _ => Err(Refused::NotFound(format!("no delivery {id} in the inbox of {}", caller.participant.code))),
+        _ => Err(ServiceError::NotFound(format!("no delivery {id} in the inbox of {}", caller.participant.code))),
     }
 }
 
@@ -118,8 +118,8 @@ fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String)
 }
 
 /// Records a download of the package and returns its parts.
-pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<Vec<Part>, Refused> {
-    need(caller, Role::Receiver)?;
+pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<Vec<Part>, ServiceError> {
+    caller.require(Role::Receiver)?;
     let d = own_delivery(app, caller, id).await?;
     let state = d.state()?;
     let log = entry(
@@ -144,18 +144,18 @@ pub async fn decide(
     id: &str,
     action: Action,
     reason: Option<&str>,
-) -> Result<DeliveryRecord, Refused> {
-    need(caller, Role::Receiver)?;
+) -> Result<DeliveryRecord, ServiceError> {
+    caller.require(Role::Receiver)?;
     let reason = match action {
         Action::Return => {
-            Some(delivery::check_reason(reason.unwrap_or("")).map_err(|e| Refused::InvalidField(e.to_string()))?)
+            Some(delivery::check_reason(reason.unwrap_or("")).map_err(|e| ServiceError::InvalidField(e.to_string()))?)
         }
         _ => None,
     };
     for _ in 0..3 {
         let d = own_delivery(app, caller, id).await?;
         let from = d.state()?;
-        let to = delivery::transition(from, action).map_err(|e| Refused::WrongState(e.to_string()))?;
+        let to = delivery::transition(from, action).map_err(|e| ServiceError::WrongState(e.to_string()))?;
         if from == to {
             return Ok(d); // confirming twice: the first confirmation stands
         }
@@ -191,19 +191,19 @@ pub async fn decide(
             return Ok(d);
         }
     }
-    Err(Refused::WrongState("the delivery changed while you acted on it; look at it again".into()))
+    Err(ServiceError::WrongState("the delivery changed while you acted on it; look at it again".into()))
 }
 
 /// The sender's document, or `NotFound` (also for someone else's).
-pub async fn own_document(app: &App, caller: &Caller, id: &str) -> Result<DocumentRecord, Refused> {
+pub async fn own_document(app: &App, caller: &Caller, id: &str) -> Result<DocumentRecord, ServiceError> {
     match app.store.document(id).await? {
         Some(d) if d.sender_code == caller.participant.code.as_str() => Ok(d),
-        _ => Err(Refused::NotFound(format!("{} sent no document {id}", caller.participant.code))),
+        _ => Err(ServiceError::NotFound(format!("{} sent no document {id}", caller.participant.code))),
     }
 }
 
-pub async fn status(app: &App, caller: &Caller, id: &str) -> Result<DocumentStatus, Refused> {
-    need(caller, Role::Sender)?;
+pub async fn status(app: &App, caller: &Caller, id: &str) -> Result<DocumentStatus, ServiceError> {
+    caller.require(Role::Sender)?;
     let d = own_document(app, caller, id).await?;
     let parts = app.store.document_parts(id).await?;
     let recipients = app.store.document_deliveries(id).await?.into_iter().map(DeliveryView::from).collect();
@@ -226,25 +226,30 @@ pub async fn status(app: &App, caller: &Caller, id: &str) -> Result<DocumentStat
 
 /// 補發紙本 (§12-2): the sender records that a recipient that did not
 /// confirm, or returned the document, got it on paper.
-pub async fn paper_resend(app: &App, caller: &Caller, id: &str, note: Option<&str>) -> Result<DeliveryRecord, Refused> {
-    need(caller, Role::Sender)?;
+pub async fn paper_resend(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    note: Option<&str>,
+) -> Result<DeliveryRecord, ServiceError> {
+    caller.require(Role::Sender)?;
     let d = match app.store.delivery(id).await? {
         Some(d) if d.sender_code == caller.participant.code.as_str() => d,
-        _ => return Err(Refused::NotFound(format!("{} sent no delivery {id}", caller.participant.code))),
+        _ => return Err(ServiceError::NotFound(format!("{} sent no delivery {id}", caller.participant.code))),
     };
     let state = d.state()?;
     if !delivery::paper_resend_allowed(state) {
-        return Err(Refused::WrongState(format!(
+        return Err(ServiceError::WrongState(format!(
             "{} confirmed the document; no paper resend is needed",
             d.recipient_code
         )));
     }
     if let Some(at) = d.paper_resend_at {
-        return Err(Refused::WrongState(format!("a paper resend was already recorded at {at}")));
+        return Err(ServiceError::WrongState(format!("a paper resend was already recorded at {at}")));
     }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > 1000) {
-        return Err(Refused::InvalidField("the note is longer than 1000 characters".into()));
+        return Err(ServiceError::InvalidField("the note is longer than 1000 characters".into()));
     }
     let log = entry(
         caller,
@@ -254,7 +259,7 @@ pub async fn paper_resend(app: &App, caller: &Caller, id: &str, note: Option<&st
     );
     let by = caller.credential.fingerprint.as_str();
     if !app.store.change_delivery(id, state, DeliveryChange::PaperResend { by, note }, app.now(), &log).await? {
-        return Err(Refused::WrongState("the delivery changed meanwhile; look at it again".into()));
+        return Err(ServiceError::WrongState("the delivery changed meanwhile; look at it again".into()));
     }
     Ok(app.store.delivery(id).await?.expect("just updated"))
 }

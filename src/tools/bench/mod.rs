@@ -31,10 +31,10 @@ use futures_util::StreamExt;
 
 use crate::client::package::{self, Outgoing, SendOptions, Source};
 use crate::client::{Client, Identity};
-use crate::demo;
 use crate::domain::ParticipantCode;
 use crate::domain::document::FileName;
 use crate::pki::demo::KeyPair;
+use crate::tools::demo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {

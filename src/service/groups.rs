@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::app::App;
-use crate::auth::Caller;
-use crate::documents::Refused;
 use crate::domain::document::RecipientCode;
 use crate::domain::group::{self, Actor, Group, GroupError, GroupMember, GroupScope};
 use crate::domain::log::LogAction;
+use crate::service::app::App;
+use crate::service::caller::Caller;
+use crate::service::error::ServiceError;
 use crate::store::{GroupActor, GroupEdit, GroupVersion};
 
 /// At most this many recipients from one group.
@@ -25,16 +25,16 @@ fn history_actor(caller: &Caller) -> GroupActor<'_> {
 
 /// A group the caller may see (use or edit); anything else is "not found",
 /// the same for a group that does not exist.
-pub async fn visible(app: &App, caller: &Caller, id: &str) -> Result<Group, Refused> {
+pub async fn visible(app: &App, caller: &Caller, id: &str) -> Result<Group, ServiceError> {
     let a = actor(caller);
     match app.store.group(id).await? {
         Some(g) if g.usable_by(&a) || g.editable_by(&a) => Ok(g),
-        _ => Err(Refused::NotFound(format!("no send group {id}"))),
+        _ => Err(ServiceError::NotFound(format!("no send group {id}"))),
     }
 }
 
 /// The groups the caller may use or edit.
-pub async fn list(app: &App, caller: &Caller) -> Result<Vec<Group>, Refused> {
+pub async fn list(app: &App, caller: &Caller) -> Result<Vec<Group>, ServiceError> {
     let a = actor(caller);
     let shared =
         caller.participant.kind == crate::domain::ParticipantKind::Agency || group::can_own(GroupScope::Shared, &a);
@@ -49,9 +49,9 @@ async fn check(
     scope: GroupScope,
     id: Option<&str>,
     members: &[GroupMember],
-) -> Result<(), Refused> {
+) -> Result<(), ServiceError> {
     if members.len() > MAX_EXPANSION {
-        return Err(Refused::InvalidField(format!("a group has at most {MAX_EXPANSION} members")));
+        return Err(ServiceError::InvalidField(format!("a group has at most {MAX_EXPANSION} members")));
     }
     let codes: Vec<String> = members
         .iter()
@@ -64,21 +64,21 @@ async fn check(
     let known = app.store.reachability(&refs).await?;
     let unknown: Vec<&str> = refs.iter().copied().filter(|c| !known.contains_key(*c)).collect();
     if !unknown.is_empty() {
-        return Err(Refused::InvalidField(format!("not participants of the exchange: {}", unknown.join(", "))));
+        return Err(ServiceError::InvalidField(format!("not participants of the exchange: {}", unknown.join(", "))));
     }
     // Nested groups: each must exist and be one this group's owner could send to.
     let owner_actor = actor(caller);
     for m in members {
         if let GroupMember::Group(g) = m {
             let Some(inner) = app.store.group(g).await? else {
-                return Err(Refused::InvalidField(format!("no send group {g}")));
+                return Err(ServiceError::InvalidField(format!("no send group {g}")));
             };
             let allowed = match scope {
                 GroupScope::Shared => inner.scope == GroupScope::Shared,
                 GroupScope::Private => inner.usable_by(&owner_actor),
             };
             if !allowed {
-                return Err(Refused::InvalidField(format!("group {g} cannot be part of a {scope} group")));
+                return Err(ServiceError::InvalidField(format!("group {g} cannot be part of a {scope} group")));
             }
         }
     }
@@ -99,7 +99,7 @@ async fn check(
 
 /// Expands `root` to its recipients, loading the groups below it first
 /// (each once); `root` stands for itself wherever it appears below.
-async fn expand_graph(app: &App, root: Group) -> Result<Vec<RecipientCode>, Refused> {
+async fn expand_graph(app: &App, root: Group) -> Result<Vec<RecipientCode>, ServiceError> {
     let this = root.id.clone();
     let mut all: HashMap<String, Group> = HashMap::new();
     let mut frontier = vec![root.clone()];
@@ -117,14 +117,16 @@ async fn expand_graph(app: &App, root: Group) -> Result<Vec<RecipientCode>, Refu
     }
     all.insert(this.clone(), root);
     group::expand(&this, &|gid| all.get(gid).cloned(), MAX_EXPANSION).map_err(|e| match e {
-        GroupError::Cycle(path) => Refused::GroupCycle(format!("send groups would form a cycle: {path}")),
-        GroupError::TooLarge(n) => Refused::InvalidField(format!("the group would expand to more than {n} recipients")),
-        GroupError::NotUsable(g) => Refused::InvalidField(format!("no send group {g}")),
+        GroupError::Cycle(path) => ServiceError::GroupCycle(format!("send groups would form a cycle: {path}")),
+        GroupError::TooLarge(n) => {
+            ServiceError::InvalidField(format!("the group would expand to more than {n} recipients"))
+        }
+        GroupError::NotUsable(g) => ServiceError::InvalidField(format!("no send group {g}")),
     })
 }
 
 /// The recipients a group the caller may use expands to now.
-pub async fn recipients(app: &App, caller: &Caller, id: &str) -> Result<Vec<RecipientCode>, Refused> {
+pub async fn recipients(app: &App, caller: &Caller, id: &str) -> Result<Vec<RecipientCode>, ServiceError> {
     let g = usable(app, caller, id).await?;
     expand_graph(app, g).await
 }
@@ -135,12 +137,14 @@ pub async fn create(
     scope: GroupScope,
     name: &str,
     members: &[GroupMember],
-) -> Result<Group, Refused> {
+) -> Result<Group, ServiceError> {
     if !group::can_own(scope, &actor(caller)) {
         let role = if scope == GroupScope::Shared { "secretariat" } else { "agency_admin" };
-        return Err(Refused::Forbidden(format!("a {scope} group is created by a credential with the '{role}' role")));
+        return Err(ServiceError::Forbidden(format!(
+            "a {scope} group is created by a credential with the '{role}' role"
+        )));
     }
-    let name = group::check_name(name).map_err(|e| Refused::InvalidField(e.to_string()))?;
+    let name = group::check_name(name).map_err(|e| ServiceError::InvalidField(e.to_string()))?;
     check(app, caller, scope, None, members).await?;
     let entry =
         caller.log_entry(LogAction::GroupCreated, format!("{scope} group \"{name}\" with {} members:", members.len()));
@@ -157,9 +161,9 @@ pub async fn update(
     version: Option<i64>,
     name: &str,
     members: &[GroupMember],
-) -> Result<Group, Refused> {
+) -> Result<Group, ServiceError> {
     let g = editable(app, caller, id).await?;
-    let name = group::check_name(name).map_err(|e| Refused::InvalidField(e.to_string()))?;
+    let name = group::check_name(name).map_err(|e| ServiceError::InvalidField(e.to_string()))?;
     check(app, caller, g.scope, Some(id), members).await?;
     let entry = caller.log_entry(
         LogAction::GroupUpdated,
@@ -168,40 +172,43 @@ pub async fn update(
     let version = version.unwrap_or(g.version);
     let edit = GroupEdit { name: &name, members, actor: history_actor(caller), at: app.now(), log: &entry };
     app.store.update_group(id, version, &edit).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(m) => Refused::WrongState(m),
+        crate::store::StoreError::Conflict(m) => ServiceError::WrongState(m),
         other => other.into(),
     })
 }
 
-pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<(), Refused> {
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> Result<(), ServiceError> {
     let g = editable(app, caller, id).await?;
     let users = app.store.groups_containing(id).await?;
     if !users.is_empty() {
-        return Err(Refused::WrongState(format!("group {id} is part of {}; remove it there first", users.join(", "))));
+        return Err(ServiceError::WrongState(format!(
+            "group {id} is part of {}; remove it there first",
+            users.join(", ")
+        )));
     }
     let entry = caller.log_entry(LogAction::GroupDeleted, format!("group {id} \"{}\" deleted", g.name));
-    app.store.delete_group(&g, &history_actor(caller), app.now(), &entry).await.map_err(Refused::from)
+    app.store.delete_group(&g, &history_actor(caller), app.now(), &entry).await.map_err(ServiceError::from)
 }
 
-pub async fn history(app: &App, caller: &Caller, id: &str) -> Result<Vec<GroupVersion>, Refused> {
+pub async fn history(app: &App, caller: &Caller, id: &str) -> Result<Vec<GroupVersion>, ServiceError> {
     visible(app, caller, id).await?;
     Ok(app.store.group_history(id).await?)
 }
 
-async fn editable(app: &App, caller: &Caller, id: &str) -> Result<Group, Refused> {
+async fn editable(app: &App, caller: &Caller, id: &str) -> Result<Group, ServiceError> {
     let g = visible(app, caller, id).await?;
     if !g.editable_by(&actor(caller)) {
         let who = if g.scope == GroupScope::Shared { "the secretariat" } else { "its owner's agency_admin" };
-        return Err(Refused::Forbidden(format!("group {id} is edited by {who}")));
+        return Err(ServiceError::Forbidden(format!("group {id} is edited by {who}")));
     }
     Ok(g)
 }
 
 /// For sending: the group if `caller` may send to it. A group that does not
 /// exist and one that is not the caller's give the same refusal.
-pub async fn usable(app: &App, caller: &Caller, id: &str) -> Result<Group, Refused> {
+pub async fn usable(app: &App, caller: &Caller, id: &str) -> Result<Group, ServiceError> {
     match app.store.group(id).await? {
         Some(g) if g.usable_by(&actor(caller)) => Ok(g),
-        _ => Err(Refused::GroupNotUsable(format!("send group {id} is not usable by {}", caller.participant.code))),
+        _ => Err(ServiceError::GroupNotUsable(format!("send group {id} is not usable by {}", caller.participant.code))),
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::Duration as Days;
 use tokio::sync::watch;
 
-use crate::app::App;
 use crate::domain::log::{LogAction, NewLogEntry};
+use crate::service::app::App;
 
 /// What a run of the daily jobs did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -35,7 +35,7 @@ pub async fn daily(app: &App) -> anyhow::Result<DailyReport> {
 /// policy's year: the configuration refuses less) and logs it.
 pub async fn purge(app: &App) -> anyhow::Result<crate::store::PurgeReport> {
     let days = app.config.log.retention_days;
-    anyhow::ensure!(days >= crate::config::MIN_RETENTION_DAYS, "retention of {days} days is below the policy");
+    anyhow::ensure!(days >= crate::runtime::config::MIN_RETENTION_DAYS, "retention of {days} days is below the policy");
     let now = app.now();
     let cutoff = now - Days::days(i64::from(days));
     let log = NewLogEntry::new(LogAction::LogPurged, format!("retention purge ({days} days)"));
@@ -54,6 +54,24 @@ pub async fn run_daily(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
                 if let Err(e) = daily(&app).await {
                     tracing::error!(%e, "daily jobs failed");
                 }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Keeps the in-memory block list in step with the database (every node
+/// enforces the same list) and forgets idle rate-limit keys, every two
+/// seconds until shutdown.
+pub async fn refresh_guard(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = app.guard.reload(&app.store).await {
+                    tracing::warn!(%e, "cannot reload the block list");
+                }
+                app.guard.forget_idle();
             }
             _ = shutdown.changed() => return,
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::LimitsConfig;
+use crate::runtime::config::LimitsConfig;
 use crate::store::{Block, Store};
 
 pub struct Guard {
@@ -70,21 +70,9 @@ impl Guard {
         Ok(())
     }
 
-    /// Keeps the in-memory block list in step with the database and
-    /// forgets idle rate-limit keys.
-    pub async fn run(app: Arc<crate::app::App>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(2));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = app.guard.reload(&app.store).await {
-                        tracing::warn!(%e, "cannot reload the block list");
-                    }
-                    app.guard.per_ip.retain_recent();
-                    app.guard.per_certificate.retain_recent();
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
+    /// Forgets rate-limit keys that have been idle long enough.
+    pub fn forget_idle(&self) {
+        self.per_ip.retain_recent();
+        self.per_certificate.retain_recent();
     }
 }

@@ -1,15 +1,19 @@
 //! The hub's shared context: configuration, storage, clock and TLS state.
 
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 
-use crate::blobs::Blobs;
-use crate::clock::SharedClock;
-use crate::config::Config;
-use crate::documents::receipt::ReceiptSigner;
 use crate::domain::IpRange;
+use crate::domain::calendar::Calendar;
 use crate::domain::log::NewLogEntry;
-use crate::store::Store;
-use crate::tls::TlsState;
+use crate::pki::receipt::ReceiptSigner;
+use crate::runtime::clock::SharedClock;
+use crate::runtime::config::Config;
+use crate::runtime::tls::TlsState;
+use crate::store::blobs::Blobs;
+use crate::store::{Store, StoreError};
 
 pub struct App {
     pub config: Config,
@@ -23,9 +27,9 @@ pub struct App {
     /// this node (other nodes' deliveries are found by re-querying).
     pub inbox_events: tokio::sync::broadcast::Sender<String>,
     /// Blocked addresses and rate limits.
-    pub guard: crate::sanctions::Guard,
+    pub guard: crate::service::guard::Guard,
     /// The working-day calendar, cached.
-    pub calendar: crate::deadlines::CalendarCache,
+    pub calendar: CalendarCache,
     /// Key of the web console's CSRF tokens, derived from the hub's own
     /// private key (so every node behind a load balancer agrees).
     pub console_key: [u8; 32],
@@ -46,7 +50,7 @@ impl App {
         hasher.update(&key);
         let console_key = hasher.finish();
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
-        let guard = crate::sanctions::Guard::new(&config.limits);
+        let guard = crate::service::guard::Guard::new(&config.limits);
         Ok(App {
             config,
             store,
@@ -66,6 +70,22 @@ impl App {
         self.clock.now()
     }
 
+    /// The current calendar (read again from the store when older than 30 s).
+    pub async fn calendar(&self) -> Result<Arc<Calendar>, StoreError> {
+        if let Some((cal, at)) = self.calendar.0.read().expect("calendar lock").as_ref()
+            && at.elapsed() < CALENDAR_TTL
+        {
+            return Ok(cal.clone());
+        }
+        self.reload_calendar().await
+    }
+
+    pub async fn reload_calendar(&self) -> Result<Arc<Calendar>, StoreError> {
+        let cal = Arc::new(self.store.calendar().await?);
+        *self.calendar.0.write().expect("calendar lock") = Some((cal.clone(), Instant::now()));
+        Ok(cal)
+    }
+
     /// Appends to the exchange log. A log that cannot be written is an
     /// operational emergency, but refusing service to report it would hide it
     /// further: the failure goes to the process log and the metrics.
@@ -76,3 +96,11 @@ impl App {
         }
     }
 }
+
+/// How long a node trusts its copy of the calendar before reading it again,
+/// so an upload or closure on one node reaches the others.
+const CALENDAR_TTL: Duration = Duration::from_secs(30);
+
+/// The calendar as last read from the store.
+#[derive(Default)]
+pub struct CalendarCache(RwLock<Option<(Arc<Calendar>, Instant)>>);

@@ -18,7 +18,7 @@ use std::process::Command;
 use anyhow::{Context, bail, ensure};
 use sqlx::Connection;
 
-use crate::blobs::digest_file;
+use crate::pki::digest_file;
 use crate::store::{Store, is_postgres_url};
 
 /// What a backup holds, written as `manifest.json`.

@@ -5,18 +5,18 @@
 
 use std::sync::Arc;
 
-use crate::app::App;
-use crate::auth::Caller;
-use crate::documents::{Refused, need};
 use crate::domain::application::{
     self, ApplicationForm, ApplicationKind, ApplicationState, FormError, Step, ValidForm,
 };
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{ParticipantKind, Role};
-use crate::notify::notify;
 use crate::pki::CertInfo;
+use crate::runtime::tls::PeerCert;
+use crate::service::app::App;
+use crate::service::caller::Caller;
+use crate::service::error::ServiceError;
+use crate::service::notify::notify;
 use crate::store::{Application, ApplicationEvent, ApplicationFilter, NotificationTo, StoreError};
-use crate::tls::PeerCert;
 
 /// Who is asking: a registered participant, or an organisation whose
 /// certificate the trust store accepts but the hub does not know yet.
@@ -68,23 +68,26 @@ impl Requester {
     }
 }
 
-fn form_refusal(e: FormError) -> Refused {
+fn form_refusal(e: FormError) -> ServiceError {
     match e {
-        FormError::TermsNotAccepted => Refused::TermsNotAccepted(e.to_string()),
-        FormError::Invalid(i) => Refused::InvalidField(i.to_string()),
+        FormError::TermsNotAccepted => ServiceError::TermsNotAccepted(e.to_string()),
+        FormError::Invalid(i) => ServiceError::InvalidField(i.to_string()),
     }
 }
 
 /// The supervising agency named on a form must be an agency with a supervisor credential.
-async fn check_supervisor(app: &App, form: &ValidForm) -> Result<crate::domain::participant::Participant, Refused> {
+async fn check_supervisor(
+    app: &App,
+    form: &ValidForm,
+) -> Result<crate::domain::participant::Participant, ServiceError> {
     let code = form.supervisor.as_str();
     let p = app.store.participant(code).await?.filter(|p| p.kind == ParticipantKind::Agency);
     let Some(p) = p else {
-        return Err(Refused::InvalidField(format!("{code} is not an agency of the exchange")));
+        return Err(ServiceError::InvalidField(format!("{code} is not an agency of the exchange")));
     };
     let creds = app.store.credentials(Some(code), None, &crate::store::Page { after: None, limit: 1000 }).await?;
     if !creds.iter().any(|c| c.roles.contains(Role::Supervisor) && !c.is_disabled()) {
-        return Err(Refused::InvalidField(format!("{code} {} does not review applications (審核機關)", p.name)));
+        return Err(ServiceError::InvalidField(format!("{code} {} does not review applications (審核機關)", p.name)));
     }
     Ok(p)
 }
@@ -120,16 +123,16 @@ fn summary(a: &Application) -> String {
     )
 }
 
-pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> Result<Application, Refused> {
+pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> Result<Application, ServiceError> {
     let form = form.validate().map_err(form_refusal)?;
     check_supervisor(app, &form).await?;
     let (participant, cert) = match (form.kind, who) {
         (ApplicationKind::New, Requester::Applicant { cert, .. }) => {
-            let info = CertInfo::from_pem(cert.pem.as_bytes()).map_err(|e| Refused::Internal(e.to_string()))?;
+            let info = CertInfo::from_pem(cert.pem.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
             if let Some(ubn) = &info.unified_business_number
                 && ubn != form.ubn.as_str()
             {
-                return Err(Refused::InvalidField(format!(
+                return Err(ServiceError::InvalidField(format!(
                     "the certificate carries 統一編號 {ubn}, the form says {}",
                     form.ubn
                 )));
@@ -137,35 +140,35 @@ pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> 
             (None, info)
         }
         (ApplicationKind::New, Requester::Registered(c)) => {
-            return Err(Refused::WrongState(format!(
+            return Err(ServiceError::WrongState(format!(
                 "this certificate is registered to {}; apply for a change instead",
                 c.participant.code
             )));
         }
         (_, Requester::Applicant { .. }) => {
-            return Err(Refused::Forbidden(
+            return Err(ServiceError::Forbidden(
                 "a change or cancellation is applied for with the certificate registered to the participant".into(),
             ));
         }
         (_, Requester::Registered(c)) => {
             let p = &c.participant;
             if p.kind != ParticipantKind::ConnectedUser {
-                return Err(Refused::Forbidden(
+                return Err(ServiceError::Forbidden(
                     "agencies apply to the IT bureau directly (§5-1), not through this form".into(),
                 ));
             }
             if p.unified_business_number.as_ref().map(|u| u.as_str()) != Some(form.ubn.as_str()) {
-                return Err(Refused::InvalidField(format!("{} is registered with another 統一編號", p.code)));
+                return Err(ServiceError::InvalidField(format!("{} is registered with another 統一編號", p.code)));
             }
             if p.supervisor.as_ref() != Some(&form.supervisor) {
-                return Err(Refused::InvalidField(format!(
+                return Err(ServiceError::InvalidField(format!(
                     "the supervising agency of {} is {}",
                     p.code,
                     p.supervisor.as_ref().map(|s| s.as_str()).unwrap_or("none")
                 )));
             }
             let info = CertInfo::from_pem(c.credential.certificate_pem.as_bytes())
-                .map_err(|e| Refused::Internal(e.to_string()))?;
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
             (Some(p.code.to_string()), info)
         }
     };
@@ -179,7 +182,7 @@ pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> 
             ApplicationState::Submitted | ApplicationState::CorrectionRequested | ApplicationState::Approved
         )
     }) {
-        return Err(Refused::WrongState(format!(
+        return Err(ServiceError::WrongState(format!(
             "application {} with this certificate is still open ({})",
             o.id, o.state
         )));
@@ -196,14 +199,18 @@ pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> 
         .counterpart(form.supervisor.to_string());
     let actor = who.participant().unwrap_or("applicant").to_owned();
     app.store.insert_application(&id, &form, participant.as_deref(), &cert, &actor, app.now(), &log).await?;
-    let a = app.store.application(&id).await?.ok_or_else(|| Refused::Internal("lost application".into()))?;
+    let a = app.store.application(&id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
     tell_both(app, &a, &format!("連線申請 {} 已送出", a.id), &summary(&a)).await;
     Ok(a)
 }
 
 /// What the requester may see: it_bureau all, a supervisor those naming it,
 /// an applicant its own.
-pub async fn list(app: &App, who: &Requester, state: Option<ApplicationState>) -> Result<Vec<Application>, Refused> {
+pub async fn list(
+    app: &App,
+    who: &Requester,
+    state: Option<ApplicationState>,
+) -> Result<Vec<Application>, ServiceError> {
     let state = state.map(|s| s.as_str().to_owned());
     let filter = if who.has(Role::ItBureau) {
         ApplicationFilter { state, ..Default::default() }
@@ -221,13 +228,13 @@ pub async fn list(app: &App, who: &Requester, state: Option<ApplicationState>) -
 }
 
 /// The application and its history, if the requester may see it.
-pub async fn show(app: &App, who: &Requester, id: &str) -> Result<(Application, Vec<ApplicationEvent>), Refused> {
+pub async fn show(app: &App, who: &Requester, id: &str) -> Result<(Application, Vec<ApplicationEvent>), ServiceError> {
     let a = visible(app, who, id).await?;
     let events = app.store.application_events(id).await?;
     Ok((a, events))
 }
 
-async fn visible(app: &App, who: &Requester, id: &str) -> Result<Application, Refused> {
+async fn visible(app: &App, who: &Requester, id: &str) -> Result<Application, ServiceError> {
     match app.store.application(id).await? {
         Some(a)
             if who.owns(&a)
@@ -236,29 +243,34 @@ async fn visible(app: &App, who: &Requester, id: &str) -> Result<Application, Re
         {
             Ok(a)
         }
-        _ => Err(Refused::NotFound(format!("no application {id}"))),
+        _ => Err(ServiceError::NotFound(format!("no application {id}"))),
     }
 }
 
 /// The applicant amends and resubmits after a correction request.
-pub async fn amend(app: &Arc<App>, who: &Requester, id: &str, form: &ApplicationForm) -> Result<Application, Refused> {
+pub async fn amend(
+    app: &Arc<App>,
+    who: &Requester,
+    id: &str,
+    form: &ApplicationForm,
+) -> Result<Application, ServiceError> {
     let a = visible(app, who, id).await?;
     if !who.owns(&a) {
-        return Err(Refused::Forbidden(format!("only the applicant amends application {id}")));
+        return Err(ServiceError::Forbidden(format!("only the applicant amends application {id}")));
     }
     let form = form.validate().map_err(form_refusal)?;
     if form.kind != a.kind || form.ubn.as_str() != a.unified_business_number {
-        return Err(Refused::InvalidField("an amendment keeps the kind of application and the 統一編號".into()));
+        return Err(ServiceError::InvalidField("an amendment keeps the kind of application and the 統一編號".into()));
     }
     check_supervisor(app, &form).await?;
-    application::next_state(a.state, Step::Amend).map_err(|e| Refused::WrongState(e.to_string()))?;
+    application::next_state(a.state, Step::Amend).map_err(|e| ServiceError::WrongState(e.to_string()))?;
     let log = who
         .log(LogAction::ApplicationAmended, format!("application {id} amended and resubmitted"))
         .counterpart(form.supervisor.to_string());
     if !app.store.amend_application(id, &form, app.now(), &log).await? {
-        return Err(Refused::WrongState(format!("application {id} is not waiting for a correction")));
+        return Err(ServiceError::WrongState(format!("application {id} is not waiting for a correction")));
     }
-    let a = app.store.application(id).await?.ok_or_else(|| Refused::Internal("lost application".into()))?;
+    let a = app.store.application(id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
     tell_both(app, &a, &format!("連線申請 {} 已補正送出", a.id), &summary(&a)).await;
     Ok(a)
 }
@@ -270,23 +282,26 @@ pub async fn review(
     id: &str,
     step: Step,
     reason: Option<&str>,
-) -> Result<Application, Refused> {
-    need(caller, Role::Supervisor)?;
+) -> Result<Application, ServiceError> {
+    caller.require(Role::Supervisor)?;
     let a = match app.store.application(id).await? {
         Some(a) => a,
-        None => return Err(Refused::NotFound(format!("no application {id}"))),
+        None => return Err(ServiceError::NotFound(format!("no application {id}"))),
     };
     if a.supervisor != caller.participant.code.as_str() {
-        return Err(Refused::Forbidden(format!(
+        return Err(ServiceError::Forbidden(format!(
             "application {id} is reviewed by {}, not by {}",
             a.supervisor, caller.participant.code
         )));
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if matches!(step, Step::Reject | Step::RequestCorrection) && reason.is_none() {
-        return Err(Refused::InvalidField(format!("a reason is required when an application is {}", step.as_str())));
+        return Err(ServiceError::InvalidField(format!(
+            "a reason is required when an application is {}",
+            step.as_str()
+        )));
     }
-    let to = application::next_state(a.state, step).map_err(|e| Refused::WrongState(e.to_string()))?;
+    let to = application::next_state(a.state, step).map_err(|e| ServiceError::WrongState(e.to_string()))?;
     let action = match step {
         Step::Approve => LogAction::ApplicationApproved,
         Step::Reject => LogAction::ApplicationRejected,
@@ -299,9 +314,9 @@ pub async fn review(
         .set_application_state(id, a.state, to, reason, caller.participant.code.as_str(), app.now(), &log)
         .await?
     {
-        return Err(Refused::WrongState(format!("application {id} changed meanwhile")));
+        return Err(ServiceError::WrongState(format!("application {id} changed meanwhile")));
     }
-    let a = app.store.application(id).await?.ok_or_else(|| Refused::Internal("lost application".into()))?;
+    let a = app.store.application(id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
     let subject = match step {
         Step::Approve => format!("連線申請 {} 已經審核機關核准，送資訊局開通", a.id),
         Step::Reject => format!("連線申請 {} 未通過審核", a.id),
@@ -312,29 +327,29 @@ pub async fn review(
 }
 
 /// The IT bureau applies an approved application.
-pub async fn activate(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Application, Refused> {
-    need(caller, Role::ItBureau)?;
-    let a = app.store.application(id).await?.ok_or_else(|| Refused::NotFound(format!("no application {id}")))?;
-    application::next_state(a.state, Step::Activate).map_err(|e| Refused::WrongState(e.to_string()))?;
+pub async fn activate(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+    caller.require(Role::ItBureau)?;
+    let a = app.store.application(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no application {id}")))?;
+    application::next_state(a.state, Step::Activate).map_err(|e| ServiceError::WrongState(e.to_string()))?;
     let code = match (&a.kind, &a.participant) {
         (ApplicationKind::New, _) => {
             let ubn = crate::domain::UnifiedBusinessNumber::parse(&a.unified_business_number)?;
             application::connected_user_code(&ubn).to_string()
         }
         (_, Some(p)) => p.clone(),
-        (_, None) => return Err(Refused::Internal(format!("application {id} names no participant"))),
+        (_, None) => return Err(ServiceError::Internal(format!("application {id} names no participant"))),
     };
-    let cert = CertInfo::from_pem(a.certificate_pem.as_bytes()).map_err(|e| Refused::Internal(e.to_string()))?;
+    let cert = CertInfo::from_pem(a.certificate_pem.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let log = caller
         .log_entry(LogAction::ApplicationActivated, format!("application {id} ({}) activated for {code}", a.kind))
         .counterpart(code.clone());
     match app.store.activate_application(&a, &code, &cert, caller.participant.code.as_str(), app.now(), &log).await {
         Ok(true) => {}
-        Ok(false) => return Err(Refused::WrongState(format!("application {id} changed meanwhile"))),
-        Err(StoreError::Conflict(m)) => return Err(Refused::WrongState(m)),
+        Ok(false) => return Err(ServiceError::WrongState(format!("application {id} changed meanwhile"))),
+        Err(StoreError::Conflict(m)) => return Err(ServiceError::WrongState(m)),
         Err(e) => return Err(e.into()),
     }
-    let a = app.store.application(id).await?.ok_or_else(|| Refused::Internal("lost application".into()))?;
+    let a = app.store.application(id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
     let subject = match a.kind {
         ApplicationKind::New => format!("連線申請 {} 已開通：交換代碼 {code}", a.id),
         ApplicationKind::Change => format!("連線申請 {} 異動已生效", a.id),

@@ -4,11 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::Refused;
 use super::intake::{PartName, ReceivedPart};
 use super::receipt::{ReceiptContent, ReceiptRecipient};
-use crate::app::App;
-use crate::auth::Caller;
 use crate::domain::document::FileName;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::routing::{self, Resolved};
@@ -18,6 +15,9 @@ use crate::formats::document::OfficialDocument;
 use crate::formats::envelope::{Envelope, FileRole, RecipientTarget};
 use crate::formats::{FormatError, roster};
 use crate::pki::{cms, fingerprint};
+use crate::service::app::App;
+use crate::service::caller::Caller;
+use crate::service::error::ServiceError;
 use crate::store::{DocumentRecord, NewDelivery, NewDocument, Part, StoreError};
 
 /// The outcome of a submission.
@@ -39,10 +39,10 @@ pub struct Accepted {
 }
 
 impl Accepted {
-    pub fn from_receipt(der: &[u8]) -> Result<Self, Refused> {
+    pub fn from_receipt(der: &[u8]) -> Result<Self, ServiceError> {
         // The hub reads back a receipt it signed itself: its signature is
         // checked, the chain need not be.
-        let mut cms = openssl::cms::CmsContentInfo::from_der(der).map_err(|e| Refused::Internal(e.to_string()))?;
+        let mut cms = openssl::cms::CmsContentInfo::from_der(der).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let mut content = Vec::new();
         cms.verify(
             None,
@@ -51,50 +51,50 @@ impl Accepted {
             Some(&mut content),
             openssl::cms::CMSOptions::NO_SIGNER_CERT_VERIFY | openssl::cms::CMSOptions::BINARY,
         )
-        .map_err(|e| Refused::Internal(format!("stored receipt: {e}")))?;
-        let content = serde_json::from_slice(&content).map_err(|e| Refused::Internal(e.to_string()))?;
+        .map_err(|e| ServiceError::Internal(format!("stored receipt: {e}")))?;
+        let content = serde_json::from_slice(&content).map_err(|e| ServiceError::Internal(e.to_string()))?;
         use base64::Engine;
         Ok(Accepted { content, receipt: base64::engine::general_purpose::STANDARD.encode(der) })
     }
 }
 
-fn format_refusal(e: FormatError, invalid: fn(String) -> Refused) -> Refused {
+fn format_refusal(e: FormatError, invalid: fn(String) -> ServiceError) -> ServiceError {
     match e {
-        FormatError::Unsafe(m) => Refused::UnsafeXml(m),
-        FormatError::UnsafeName(m) => Refused::UnsafeFileName(m),
+        FormatError::Unsafe(m) => ServiceError::UnsafeXml(m),
+        FormatError::UnsafeName(m) => ServiceError::UnsafeFileName(m),
         FormatError::Invalid(m) => invalid(m),
     }
 }
 
 /// Runs the checks and, when all pass, stores and routes the document.
-pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) -> Result<Submitted, Refused> {
+pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) -> Result<Submitted, ServiceError> {
     // 1. The sender may send.
     let me = &caller.participant;
     if !caller.has(Role::Sender) {
-        return Err(Refused::CannotSend(format!(
+        return Err(ServiceError::CannotSend(format!(
             "this credential has no 'sender' role ({})",
             caller.credential.roles.to_storage()
         )));
     }
     if !me.capabilities.send || me.status != ParticipantStatus::Active {
-        return Err(Refused::CannotSend(format!("{} is not registered to send documents (發文功能)", me.code)));
+        return Err(ServiceError::CannotSend(format!("{} is not registered to send documents (發文功能)", me.code)));
     }
 
     // 2. The envelope, its schema, and who it says is sending.
-    let single = |name: PartName| -> Result<usize, Refused> {
+    let single = |name: PartName| -> Result<usize, ServiceError> {
         let idx: Vec<usize> = parts.iter().enumerate().filter(|(_, p)| p.name == name).map(|(i, _)| i).collect();
         match idx.as_slice() {
             [i] => Ok(*i),
-            [] => Err(Refused::InvalidPackage(format!("the package has no '{}' part", name.as_str()))),
-            _ => Err(Refused::InvalidPackage(format!("the package has more than one '{}' part", name.as_str()))),
+            [] => Err(ServiceError::InvalidPackage(format!("the package has no '{}' part", name.as_str()))),
+            _ => Err(ServiceError::InvalidPackage(format!("the package has more than one '{}' part", name.as_str()))),
         }
     };
     let (env_i, sig_i, doc_i) =
         (single(PartName::Envelope)?, single(PartName::Signature)?, single(PartName::Document)?);
     let envelope_bytes = parts[env_i].data.bytes.clone().unwrap_or_default();
-    let envelope = Envelope::parse(&envelope_bytes).map_err(|e| format_refusal(e, Refused::InvalidEnvelope))?;
+    let envelope = Envelope::parse(&envelope_bytes).map_err(|e| format_refusal(e, ServiceError::InvalidEnvelope))?;
     if envelope.sender != me.code {
-        return Err(Refused::SenderMismatch(format!(
+        return Err(ServiceError::SenderMismatch(format!(
             "the envelope names sender {} but this certificate belongs to {}",
             envelope.sender, me.code
         )));
@@ -104,7 +104,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     // 3. The signature: valid, by a certificate registered to the sender.
     let signature = parts[sig_i].data.bytes.clone().unwrap_or_default();
     let signer = cms::verify_detached(&signature, &envelope_bytes, &app.tls.trust())
-        .map_err(|e| Refused::BadSignature(format!("{e}")))?;
+        .map_err(|e| ServiceError::BadSignature(format!("{e}")))?;
     let signer_fp = fingerprint(&signer);
     // Usually the card that signs is the one that connected: no lookup then.
     let credential = if signer_fp == caller.credential.fingerprint {
@@ -115,16 +115,19 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     match &credential {
         Some(c) if c.participant == me.code && !c.is_disabled() => {}
         Some(c) if c.participant == me.code => {
-            return Err(Refused::SignerNotSender(format!("the signing certificate (credential {}) is disabled", c.id)));
+            return Err(ServiceError::SignerNotSender(format!(
+                "the signing certificate (credential {}) is disabled",
+                c.id
+            )));
         }
         Some(c) => {
-            return Err(Refused::SignerNotSender(format!(
+            return Err(ServiceError::SignerNotSender(format!(
                 "the envelope is signed by a certificate of {}, not of the sender {}",
                 c.participant, me.code
             )));
         }
         None => {
-            return Err(Refused::SignerNotSender(format!(
+            return Err(ServiceError::SignerNotSender(format!(
                 "the signing certificate (SHA-256 {signer_fp}) is not registered to {}",
                 me.code
             )));
@@ -136,7 +139,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
         if prev.envelope_sha256 == envelope_sha256.as_str() {
             return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
         }
-        return Err(Refused::DuplicateNumber(format!(
+        return Err(ServiceError::DuplicateNumber(format!(
             "{} already sent document {} (id {}) with a different envelope",
             me.code, envelope.document_number, prev.id
         )));
@@ -146,24 +149,27 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     let mut seen: HashSet<String> = HashSet::new();
     for p in parts.iter().filter(|p| p.name == PartName::Attachment) {
         let Some(raw) = &p.filename else {
-            return Err(Refused::InvalidPackage("an attachment part has no file name".into()));
+            return Err(ServiceError::InvalidPackage("an attachment part has no file name".into()));
         };
-        let name = FileName::parse(raw).map_err(|e| Refused::UnsafeFileName(e.to_string()))?;
+        let name = FileName::parse(raw).map_err(|e| ServiceError::UnsafeFileName(e.to_string()))?;
         let Some(listed) = envelope.file(name.as_str()).filter(|f| f.role != FileRole::Document) else {
-            return Err(Refused::UnlistedFile(format!("attachment {name} is not listed in the envelope")));
+            return Err(ServiceError::UnlistedFile(format!("attachment {name} is not listed in the envelope")));
         };
         if !seen.insert(listed.name.to_string()) {
-            return Err(Refused::InvalidPackage(format!("attachment {name} is sent twice")));
+            return Err(ServiceError::InvalidPackage(format!("attachment {name} is sent twice")));
         }
     }
     if let Some(raw) = &parts[doc_i].filename
         && !raw.is_empty()
     {
-        FileName::parse(raw).map_err(|e| Refused::UnsafeFileName(e.to_string()))?;
+        FileName::parse(raw).map_err(|e| ServiceError::UnsafeFileName(e.to_string()))?;
     }
     for f in envelope.files.iter().filter(|f| f.role != FileRole::Document) {
         if !seen.contains(f.name.as_str()) {
-            return Err(Refused::MissingFile(format!("{} is listed in the envelope but not in the package", f.name)));
+            return Err(ServiceError::MissingFile(format!(
+                "{} is listed in the envelope but not in the package",
+                f.name
+            )));
         }
     }
     for p in parts.iter().filter(|p| matches!(p.name, PartName::Document | PartName::Attachment)) {
@@ -172,13 +178,13 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
             _ => envelope.file(p.filename.as_deref().unwrap_or("")).expect("checked above"),
         };
         if p.data.size != listed.size {
-            return Err(Refused::FileMismatch(format!(
+            return Err(ServiceError::FileMismatch(format!(
                 "{} is {} bytes; the envelope says {}",
                 listed.name, p.data.size, listed.size
             )));
         }
         if p.data.sha256 != listed.sha256 {
-            return Err(Refused::FileMismatch(format!(
+            return Err(ServiceError::FileMismatch(format!(
                 "{} has SHA-256 {}; the envelope says {}",
                 listed.name, p.data.sha256, listed.sha256
             )));
@@ -187,13 +193,13 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
 
     // 5. The document: valid 公文, and consistent with the envelope.
     let doc_bytes = parts[doc_i].data.bytes.clone().unwrap_or_default();
-    let doc = OfficialDocument::parse(&doc_bytes).map_err(|e| format_refusal(e, Refused::InvalidDocument))?;
+    let doc = OfficialDocument::parse(&doc_bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?;
     check_consistency(&envelope, &doc)?;
 
     // 6. Classification (§6).
     if envelope.classification.is_confidential() || doc.classification.is_confidential() {
         let level = if doc.classification.is_confidential() { doc.classification } else { envelope.classification };
-        return Err(Refused::Confidential(format!(
+        return Err(ServiceError::Confidential(format!(
             "密等 {level}: confidential documents are not exchanged electronically (§6)"
         )));
     }
@@ -208,12 +214,13 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
                 .data
                 .bytes
                 .as_deref()
-                .ok_or_else(|| Refused::InvalidDocument(format!("the SW {name} is too large")))?;
-            sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, Refused::InvalidDocument))?);
+                .ok_or_else(|| ServiceError::InvalidDocument(format!("the SW {name} is too large")))?;
+            sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?);
             continue;
         }
         let sniffed = attachment::sniff(&p.data.head, p.data.is_text);
-        attachment::check(name.as_str(), name.extension().as_deref(), &sniffed).map_err(Refused::AttachmentFormat)?;
+        attachment::check(name.as_str(), name.extension().as_deref(), &sniffed)
+            .map_err(ServiceError::AttachmentFormat)?;
     }
 
     // 8. Recipients: exist, active, able to receive.
@@ -223,7 +230,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
         let extra: Vec<String> =
             sw.iter().map(|e| e.code.participant.to_string()).filter(|c| !routed.contains(c.as_str())).collect();
         if !extra.is_empty() {
-            return Err(Refused::RosterMismatch(format!(
+            return Err(ServiceError::RosterMismatch(format!(
                 "the SW names {} which the envelope does not route to",
                 extra.join(", ")
             )));
@@ -235,9 +242,9 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
 }
 
 /// The DI must say what the envelope says (DESIGN §3.2).
-fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), Refused> {
+fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), ServiceError> {
     let mismatch = |what: &str, env: &str, di: &str| {
-        Err(Refused::DocumentMismatch(format!("{what}: the envelope says '{env}', the document says '{di}'")))
+        Err(ServiceError::DocumentMismatch(format!("{what}: the envelope says '{env}', the document says '{di}'")))
     };
     let number = doc.number.to_string();
     if number != envelope.document_number {
@@ -262,7 +269,7 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
         let mut only_env: Vec<_> = attachments.difference(&declared).copied().collect();
         only_di.sort_unstable();
         only_env.sort_unstable();
-        return Err(Refused::DocumentMismatch(format!(
+        return Err(ServiceError::DocumentMismatch(format!(
             "attachments differ: declared by the document only: [{}]; listed in the envelope only: [{}]",
             only_di.join(", "),
             only_env.join(", ")
@@ -271,7 +278,7 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
     let roster: HashSet<&str> = listed(FileRole::Roster);
     let di_roster: HashSet<&str> = doc.roster_file().into_iter().collect();
     if roster != di_roster {
-        return Err(Refused::DocumentMismatch(format!(
+        return Err(ServiceError::DocumentMismatch(format!(
             "the SW (交換表單): the document names [{}], the envelope lists [{}]",
             di_roster.into_iter().collect::<Vec<_>>().join(", "),
             roster.into_iter().collect::<Vec<_>>().join(", ")
@@ -282,14 +289,14 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
 
 /// Expands the envelope's recipients (groups as they are now: the
 /// expansion is recorded with the deliveries) and checks each can receive.
-async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<Resolved>, Refused> {
+async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<Resolved>, ServiceError> {
     let mut out = Vec::new();
     let mut index = HashMap::new();
     for r in &envelope.recipients {
         match &r.target {
             RecipientTarget::Participant(code) => routing::add(&mut out, &mut index, code, r.kind, None),
             RecipientTarget::Group(id) => {
-                for code in crate::groups::recipients(app, caller, id).await? {
+                for code in crate::service::groups::recipients(app, caller, id).await? {
                     routing::add(&mut out, &mut index, &code, r.kind, Some(id));
                 }
             }
@@ -299,7 +306,7 @@ async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<
     let known = app.store.reachability(&codes).await?;
     let unknown: Vec<String> = codes.iter().filter(|c| !known.contains_key(**c)).map(|c| c.to_string()).collect();
     if !unknown.is_empty() {
-        return Err(Refused::UnknownRecipient {
+        return Err(ServiceError::UnknownRecipient {
             detail: format!("not participants of the exchange: {}", unknown.join(", ")),
             codes: unknown,
         });
@@ -326,7 +333,7 @@ async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<
                 format!("{c} {name} ({reason})")
             })
             .collect();
-        return Err(Refused::RecipientUnreachable {
+        return Err(ServiceError::RecipientUnreachable {
             detail: format!(
                 "these recipients cannot receive now; send without them (and on paper): {}",
                 why.join("; ")
@@ -347,18 +354,19 @@ async fn accept(
     signer_fp: String,
     parts: &mut [ReceivedPart],
     resolved: Vec<Resolved>,
-) -> Result<Submitted, Refused> {
+) -> Result<Submitted, ServiceError> {
     let me = caller.participant.code.clone();
     let now = crate::store::stored_time(app.now());
     let id = uuid::Uuid::now_v7().to_string();
-    let deadlines = app.deadlines(&*app.calendar().await?, now, envelope.immediate_confirmation);
+    let deadlines =
+        crate::service::deadlines::of_delivery(app, &*app.calendar().await?, now, envelope.immediate_confirmation);
 
     let mut stored_parts = Vec::with_capacity(parts.len());
     let mut files = Vec::new();
     for p in parts.iter_mut() {
         let inline = match app.blobs.keep(&mut p.data).await? {
-            crate::blobs::Kept::Inline(bytes) => Some(bytes),
-            crate::blobs::Kept::File => {
+            crate::store::blobs::Kept::Inline(bytes) => Some(bytes),
+            crate::store::blobs::Kept::File => {
                 files.push(app.blobs.path(p.data.sha256.as_str()));
                 None
             }
@@ -412,7 +420,7 @@ async fn accept(
             .collect(),
     };
     let receipt =
-        app.receipts.sign(&content).map_err(|e| Refused::Internal(format!("cannot sign the receipt: {e}")))?;
+        content.sign(&app.receipts).map_err(|e| ServiceError::Internal(format!("cannot sign the receipt: {e}")))?;
 
     let ip = caller.source_ip.to_string();
     let fp = caller.credential.fingerprint.clone();
@@ -476,11 +484,14 @@ async fn accept(
                 .store
                 .document_by_number(me.as_str(), &envelope.document_number)
                 .await?
-                .ok_or_else(|| Refused::Internal("lost document".into()))?;
+                .ok_or_else(|| ServiceError::Internal("lost document".into()))?;
             if prev.envelope_sha256 == envelope_sha256 {
                 return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
             }
-            return Err(Refused::DuplicateNumber(format!("{me} already sent document {}", envelope.document_number)));
+            return Err(ServiceError::DuplicateNumber(format!(
+                "{me} already sent document {}",
+                envelope.document_number
+            )));
         }
         Err(e) => return Err(e.into()),
     }

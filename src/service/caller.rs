@@ -6,12 +6,13 @@ use std::net::IpAddr;
 
 use http::HeaderMap;
 
-use crate::app::App;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::participant::Participant;
 use crate::domain::{ParticipantStatus, Role};
+use crate::runtime::tls::ConnInfo;
+use crate::service::app::App;
+use crate::service::error::{Refusal, RefusalKind, ServiceError};
 use crate::store::{AuthRecord, Credential};
-use crate::tls::ConnInfo;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -36,12 +37,12 @@ impl Caller {
         self.credential.roles.contains(role)
     }
 
-    /// Refuses unless the credential carries `role`.
-    pub fn require(&self, role: Role) -> Result<(), Refusal> {
+    /// Refuses (`forbidden`, naming the role) unless the credential carries `role`.
+    pub fn require(&self, role: Role) -> Result<(), ServiceError> {
         if self.has(role) {
             return Ok(());
         }
-        Err(Refusal {
+        Err(ServiceError::Auth(Refusal {
             kind: RefusalKind::Forbidden,
             detail: format!(
                 "this action needs the '{role}' role; this credential has: {}",
@@ -50,30 +51,8 @@ impl Caller {
             participant: Some(self.participant.code.to_string()),
             credential: Some(self.credential.fingerprint.clone()),
             source_ip: self.source_ip,
-        })
+        }))
     }
-}
-
-/// Why a request was refused. Each kind has a stable problem type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusalKind {
-    CertificateRequired,
-    CertificateRevoked,
-    CertificateExpired,
-    UnknownCertificate,
-    IpNotAllowed,
-    CredentialDisabled,
-    ParticipantSuspended,
-    Forbidden,
-}
-
-#[derive(Debug, Clone)]
-pub struct Refusal {
-    pub kind: RefusalKind,
-    pub detail: String,
-    pub participant: Option<String>,
-    pub credential: Option<String>,
-    pub source_ip: IpAddr,
 }
 
 /// The client address of a request. The TCP peer (or PROXY-protocol source)

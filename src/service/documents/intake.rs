@@ -4,12 +4,12 @@
 
 use axum::extract::Multipart;
 
-use super::Refused;
-use crate::blobs::{Blobs, Spooled};
-use crate::config::LimitsConfig;
 use crate::formats::document::MAX_DOCUMENT_BYTES;
 use crate::formats::envelope::MAX_ENVELOPE_BYTES;
 use crate::formats::roster::MAX_ROSTER_BYTES;
+use crate::runtime::config::LimitsConfig;
+use crate::service::error::ServiceError;
+use crate::store::blobs::{Blobs, Spooled};
 
 /// The largest detached signature accepted (a few certificates at most).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
@@ -48,8 +48,8 @@ pub async fn receive(
     multipart: &mut Multipart,
     blobs: &Blobs,
     limits: &LimitsConfig,
-) -> Result<Vec<ReceivedPart>, Refused> {
-    let too_large = |what: String| Refused::TooLarge(what);
+) -> Result<Vec<ReceivedPart>, ServiceError> {
+    let too_large = |what: String| ServiceError::TooLarge(what);
     let mut parts = Vec::new();
     let mut files_total: u64 = 0;
     loop {
@@ -64,7 +64,7 @@ pub async fn receive(
             Some("document") => PartName::Document,
             Some("attachment") => PartName::Attachment,
             other => {
-                return Err(Refused::InvalidPackage(format!(
+                return Err(ServiceError::InvalidPackage(format!(
                     "unknown part '{}': a package has envelope, signature, document and attachment parts",
                     other.unwrap_or("")
                 )));
@@ -115,10 +115,10 @@ pub async fn receive(
     Ok(parts)
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, limits: &LimitsConfig) -> Refused {
+fn multipart_error(e: axum::extract::multipart::MultipartError, limits: &LimitsConfig) -> ServiceError {
     if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-        Refused::TooLarge(format!("the request exceeds the package limit of {} bytes", limits.max_package_bytes))
+        ServiceError::TooLarge(format!("the request exceeds the package limit of {} bytes", limits.max_package_bytes))
     } else {
-        Refused::InvalidPackage(format!("the multipart/form-data body cannot be read: {}", e.body_text()))
+        ServiceError::InvalidPackage(format!("the multipart/form-data body cannot be read: {}", e.body_text()))
     }
 }

@@ -18,14 +18,14 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::{Duration, Utc};
 
-use crate::clock::Clock;
-use crate::config::CONFIG_FILE;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{
     Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles, UnifiedBusinessNumber,
 };
 use crate::pki::CertInfo;
 use crate::pki::demo::{KeyPair, Profile, crl, issue_new};
+use crate::runtime::clock::Clock;
+use crate::runtime::config::CONFIG_FILE;
 use crate::store::{NewCredential, NewParticipant, Store};
 
 /// A sample participant of the demo.
@@ -457,9 +457,9 @@ pub async fn init(dir: &Path, database_url: Option<&str>, force: bool) -> anyhow
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     create_pki(dir)?;
     std::fs::write(dir.join(CONFIG_FILE), config_text(database_url))?;
-    let config = crate::config::Config::load(dir)?;
+    let config = crate::runtime::config::Config::load(dir)?;
     let store = Store::open(&config.database_url()).await?;
-    seed(&store, dir, &crate::clock::SystemClock).await?;
+    seed(&store, dir, &crate::runtime::clock::SystemClock).await?;
     store.close().await;
     Ok(())
 }
