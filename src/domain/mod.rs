@@ -11,6 +11,7 @@ pub mod document;
 pub mod group;
 pub mod log;
 pub mod participant;
+pub mod period;
 pub mod role;
 pub mod routing;
 pub mod ubn;

@@ -1,22 +1,21 @@
 //! `applications` and `notifications`: the connected-user application
-//! workflow. Reachable with a registered certificate, and — to apply and
-//! follow one's own application — with a trusted certificate the hub does
-//! not know yet.
+//! workflow (`service::applications`). Reachable with a registered
+//! certificate, and — to apply and follow one's own application — with a
+//! trusted certificate the hub does not know yet.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 
-use super::extract::{Body, PageOf, Query};
-use super::problem::{ApiResult, Problem, ProblemBody};
+use super::extract::{Body, Limit, OptionalBody, PageOf, Path, Query, numeric_cursor};
+use super::problem::{ApiResult, Problem};
 use super::{AppState, conn_info};
 use crate::domain::application::{ApplicationForm, ApplicationState, Step};
 use crate::service::applications::{self, Requester};
-use crate::service::caller::{self, Caller};
-use crate::service::error::RefusalKind;
+use crate::service::caller;
 use crate::store::{Application, ApplicationEvent, Notification};
 
 pub fn routes(app: AppState) -> Router<AppState> {
@@ -31,33 +30,18 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(app, identify))
 }
 
-/// Registered callers are authenticated as everywhere (allowlist, status);
-/// a trusted but unregistered certificate becomes an applicant.
+/// Hands the handlers a [`Requester`]: a registered caller, or an applicant.
 async fn identify(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(conn) = conn_info(&req) else {
         return Problem::internal("request without connection information").into_response();
     };
     let ip = caller::client_ip(&app, &conn, req.headers());
-    let who = match caller::authenticate(&app, &conn, ip).await {
-        Ok(caller) => Requester::Registered(Box::new(caller)),
-        Err(r) if r.kind == RefusalKind::UnknownCertificate && conn.cert.is_some() => {
-            Requester::Applicant { cert: conn.cert.clone().expect("checked"), source_ip: ip }
+    match applications::identify(&app, &conn, ip).await {
+        Ok(who) => {
+            req.extensions_mut().insert(who);
+            next.run(req).await
         }
-        Err(r) => return Problem::from(r).into_response(),
-    };
-    req.extensions_mut().insert(who);
-    next.run(req).await
-}
-
-fn registered(who: &Requester) -> Result<&Caller, Problem> {
-    match who {
-        Requester::Registered(c) => Ok(c),
-        Requester::Applicant { .. } => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "unknown-certificate",
-            "憑證未註冊",
-            "this action needs a registered certificate",
-        )),
+        Err(r) => Problem::from(r).into_response(),
     }
 }
 
@@ -72,7 +56,17 @@ pub struct ApplicationView {
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only applications in this state.
     state: Option<ApplicationState>,
+}
+
+/// The application id in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct ApplicationPath {
+    /// The application's id (申請案號).
+    id: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/applications", tag = "applications", params(ListParams),
@@ -86,7 +80,9 @@ async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/applications", tag = "applications", request_body = ApplicationForm,
-    responses((status = 201, body = Application), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = Application), (status = 403, description = "problem: forbidden"),
+        (status = 409, description = "problem: invalid-state"),
+        (status = 422, description = "problem: invalid-field, terms-not-accepted")))]
 async fn submit(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
@@ -95,8 +91,8 @@ async fn submit(
     Ok((StatusCode::CREATED, Json(applications::submit(&app, &who, &form).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications",
-    responses((status = 200, body = ApplicationView), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", params(ApplicationPath),
+    responses((status = 200, body = ApplicationView), (status = 404, description = "problem: not-found")))]
 async fn show(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
@@ -106,8 +102,11 @@ async fn show(
     Ok(Json(ApplicationView { application, history }))
 }
 
-#[utoipa::path(put, path = "/api/v1/applications/{id}", tag = "applications", request_body = ApplicationForm,
-    responses((status = 200, body = Application), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+#[utoipa::path(put, path = "/api/v1/applications/{id}", tag = "applications", params(ApplicationPath),
+    request_body = ApplicationForm,
+    responses((status = 200, body = Application), (status = 403, description = "problem: forbidden"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state"),
+        (status = 422, description = "problem: invalid-field, terms-not-accepted")))]
 async fn amend(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
@@ -124,76 +123,80 @@ pub struct Decision {
     pub reason: Option<String>,
 }
 
-async fn decide(app: &AppState, who: &Requester, id: &str, step: Step, body: &[u8]) -> ApiResult<Json<Application>> {
-    let caller = registered(who)?;
-    let decision: Decision = if body.is_empty() {
-        Decision::default()
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| Problem::invalid_request(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
-    };
-    Ok(Json(applications::review(app, caller, id, step, decision.reason.as_deref()).await?))
+async fn decide(app: AppState, who: Requester, id: String, step: Step, d: Decision) -> ApiResult<Json<Application>> {
+    Ok(Json(applications::review(&app, &who, &id, step, d.reason.as_deref()).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/applications/{id}/approve", tag = "applications",
-    responses((status = 200, body = Application), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/applications/{id}/approve", tag = "applications", params(ApplicationPath),
+    request_body(content = Decision, description = "Optional"),
+    responses((status = 200, body = Application), (status = 403, description = "problem: forbidden, unknown-certificate"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state")))]
 async fn approve(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
     Path(id): Path<String>,
-    body: bytes::Bytes,
+    OptionalBody(d): OptionalBody<Decision>,
 ) -> ApiResult<Json<Application>> {
-    decide(&app, &who, &id, Step::Approve, &body).await
+    decide(app, who, id, Step::Approve, d).await
 }
 
-#[utoipa::path(post, path = "/api/v1/applications/{id}/reject", tag = "applications", request_body = Decision,
-    responses((status = 200, body = Application), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/applications/{id}/reject", tag = "applications", params(ApplicationPath),
+    request_body = Decision,
+    responses((status = 200, body = Application), (status = 403, description = "problem: forbidden, unknown-certificate"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state"),
+        (status = 422, description = "problem: invalid-field")))]
 async fn reject(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
     Path(id): Path<String>,
-    body: bytes::Bytes,
+    OptionalBody(d): OptionalBody<Decision>,
 ) -> ApiResult<Json<Application>> {
-    decide(&app, &who, &id, Step::Reject, &body).await
+    decide(app, who, id, Step::Reject, d).await
 }
 
-#[utoipa::path(post, path = "/api/v1/applications/{id}/request-correction", tag = "applications", request_body = Decision,
-    responses((status = 200, body = Application), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/applications/{id}/request-correction", tag = "applications",
+    params(ApplicationPath), request_body = Decision,
+    responses((status = 200, body = Application), (status = 403, description = "problem: forbidden, unknown-certificate"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state"),
+        (status = 422, description = "problem: invalid-field")))]
 async fn request_correction(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
     Path(id): Path<String>,
-    body: bytes::Bytes,
+    OptionalBody(d): OptionalBody<Decision>,
 ) -> ApiResult<Json<Application>> {
-    decide(&app, &who, &id, Step::RequestCorrection, &body).await
+    decide(app, who, id, Step::RequestCorrection, d).await
 }
 
-#[utoipa::path(post, path = "/api/v1/applications/{id}/activate", tag = "applications",
-    responses((status = 200, body = Application), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/applications/{id}/activate", tag = "applications", params(ApplicationPath),
+    responses((status = 200, body = Application), (status = 403, description = "problem: forbidden, unknown-certificate"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state")))]
 async fn activate(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Application>> {
-    Ok(Json(applications::activate(&app, registered(&who)?, &id).await?))
+    Ok(Json(applications::activate(&app, &who, &id).await?))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct NotificationParams {
-    limit: Option<u32>,
+    /// At most this many items (1–1000, default 100).
+    limit: Option<Limit>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "applications", params(NotificationParams),
-    responses((status = 200, body = PageOf<Notification>)))]
+    responses((status = 200, body = PageOf<Notification>), (status = 422, description = "problem: invalid-field")))]
 async fn notifications(
     State(app): State<AppState>,
     Extension(who): Extension<Requester>,
     Query(q): Query<NotificationParams>,
 ) -> ApiResult<Json<PageOf<Notification>>> {
-    let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    let after = super::extract::numeric_cursor(q.cursor.as_deref())?.unwrap_or(0);
-    let items = app.store.notifications_for(who.participant(), Some(who.fingerprint()), after, limit).await?;
+    let limit = Limit::or(q.limit, 100);
+    let after = numeric_cursor(q.cursor.as_deref())?.unwrap_or(0);
+    let items = applications::notifications(&app, &who, after, limit).await?;
     Ok(Json(PageOf::new(items, limit, |n| n.id.to_string())))
 }

@@ -1,8 +1,8 @@
 //! `calendar`: the working-day calendar (DESIGN §6). Anyone authenticated
 //! reads it; `it_bureau` loads a year (DGPA CSV), declares closures and
-//! asks for deadlines to be recomputed.
+//! asks for deadlines to be recomputed (`service::deadlines`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -10,9 +10,9 @@ use chrono::NaiveDate;
 use http::StatusCode;
 
 use super::AppState;
-use super::extract::{Body, Query};
-use super::problem::{ApiResult, Problem, ProblemBody};
-use super::report::{Format, csv_response};
+use super::extract::{Body, Path, Query};
+use super::problem::ApiResult;
+use super::report::csv_response;
 use crate::domain::calendar::ClosurePart;
 use crate::service::caller::Caller;
 use crate::service::deadlines::{self, Declared, Recomputed};
@@ -34,15 +34,26 @@ pub struct CalendarOverview {
 }
 
 #[utoipa::path(get, path = "/api/v1/calendar", tag = "calendar", responses((status = 200, body = CalendarOverview)))]
-pub(super) async fn overview(State(app): State<AppState>) -> ApiResult<Json<CalendarOverview>> {
-    Ok(Json(CalendarOverview { years: app.store.calendar_years().await?, closures: app.store.closures().await? }))
+async fn overview(State(app): State<AppState>) -> ApiResult<Json<CalendarOverview>> {
+    let (years, closures) = deadlines::calendar(&app).await?;
+    Ok(Json(CalendarOverview { years, closures }))
+}
+
+/// `?format=` of a calendar year.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum YearFormat {
+    #[default]
+    Json,
+    /// The DGPA layout.
+    Csv,
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct YearParams {
     /// `json` (default) or `csv` (the DGPA layout).
-    pub format: Option<Format>,
+    pub format: Option<YearFormat>,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -52,38 +63,35 @@ pub struct YearDay {
     pub note: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar", params(YearParams),
-    responses((status = 200, body = Vec<YearDay>), (status = 404, body = ProblemBody)))]
-pub(super) async fn year(
-    State(app): State<AppState>,
-    Path(year): Path<i32>,
-    Query(q): Query<YearParams>,
-) -> ApiResult<Response> {
-    let y =
-        app.store.calendar_year(year).await?.ok_or_else(|| {
-            Problem::not_found(format!("no calendar loaded for {year}; weekends are its only days off"))
-        })?;
+#[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar",
+    params(("year" = i32, Path, description = "The Gregorian year"), YearParams),
+    responses((status = 200, body = Vec<YearDay>, description = "JSON, or the DGPA CSV with format=csv",
+        content((Vec<YearDay> = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "problem: not-found")))]
+async fn year(State(app): State<AppState>, Path(year): Path<i32>, Query(q): Query<YearParams>) -> ApiResult<Response> {
+    let y = deadlines::calendar_year(&app, year).await?;
     Ok(match q.format.unwrap_or_default() {
-        Format::Csv => csv_response(&format!("calendar-{year}"), y.to_dgpa_csv()),
-        _ => Json(
-            y.days.into_iter().map(|d| YearDay { date: d.date, working: d.working, note: d.note }).collect::<Vec<_>>(),
-        )
-        .into_response(),
+        YearFormat::Csv => csv_response(&format!("calendar-{year}"), y.to_dgpa_csv()),
+        YearFormat::Json => {
+            let days: Vec<YearDay> =
+                y.days.into_iter().map(|d| YearDay { date: d.date, working: d.working, note: d.note }).collect();
+            Json(days).into_response()
+        }
     })
 }
 
 /// The body is the DGPA office-calendar CSV (`西元日期,星期,是否放假,備註`).
-#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = CalendarYearInfo), (status = 422, body = ProblemBody)))]
-pub(super) async fn load(
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar",
+    params(("year" = i32, Path, description = "The Gregorian year, 2000–2100")),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = CalendarYearInfo), (status = 422, description = "problem: invalid-field")))]
+async fn load(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(year): Path<i32>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<CalendarYearInfo>> {
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| Problem::invalid_field("the calendar must be UTF-8 (convert a Big5 file first)"))?;
-    Ok(Json(deadlines::load_year(&app, &caller, year, text).await?))
+    Ok(Json(deadlines::load_year_file(&app, &caller, year, &body).await?))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -96,8 +104,8 @@ pub struct NewClosure {
 }
 
 #[utoipa::path(post, path = "/api/v1/calendar/closures", tag = "calendar", request_body = NewClosure,
-    responses((status = 201, body = Declared), (status = 422, body = ProblemBody)))]
-pub(super) async fn declare(
+    responses((status = 201, body = Declared), (status = 422, description = "problem: invalid-field")))]
+async fn declare(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<NewClosure>,
@@ -114,8 +122,8 @@ pub struct RecomputeRequest {
 }
 
 #[utoipa::path(post, path = "/api/v1/deadlines/recompute", tag = "calendar", request_body = RecomputeRequest,
-    responses((status = 200, body = Recomputed)))]
-pub(super) async fn recompute(
+    responses((status = 200, body = Recomputed), (status = 422, description = "problem: invalid-field")))]
+async fn recompute(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Body(req): Body<RecomputeRequest>,

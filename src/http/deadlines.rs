@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 
 use super::AppState;
-use super::extract::{PageOf, Query};
+use super::extract::{Limit, PageOf, Query};
 use super::problem::ApiResult;
 use super::report::{Format, Table, local_time, local_time_opt};
 use crate::domain::delivery::DeliveryState;
@@ -26,7 +26,8 @@ pub fn routes() -> Router<AppState> {
 pub struct ListParams {
     /// `json` (default, paginated), `csv` or `html` (printable; the whole list).
     pub format: Option<Format>,
-    pub limit: Option<u32>,
+    /// At most this many items (1–1000, default 100).
+    pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page (a delivery id).
     pub cursor: Option<String>,
 }
@@ -152,7 +153,7 @@ impl Listing {
 async fn respond(app: AppState, caller: Caller, q: ListParams, listing: Listing) -> ApiResult<Response> {
     let format = q.format.unwrap_or_default();
     if format == Format::Json {
-        let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+        let limit = Limit::or(q.limit, 100);
         let items = listing.fetch(&app, &caller, q.cursor.as_deref(), limit).await?;
         let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
         return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())).into_response());
@@ -162,7 +163,8 @@ async fn respond(app: AppState, caller: Caller, q: ListParams, listing: Listing)
 
 /// 受文者未確認清單及被退文清單: deliveries to resend on paper.
 #[utoipa::path(get, path = "/api/v1/deadlines/sender", tag = "deadlines", params(ListParams),
-    responses((status = 200, body = PageOf<DeliveryView>)))]
+    responses((status = 200, body = PageOf<DeliveryView>, description = "JSON, or CSV or a printable page with `format`",
+        content((PageOf<DeliveryView> = "application/json"), (String = "text/csv"), (String = "text/html")))))]
 pub(super) async fn sender(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -173,7 +175,8 @@ pub(super) async fn sender(
 
 /// 逾期未處理清單: deliveries past the receiver's check deadline.
 #[utoipa::path(get, path = "/api/v1/deadlines/receiver", tag = "deadlines", params(ListParams),
-    responses((status = 200, body = PageOf<DeliveryView>)))]
+    responses((status = 200, body = PageOf<DeliveryView>, description = "JSON, or CSV or a printable page with `format`",
+        content((PageOf<DeliveryView> = "application/json"), (String = "text/csv"), (String = "text/html")))))]
 pub(super) async fn receiver(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,

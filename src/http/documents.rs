@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::multipart::MultipartError;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -12,14 +13,13 @@ use futures_util::StreamExt;
 use http::{HeaderValue, StatusCode, header};
 
 use super::AppState;
-use super::extract::{Body as JsonBody, PageOf, Query};
-use super::problem::{ApiResult, Problem, ProblemBody};
+use super::extract::{Body as JsonBody, Limit, OptionalBody, PageOf, Path, Query};
+use super::problem::ApiResult;
 use crate::domain::delivery::{Action, DeliveryState};
 use crate::service::caller::Caller;
 use crate::service::documents::intake;
-use crate::service::documents::lifecycle::{self, DeliveryView, DocumentStatus};
+use crate::service::documents::lifecycle::{self, DeliveryView, DocumentStatus, PartBytes};
 use crate::service::documents::submit::{self, Accepted, Submitted};
-use crate::service::error::ServiceError;
 use crate::store::Part;
 
 pub fn routes(max_package_bytes: u64) -> Router<AppState> {
@@ -51,26 +51,66 @@ struct PackageForm {
     attachment: Vec<Vec<u8>>,
 }
 
+/// Hands the multipart body of a package, part by part and chunk by
+/// chunk, to the service that checks and spools it.
+pub(super) async fn receive_package(app: &AppState, body: &mut Multipart) -> ApiResult<Vec<intake::ReceivedPart>> {
+    let mut rx = intake::Receiver::new(app);
+    let unreadable = |rx: &intake::Receiver, e: MultipartError| {
+        rx.unreadable(e.status() == StatusCode::PAYLOAD_TOO_LARGE, &e.body_text())
+    };
+    loop {
+        let mut field = match body.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(rx.parts()),
+            Err(e) => return Err(unreadable(&rx, e).into()),
+        };
+        let mut part = rx.part(field.name(), field.file_name(), field.content_type())?;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => rx.write(&mut part, &chunk).await?,
+                Ok(None) => break,
+                Err(e) => return Err(unreadable(&rx, e).into()),
+            }
+        }
+        rx.finish(part).await?;
+    }
+}
+
+/// The document id in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct DocumentPath {
+    /// The document's id (from the receipt).
+    id: String,
+}
+
 #[utoipa::path(post, path = "/api/v1/documents", tag = "documents",
     request_body(content = PackageForm, content_type = "multipart/form-data"),
     responses((status = 201, body = Accepted, description = "Accepted; the signed receipt is included"),
         (status = 200, body = Accepted, description = "The same envelope was accepted before: the first result"),
-        (status = 400, body = ProblemBody), (status = 403, body = ProblemBody), (status = 409, body = ProblemBody),
-        (status = 413, body = ProblemBody), (status = 422, body = ProblemBody)))]
+        (status = 400, description = "problem: invalid-package"),
+        (status = 403, description = "problem: sender-cannot-send, group-not-usable"),
+        (status = 409, description = "problem: duplicate-document-number"),
+        (status = 413, description = "problem: package-too-large"),
+        (status = 422, description = "problem: invalid-envelope, sender-mismatch, unsafe-xml, unsafe-file-name, \
+            bad-signature, signer-not-sender, missing-file, unlisted-file, file-mismatch, invalid-document, \
+            document-mismatch, confidential-not-allowed, attachment-format, unknown-recipient, recipient-unreachable, \
+            roster-mismatch, invalid-field")))]
 async fn send(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
-    let parts = intake::receive(&mut multipart, &app.blobs, &app.config.limits).await?;
+    let parts = receive_package(&app, &mut multipart).await?;
     Ok(match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) => (StatusCode::CREATED, Json(a)).into_response(),
         Submitted::Replayed(a) => (StatusCode::OK, Json(a)).into_response(),
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents",
-    responses((status = 200, body = DocumentStatus), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", params(DocumentPath),
+    responses((status = 200, body = DocumentStatus), (status = 404, description = "problem: not-found")))]
 async fn status(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -79,26 +119,45 @@ async fn status(
     Ok(Json(lifecycle::status(&app, &caller, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/documents/{id}/receipt", tag = "documents",
-    responses((status = 200, content_type = "application/pkcs7-mime", description = "The hub-signed receipt, CMS DER"), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/documents/{id}/receipt", tag = "documents", params(DocumentPath),
+    responses((status = 200, content_type = "application/pkcs7-mime", body = Vec<u8>,
+        description = "The hub-signed receipt, CMS DER"), (status = 404, description = "problem: not-found")))]
 async fn receipt(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let d = lifecycle::own_document(&app, &caller, &id).await?;
-    Ok(([(header::CONTENT_TYPE, "application/pkcs7-mime; smime-type=signed-data")], d.receipt).into_response())
+    let receipt = lifecycle::receipt(&app, &caller, &id).await?;
+    Ok(([(header::CONTENT_TYPE, "application/pkcs7-mime; smime-type=signed-data")], receipt).into_response())
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct InboxParams {
-    /// delivered, fetched, confirmed or returned.
-    state: Option<String>,
-    limit: Option<u32>,
+    /// Only deliveries in this state.
+    state: Option<DeliveryState>,
+    /// At most this many items (1–1000, default 100).
+    limit: Option<Limit>,
+    /// The `next_cursor` of the previous page (a delivery id).
     cursor: Option<String>,
-    /// Long-poll: wait up to this many seconds (at most 60) for a delivery when there is none.
-    wait: Option<u64>,
+    /// Long-poll: wait up to this many seconds for a delivery when there is none.
+    #[param(maximum = 60)]
+    wait: Option<Wait>,
+}
+
+/// Seconds of a long-poll, at most 60.
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[schema(value_type = u64, minimum = 0, maximum = 60)]
+struct Wait(u64);
+
+impl<'de> serde::Deserialize<'de> for Wait {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        if Duration::from_secs(n) > lifecycle::MAX_WAIT {
+            return Err(serde::de::Error::custom(format!("wait {n}: a long-poll waits at most 60 seconds")));
+        }
+        Ok(Wait(n))
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "deliveries", params(InboxParams),
@@ -108,80 +167,50 @@ async fn inbox(
     Extension(caller): Extension<Caller>,
     Query(q): Query<InboxParams>,
 ) -> ApiResult<Json<PageOf<DeliveryView>>> {
-    lifecycle_role(&caller)?;
-    if let Some(s) = &q.state {
-        s.parse::<DeliveryState>()?;
-    }
-    let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    let me = caller.participant.code.to_string();
-    let mut events = app.inbox_events.subscribe();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(60));
-    loop {
-        let items = app.store.inbox(&me, q.state.as_deref(), q.cursor.as_deref(), limit).await?;
-        if !items.is_empty() || tokio::time::Instant::now() >= deadline {
-            let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
-            return Ok(Json(PageOf::new(items, limit, |d| d.id.clone())));
-        }
-        // Woken by a delivery to us on this node, or re-check each second
-        // for deliveries accepted by other nodes.
-        let wake = async {
-            loop {
-                match events.recv().await {
-                    Ok(code) if code == me => return,
-                    Ok(_) => continue,
-                    Err(_) => return,
-                }
-            }
-        };
-        let _ = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)), wake).await;
-    }
+    let limit = Limit::or(q.limit, 100);
+    let wait = Duration::from_secs(q.wait.map_or(0, |w| w.0));
+    let items = lifecycle::inbox(&app, &caller, q.state, q.cursor.as_deref(), limit, wait).await?;
+    let items: Vec<DeliveryView> = items.into_iter().map(DeliveryView::from).collect();
+    Ok(Json(PageOf::new(items, limit, |d| d.id.clone())))
 }
 
-fn lifecycle_role(caller: &Caller) -> Result<(), Problem> {
-    caller.require(crate::domain::Role::Receiver).map_err(Problem::from)
+/// The delivery id in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct DeliveryPath {
+    /// The delivery's id (from the inbox).
+    id: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries",
-    responses((status = 200, body = DeliveryView), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(DeliveryPath),
+    responses((status = 200, body = DeliveryView), (status = 404, description = "problem: not-found")))]
 async fn delivery(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryView>> {
-    lifecycle_role(&caller)?;
-    Ok(Json(lifecycle::own_delivery(&app, &caller, &id).await?.into()))
+    Ok(Json(lifecycle::delivery(&app, &caller, &id).await?.into()))
 }
 
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}/package", tag = "deliveries",
-    responses((status = 200, content_type = "multipart/mixed", description = "The stored parts, byte for byte, as submitted"), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}/package", tag = "deliveries", params(DeliveryPath),
+    responses((status = 200, content_type = "multipart/mixed", body = String,
+        description = "The stored parts, byte for byte, as submitted"), (status = 404, description = "problem: not-found")))]
 async fn package(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let parts = lifecycle::fetch(&app, &caller, &id).await?;
-    multipart_mixed(&app, parts).await
-}
-
-enum PartBody {
-    Inline(bytes::Bytes),
-    File(tokio::fs::File),
+    Ok(multipart_mixed(lifecycle::package(&app, &caller, &id).await?))
 }
 
 /// Streams the parts as multipart/mixed; each part carries its part name,
 /// file name, type, length and SHA-256.
-async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response> {
+fn multipart_mixed(parts: Vec<(Part, PartBytes)>) -> Response {
     let boundary = format!("gwx-{}", uuid::Uuid::now_v7().simple());
     let mut length: u64 = 0;
     let mut pieces = Vec::new();
-    for p in parts {
-        let body = match p.inline {
-            Some(bytes) => PartBody::Inline(bytes::Bytes::from(bytes)),
-            None => PartBody::File(app.blobs.open_blob(&p.sha256).await.map_err(|e| {
-                tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
-                ServiceError::from(e)
-            })?),
-        };
+    for (p, body) in parts {
         let name = p.name.replace(['"', '\\', '\r', '\n'], "_");
         let head = format!(
             "--{boundary}\r\nContent-Disposition: attachment; name=\"{}\"; filename=\"{name}\"\r\nContent-Type: {}\r\n\
@@ -197,8 +226,8 @@ async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response
         .flat_map(|(head, body)| {
             let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) });
             let body = match body {
-                PartBody::Inline(b) => futures_util::stream::once(async move { Ok(b) }).boxed(),
-                PartBody::File(f) => tokio_util::io::ReaderStream::with_capacity(f, 64 * 1024).boxed(),
+                PartBytes::Inline(b) => futures_util::stream::once(async move { Ok(bytes::Bytes::from(b)) }).boxed(),
+                PartBytes::File(f) => tokio_util::io::ReaderStream::with_capacity(f, 64 * 1024).boxed(),
             };
             let crlf = futures_util::stream::once(async { Ok(bytes::Bytes::from_static(b"\r\n")) });
             head.chain(body).chain(crlf)
@@ -211,11 +240,12 @@ async fn multipart_mixed(app: &AppState, parts: Vec<Part>) -> ApiResult<Response
         HeaderValue::from_str(&format!("multipart/mixed; boundary={boundary}")).expect("ASCII"),
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    Ok(resp)
+    resp
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/confirm", tag = "deliveries",
-    responses((status = 200, body = DeliveryView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/confirm", tag = "deliveries", params(DeliveryPath),
+    responses((status = 200, body = DeliveryView), (status = 404, description = "problem: not-found"),
+        (status = 409, description = "problem: invalid-state")))]
 async fn confirm(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -231,8 +261,10 @@ struct ReturnRequest {
     reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/return", tag = "deliveries", request_body = ReturnRequest,
-    responses((status = 200, body = DeliveryView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/return", tag = "deliveries", params(DeliveryPath),
+    request_body = ReturnRequest,
+    responses((status = 200, body = DeliveryView), (status = 404, description = "problem: not-found"),
+        (status = 409, description = "problem: invalid-state"), (status = 422, description = "problem: invalid-field")))]
 async fn return_(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -249,21 +281,15 @@ struct PaperResendRequest {
     note: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/deliveries/{id}/paper-resend", tag = "deliveries", request_body = PaperResendRequest,
-    responses((status = 200, body = DeliveryView), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+#[utoipa::path(post, path = "/api/v1/deliveries/{id}/paper-resend", tag = "deliveries", params(DeliveryPath),
+    request_body(content = PaperResendRequest, description = "Optional: an empty body records the resend without a note"),
+    responses((status = 200, body = DeliveryView), (status = 404, description = "problem: not-found"),
+        (status = 409, description = "problem: invalid-state"), (status = 422, description = "problem: invalid-field")))]
 async fn paper_resend(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: bytes::Bytes,
+    OptionalBody(req): OptionalBody<PaperResendRequest>,
 ) -> ApiResult<Json<DeliveryView>> {
-    // The body is optional: an empty one records the resend without a note.
-    let req: PaperResendRequest = if body.is_empty() {
-        PaperResendRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Problem::invalid_request(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
-    };
-    let note = req.note;
-    Ok(Json(lifecycle::paper_resend(&app, &caller, &id, note.as_deref()).await?.into()))
+    Ok(Json(lifecycle::paper_resend(&app, &caller, &id, req.note.as_deref()).await?.into()))
 }

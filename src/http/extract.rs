@@ -19,6 +19,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty body is `T::default()`; a
+/// malformed one is refused `invalid-request` (422).
+pub struct OptionalBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = Problem;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|rej| Problem::invalid_request(rej.status(), rej.body_text()))?;
+        if body.is_empty() {
+            return Ok(OptionalBody(T::default()));
+        }
+        serde_json::from_slice(&body)
+            .map(OptionalBody)
+            .map_err(|e| Problem::invalid_request(http::StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+    }
+}
+
+/// Path parameters; one that does not parse (an id that is not a number)
+/// is refused `invalid-request` too.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = Problem;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rej) => Err(Problem::invalid_request(rej.status(), rej.body_text())),
+        }
+    }
+}
+
 /// Query parameters, refused the same way.
 pub struct Query<T>(pub T);
 
@@ -32,19 +65,49 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The most items one page of a list holds.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// `limit` of a paginated list: 1 to [`MAX_LIMIT`]; anything else is
+/// refused `invalid-request`, not quietly cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = u32, minimum = 1, maximum = 1000)]
+pub struct Limit(u32);
+
+impl Limit {
+    pub fn get(self) -> i64 {
+        i64::from(self.0)
+    }
+
+    /// The limit given, or `default`.
+    pub fn or(limit: Option<Limit>, default: u32) -> i64 {
+        limit.map_or(i64::from(default), Limit::get)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        if !(1..=MAX_LIMIT).contains(&n) {
+            return Err(serde::de::Error::custom(format!("limit {n}: a page holds 1 to {MAX_LIMIT} items")));
+        }
+        Ok(Limit(n))
+    }
+}
+
 /// `limit` and `cursor` of a paginated list (DESIGN §10).
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// At most this many items (1–1000, default 100).
-    pub limit: Option<u32>,
+    pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 impl PageParams {
     pub fn limit(&self) -> i64 {
-        i64::from(self.limit.unwrap_or(100).clamp(1, 1000))
+        Limit::or(self.limit, 100)
     }
 }
 

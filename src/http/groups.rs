@@ -1,13 +1,13 @@
 //! `groups`: send groups (行文群組), their members and history.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use http::StatusCode;
 
 use super::AppState;
-use super::extract::Body;
-use super::problem::{ApiResult, ProblemBody};
+use super::extract::{Body, Path};
+use super::problem::ApiResult;
 use crate::domain::group::{Group, GroupMember, GroupScope};
 use crate::service::caller::Caller;
 use crate::service::groups;
@@ -38,13 +38,23 @@ pub struct GroupChange {
     pub version: Option<i64>,
 }
 
+/// The group id in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct GroupPath {
+    /// The send group's id.
+    id: String,
+}
+
 #[utoipa::path(get, path = "/api/v1/groups", tag = "groups", responses((status = 200, body = Vec<Group>)))]
 async fn list(State(app): State<AppState>, Extension(caller): Extension<Caller>) -> ApiResult<Json<Vec<Group>>> {
     Ok(Json(groups::list(&app, &caller).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/groups", tag = "groups", request_body = NewGroup,
-    responses((status = 201, body = Group), (status = 403, body = ProblemBody), (status = 422, body = ProblemBody)))]
+    responses((status = 201, body = Group), (status = 403, description = "problem: forbidden"),
+        (status = 422, description = "problem: invalid-field, group-cycle")))]
 async fn create(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -54,7 +64,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(g)))
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", responses((status = 200, body = Group), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/groups/{id}", tag = "groups", params(GroupPath),
+    responses((status = 200, body = Group), (status = 404, description = "problem: not-found")))]
 async fn show(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -63,8 +74,10 @@ async fn show(
     Ok(Json(groups::visible(&app, &caller, &id).await?))
 }
 
-#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "groups", request_body = GroupChange,
-    responses((status = 200, body = Group), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody), (status = 422, body = ProblemBody)))]
+#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "groups", params(GroupPath), request_body = GroupChange,
+    responses((status = 200, body = Group), (status = 403, description = "problem: forbidden"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state"),
+        (status = 422, description = "problem: invalid-field, group-cycle")))]
 async fn update(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -74,8 +87,9 @@ async fn update(
     Ok(Json(groups::update(&app, &caller, &id, req.version, &req.name, &req.members).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups",
-    responses((status = 204), (status = 403, body = ProblemBody), (status = 404, body = ProblemBody), (status = 409, body = ProblemBody)))]
+#[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "groups", params(GroupPath),
+    responses((status = 204), (status = 403, description = "problem: forbidden"),
+        (status = 404, description = "problem: not-found"), (status = 409, description = "problem: invalid-state")))]
 async fn remove(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -85,8 +99,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/groups/{id}/history", tag = "groups",
-    responses((status = 200, body = Vec<GroupVersion>), (status = 404, body = ProblemBody)))]
+#[utoipa::path(get, path = "/api/v1/groups/{id}/history", tag = "groups", params(GroupPath),
+    responses((status = 200, body = Vec<GroupVersion>), (status = 404, description = "problem: not-found")))]
 async fn history(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -1,6 +1,5 @@
 //! `GET /api/v1/log`: the exchange log (DESIGN §9), to query, export as CSV
-//! or print (§8: 查詢及列印). A participant sees the entries that concern
-//! it; it_bureau, ethics and rdec see all.
+//! or print (§8: 查詢及列印). Who sees what is `service::log`'s rule.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,13 +10,14 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 
 use super::AppState;
-use super::extract::{PageOf, Query, numeric_cursor};
+use super::extract::{Limit, PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
-use super::report::{Format, Period, Table, csv_line, csv_response, local_time, period};
-use crate::domain::Role;
-use crate::domain::log::{LogAction, LogEntry};
+use super::report::{Format, Table, csv_line, csv_response, local_time};
+use crate::domain::log::LogEntry;
+use crate::domain::period::{Period, period};
 use crate::service::caller::Caller;
-use crate::store::{LogFilter, Store};
+use crate::service::log;
+use crate::store::LogFilter;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/log", get(list))
@@ -38,45 +38,27 @@ pub struct LogParams {
     pub document: Option<String>,
     /// `json` (default, paginated), `csv` (the whole period) or `html` (printable).
     pub format: Option<Format>,
-    pub limit: Option<u32>,
+    /// At most this many items (1–1000, default 100).
+    pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page (a sequence number).
     pub cursor: Option<String>,
 }
 
-/// Whether the caller sees every participant's entries.
-pub fn sees_all(caller: &Caller) -> bool {
-    [Role::ItBureau, Role::Ethics, Role::Rdec].into_iter().any(|r| caller.has(r))
-}
-
 #[utoipa::path(get, path = "/api/v1/log", tag = "log", params(LogParams),
-    responses((status = 200, body = PageOf<LogEntry>)))]
-pub(super) async fn list(
+    responses((status = 200, body = PageOf<LogEntry>, description = "JSON, or CSV or a printable page with `format`",
+        content((PageOf<LogEntry> = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 422, description = "problem: invalid-field")))]
+async fn list(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Query(q): Query<LogParams>,
 ) -> ApiResult<Response> {
-    let participant = if sees_all(&caller) { q.participant.clone() } else { Some(caller.participant.code.to_string()) };
-    let actions: Vec<String> = match &q.action {
-        Some(a) => a
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<LogAction>().map(|a| a.as_str().to_owned()))
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    let title = match &participant {
+    let filter = log::filter(&caller, q.participant.as_deref(), q.action.as_deref(), q.document.as_deref())?;
+    let title = match &filter.participant {
         Some(p) => format!("交換紀錄（{p}）"),
         None => "交換紀錄（全部）".to_owned(),
     };
-    respond(
-        &app,
-        &q,
-        LogFilter { participant, actions, document: q.document.clone(), ..Default::default() },
-        &title,
-        "exchange-log",
-    )
-    .await
+    respond(&app, &q, filter, &title, "exchange-log").await
 }
 
 /// The log entries of `filter` over the period of `q`, in `q`'s format.
@@ -89,18 +71,15 @@ pub async fn respond(
     file: &str,
 ) -> ApiResult<Response> {
     let p = period(q.from, q.to, app.now())?;
-    let label = p.label();
     (filter.from, filter.to) = (Some(p.start), Some(p.end));
     match q.format.unwrap_or_default() {
         Format::Json => {
             filter.after_seq = numeric_cursor(q.cursor.as_deref())?;
-            filter.limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-            let items = app.store.log_entries(&filter).await?;
+            filter.limit = Limit::or(q.limit, 100);
+            let items = log::entries(app, &filter).await?;
             Ok(Json(PageOf::new(items, filter.limit, |e| e.seq.to_string())).into_response())
         }
-        Format::Csv => {
-            Ok(csv_response(&format!("{file}-{}", label.replace(" 至 ", "_")), csv_stream(app.store.clone(), filter)))
-        }
+        Format::Csv => Ok(csv_response(&format!("{file}-{}", p.label().replace(" 至 ", "_")), csv_stream(app, filter))),
         Format::Html => Ok(printable(app, filter, &p, title, file).await?.respond(Format::Html)),
     }
 }
@@ -115,7 +94,7 @@ pub async fn printable(
     file: &str,
 ) -> ApiResult<Table> {
     (filter.from, filter.to, filter.limit) = (Some(period.start), Some(period.end), PRINT_MAX + 1);
-    let mut entries = app.store.log_entries(&filter).await?;
+    let mut entries = log::entries(app, &filter).await?;
     let cut = entries.len() as i64 > PRINT_MAX;
     entries.truncate(PRINT_MAX as usize);
     Ok(Table {
@@ -149,25 +128,14 @@ fn row(e: &LogEntry) -> Vec<String> {
 }
 
 /// The whole selection as CSV, read and sent a thousand entries at a time.
-fn csv_stream(store: Store, filter: LogFilter) -> Body {
+fn csv_stream(app: &AppState, filter: LogFilter) -> Body {
     let header = futures_util::stream::once(async {
         Ok::<_, std::io::Error>(format!("\u{feff}{}", csv_line(COLUMNS.into_iter())))
     });
-    let pages = futures_util::stream::unfold(Some(filter), move |state| {
-        let store = store.clone();
-        async move {
-            let mut f = state?;
-            f.limit = 1000;
-            match store.log_entries(&f).await {
-                Ok(batch) => {
-                    let more = batch.len() as i64 == f.limit;
-                    f.after_seq = batch.last().map(|e| e.seq).or(f.after_seq);
-                    let chunk: String = batch.iter().map(|e| csv_line(row(e).iter().map(String::as_str))).collect();
-                    Some((Ok(chunk), more.then_some(f)))
-                }
-                Err(e) => Some((Err(std::io::Error::other(e)), None)),
-            }
-        }
+    let rows = log::batches(app, filter).map(|batch| {
+        batch
+            .map(|b| b.iter().map(|e| csv_line(row(e).iter().map(String::as_str))).collect::<String>())
+            .map_err(std::io::Error::other)
     });
-    Body::from_stream(header.chain(pages))
+    Body::from_stream(header.chain(rows))
 }

@@ -16,7 +16,7 @@ mod calendar;
 mod console;
 mod credentials;
 mod deadlines;
-mod documents;
+pub(crate) mod documents;
 pub mod extract;
 mod groups;
 mod log;
@@ -28,7 +28,6 @@ pub mod report;
 mod roster;
 pub mod server;
 mod trust;
-pub use trust::describe as describe_trust;
 mod whoami;
 
 use std::sync::Arc;
@@ -45,6 +44,8 @@ use crate::domain::log::{LogAction, NewLogEntry};
 use crate::runtime::tls::ConnInfo;
 use crate::service::app::App;
 use crate::service::caller::{self, Caller};
+use crate::service::error::ServiceError;
+use crate::service::sanctions;
 use problem::{Problem, ProblemRecord};
 
 pub type AppState = Arc<App>;
@@ -125,45 +126,29 @@ async fn require_role(role: Role, req: Request, next: Next) -> Response {
     let Some(caller) = req.extensions().get::<Caller>() else {
         return Problem::internal("role check before authentication").into_response();
     };
-    if let Err(refusal) = caller.require(role) {
-        return Problem::from(refusal).into_response();
+    if let Err(e) = caller.require(role) {
+        return Problem::from(e).into_response();
     }
     next.run(req).await
 }
 
 /// Blocked addresses and rate limits, before anything else: public pages
-/// included, and on connections opened before the block.
+/// included, and on connections opened before the block (which close).
 async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let Some(conn) = conn_info(&req) else {
         return Problem::internal("request without connection information").into_response();
     };
     let ip = caller::client_ip(&app, &conn, req.headers());
     let fingerprint = conn.cert.as_ref().map(|c| c.fingerprint.as_str());
-    match app.guard.check(ip, fingerprint) {
+    match sanctions::screen(&app, ip, fingerprint) {
         Ok(()) => next.run(req).await,
-        Err(crate::service::guard::Stop::Blocked(b)) => {
-            let mut p = Problem::new(
-                http::StatusCode::FORBIDDEN,
-                "ip-blocked",
-                "來源 IP 已被封鎖",
-                format!("{ip} is blocked ({}): {}", b.ip_range, b.reason),
-            );
-            p.auth = true;
-            let mut resp = p.into_response();
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Err(e) => {
+            let blocked = matches!(e, ServiceError::IpBlocked(_));
+            let mut resp = Problem::from(e).into_response();
+            if blocked {
+                resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             resp
-        }
-        Err(crate::service::guard::Stop::Limited { what, retry_after }) => {
-            let secs = retry_after.as_secs().max(1);
-            let mut p = Problem::new(
-                http::StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "請求過於頻繁",
-                format!("too many requests from {what}; retry after {secs} s"),
-            );
-            p.auth = true;
-            p.retry_after = Some(secs);
-            p.into_response()
         }
     }
 }

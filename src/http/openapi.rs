@@ -54,7 +54,7 @@ use super::AppState;
         super::blocks::list,
         super::blocks::add,
         super::blocks::remove,
-        super::roster::roster,
+        super::roster::list,
         super::roster::changes,
         super::applications::list,
         super::applications::submit,

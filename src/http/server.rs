@@ -44,14 +44,7 @@ impl Hub {
     pub async fn start(config: Config, store: Store, clock: SharedClock) -> anyhow::Result<Hub> {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
-        app.guard.reload(&app.store).await.context("load the block list")?;
-        let added = crate::service::deadlines::seed_shipped(&app.store, app.now())
-            .await
-            .context("load the shipped calendars")?;
-        if !added.is_empty() {
-            tracing::info!(?added, "shipped working-day calendars loaded");
-        }
-        app.reload_calendar().await.context("load the calendar")?;
+        jobs::prepare(&app).await?;
         crate::http::ops::prometheus();
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -79,7 +72,7 @@ impl Hub {
 
         tasks.spawn(jobs::run_daily(app.clone(), shutdown.subscribe()));
         tasks.spawn(jobs::refresh_guard(app.clone(), shutdown.subscribe()));
-        tracing::info!(?https, ?http, database = app.store.backend_name(), "hub listening");
+        tracing::info!(?https, ?http, database = app.backend_name(), "hub listening");
         Ok(Hub { app, https, http, shutdown, tasks })
     }
 
@@ -87,7 +80,7 @@ impl Hub {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
-        self.app.store.close().await;
+        self.app.close().await;
     }
 
     /// Runs the daily jobs now (tests and operators use this).

@@ -12,6 +12,7 @@ use crate::pki::receipt::ReceiptSigner;
 use crate::runtime::clock::SharedClock;
 use crate::runtime::config::Config;
 use crate::runtime::tls::TlsState;
+use crate::service::error::ServiceError;
 use crate::store::blobs::Blobs;
 use crate::store::{Store, StoreError};
 
@@ -84,6 +85,24 @@ impl App {
         let cal = Arc::new(self.store.calendar().await?);
         *self.calendar.0.write().expect("calendar lock") = Some((cal.clone(), Instant::now()));
         Ok(cal)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        self.store.backend_name()
+    }
+
+    /// Closes the database (at shutdown).
+    pub async fn close(&self) {
+        self.store.close().await
+    }
+
+    /// Whether the database answers; its backend's name when it does.
+    pub async fn health(&self) -> Result<&'static str, ServiceError> {
+        match self.store.ping().await {
+            Ok(()) => Ok(self.store.backend_name()),
+            Err(e) => Err(ServiceError::Unavailable(format!("database: {e}"))),
+        }
     }
 
     /// Appends to the exchange log. A log that cannot be written is an

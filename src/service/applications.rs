@@ -5,18 +5,20 @@
 
 use std::sync::Arc;
 
-use crate::domain::application::{
-    self, ApplicationForm, ApplicationKind, ApplicationState, FormError, Step, ValidForm,
-};
+use crate::domain::application::{self, ApplicationForm, ApplicationKind, ApplicationState, FormError, Step};
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::{ParticipantKind, Role};
 use crate::pki::CertInfo;
+use crate::runtime::tls::ConnInfo;
 use crate::runtime::tls::PeerCert;
 use crate::service::app::App;
+use crate::service::caller;
 use crate::service::caller::Caller;
 use crate::service::error::ServiceError;
+use crate::service::error::{Refusal, RefusalKind};
 use crate::service::notify::notify;
-use crate::store::{Application, ApplicationEvent, ApplicationFilter, NotificationTo, StoreError};
+use crate::service::participants::supervisor_of;
+use crate::store::{Application, ApplicationEvent, ApplicationFilter, Notification, NotificationTo, StoreError};
 
 /// Who is asking: a registered participant, or an organisation whose
 /// certificate the trust store accepts but the hub does not know yet.
@@ -48,6 +50,11 @@ impl Requester {
         }
     }
 
+    /// The registered caller, for actions an applicant may not take.
+    pub fn registered(&self) -> Result<&Caller, ServiceError> {
+        self.caller().ok_or_else(|| ServiceError::NotRegistered("this action needs a registered certificate".into()))
+    }
+
     fn has(&self, role: Role) -> bool {
         self.caller().is_some_and(|c| c.has(role))
     }
@@ -75,21 +82,28 @@ fn form_refusal(e: FormError) -> ServiceError {
     }
 }
 
-/// The supervising agency named on a form must be an agency with a supervisor credential.
-async fn check_supervisor(
-    app: &App,
-    form: &ValidForm,
-) -> Result<crate::domain::participant::Participant, ServiceError> {
-    let code = form.supervisor.as_str();
-    let p = app.store.participant(code).await?.filter(|p| p.kind == ParticipantKind::Agency);
-    let Some(p) = p else {
-        return Err(ServiceError::InvalidField(format!("{code} is not an agency of the exchange")));
-    };
-    let creds = app.store.credentials(Some(code), None, &crate::store::Page { after: None, limit: 1000 }).await?;
-    if !creds.iter().any(|c| c.roles.contains(Role::Supervisor) && !c.is_disabled()) {
-        return Err(ServiceError::InvalidField(format!("{code} {} does not review applications (審核機關)", p.name)));
+/// Who is asking: registered callers are authenticated as everywhere
+/// (allowlist, status); a trusted but unregistered certificate is an
+/// applicant.
+pub async fn identify(app: &App, conn: &ConnInfo, source_ip: std::net::IpAddr) -> Result<Requester, Refusal> {
+    match caller::authenticate(app, conn, source_ip).await {
+        Ok(caller) => Ok(Requester::Registered(Box::new(caller))),
+        Err(r) if r.kind == RefusalKind::UnknownCertificate && conn.cert.is_some() => {
+            Ok(Requester::Applicant { cert: conn.cert.clone().expect("checked"), source_ip })
+        }
+        Err(r) => Err(r),
     }
-    Ok(p)
+}
+
+/// The notifications addressed to the requester (its participant or its
+/// certificate), after the id `after`.
+pub async fn notifications(
+    app: &App,
+    who: &Requester,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<Notification>, ServiceError> {
+    Ok(app.store.notifications_for(who.participant(), Some(who.fingerprint()), after, limit).await?)
 }
 
 /// Notifies the supervising agency and the applicant of a step.
@@ -125,7 +139,7 @@ fn summary(a: &Application) -> String {
 
 pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> Result<Application, ServiceError> {
     let form = form.validate().map_err(form_refusal)?;
-    check_supervisor(app, &form).await?;
+    supervisor_of(app, &form.supervisor).await?;
     let (participant, cert) = match (form.kind, who) {
         (ApplicationKind::New, Requester::Applicant { cert, .. }) => {
             let info = CertInfo::from_pem(cert.pem.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -262,7 +276,7 @@ pub async fn amend(
     if form.kind != a.kind || form.ubn.as_str() != a.unified_business_number {
         return Err(ServiceError::InvalidField("an amendment keeps the kind of application and the 統一編號".into()));
     }
-    check_supervisor(app, &form).await?;
+    supervisor_of(app, &form.supervisor).await?;
     application::next_state(a.state, Step::Amend).map_err(|e| ServiceError::WrongState(e.to_string()))?;
     let log = who
         .log(LogAction::ApplicationAmended, format!("application {id} amended and resubmitted"))
@@ -278,11 +292,12 @@ pub async fn amend(
 /// The supervising agency approves, rejects (with reason) or asks for correction (with reason).
 pub async fn review(
     app: &Arc<App>,
-    caller: &Caller,
+    who: &Requester,
     id: &str,
     step: Step,
     reason: Option<&str>,
 ) -> Result<Application, ServiceError> {
+    let caller = who.registered()?;
     caller.require(Role::Supervisor)?;
     let a = match app.store.application(id).await? {
         Some(a) => a,
@@ -327,7 +342,8 @@ pub async fn review(
 }
 
 /// The IT bureau applies an approved application.
-pub async fn activate(app: &Arc<App>, caller: &Caller, id: &str) -> Result<Application, ServiceError> {
+pub async fn activate(app: &Arc<App>, who: &Requester, id: &str) -> Result<Application, ServiceError> {
+    let caller = who.registered()?;
     caller.require(Role::ItBureau)?;
     let a = app.store.application(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no application {id}")))?;
     application::next_state(a.state, Step::Activate).map_err(|e| ServiceError::WrongState(e.to_string()))?;

@@ -136,3 +136,61 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
     }
     Ok(Caller { participant, credential, source_ip })
 }
+
+/// The caller as the hub sees it (`whoami`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    pub participant: Participant,
+    pub credential: CredentialSummary,
+    pub roles: crate::domain::Roles,
+    /// The client address as the hub saw it.
+    pub source_ip: String,
+    /// Things the caller should act on, e.g. a certificate about to expire.
+    pub warnings: Vec<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CredentialSummary {
+    pub id: i64,
+    pub fingerprint: String,
+    pub subject: String,
+    pub holder: String,
+    pub card_number: Option<String>,
+    pub not_after: chrono::DateTime<chrono::Utc>,
+}
+
+/// Who the caller is, with a warning when its certificate expires within
+/// the configured days (DESIGN §2).
+pub fn whoami(app: &App, caller: Caller) -> WhoAmI {
+    let c = &caller.credential;
+    let mut warnings = Vec::new();
+    let days_left = (c.not_after - app.now()).num_days();
+    if days_left <= i64::from(app.config.auth.expiry_warning_days) {
+        warnings.push(format!("certificate expires in {days_left} days ({}): renew the card", c.not_after));
+    }
+    WhoAmI {
+        roles: c.roles.clone(),
+        credential: CredentialSummary {
+            id: c.id,
+            fingerprint: c.fingerprint.clone(),
+            subject: c.subject.clone(),
+            holder: c.holder.clone(),
+            card_number: c.card_number.clone(),
+            not_after: c.not_after,
+        },
+        source_ip: caller.source_ip.to_string(),
+        participant: caller.participant,
+        warnings,
+    }
+}
+
+/// The metrics are for the operator: from the hub's own machine (not
+/// through a proxy), or with an IT bureau credential.
+pub async fn may_read_metrics(app: &App, conn: &ConnInfo, headers: &HeaderMap) -> Result<(), ServiceError> {
+    let socket_ip = conn.socket_peer.ip().to_canonical();
+    if socket_ip.is_loopback() && !app.trusted_proxies.iter().any(|p| p.contains(socket_ip)) {
+        return Ok(());
+    }
+    let ip = client_ip(app, conn, headers);
+    authenticate(app, conn, ip).await?.require(Role::ItBureau)
+}

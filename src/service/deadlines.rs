@@ -51,6 +51,32 @@ pub async fn seed_shipped(store: &Store, at: DateTime<Utc>) -> anyhow::Result<Ve
     Ok(added)
 }
 
+/// The DGPA years loaded (other years fall back to "weekends off") and the
+/// declared closures.
+pub async fn calendar(app: &App) -> Result<(Vec<CalendarYearInfo>, Vec<Closure>), ServiceError> {
+    Ok((app.store.calendar_years().await?, app.store.closures().await?))
+}
+
+/// One loaded year, day by day.
+pub async fn calendar_year(app: &App, year: i32) -> Result<CalendarYear, ServiceError> {
+    app.store
+        .calendar_year(year)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("no calendar loaded for {year}; weekends are its only days off")))
+}
+
+/// `it_bureau` loads (or replaces) a year from the bytes of a DGPA CSV file.
+pub async fn load_year_file(
+    app: &App,
+    caller: &Caller,
+    year: i32,
+    csv: &[u8],
+) -> Result<CalendarYearInfo, ServiceError> {
+    let text = std::str::from_utf8(csv)
+        .map_err(|_| ServiceError::InvalidField("the calendar must be UTF-8 (convert a Big5 file first)".into()))?;
+    load_year(app, caller, year, text).await
+}
+
 /// `it_bureau` loads (or replaces) a year from the DGPA CSV. Deadlines
 /// already set do not change; see [`recompute`].
 pub async fn load_year(app: &App, caller: &Caller, year: i32, csv: &str) -> Result<CalendarYearInfo, ServiceError> {

@@ -23,6 +23,12 @@ fn history_actor(caller: &Caller) -> GroupActor<'_> {
     GroupActor { participant: caller.participant.code.as_str(), holder: &caller.credential.holder }
 }
 
+/// Whether the caller may edit `g` (its owner's agency_admin, or the
+/// secretariat for a shared group).
+pub fn can_edit(caller: &Caller, g: &Group) -> bool {
+    g.editable_by(&actor(caller))
+}
+
 /// A group the caller may see (use or edit); anything else is "not found",
 /// the same for a group that does not exist.
 pub async fn visible(app: &App, caller: &Caller, id: &str) -> Result<Group, ServiceError> {

@@ -12,6 +12,20 @@ use tokio::sync::watch;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::service::app::App;
 
+/// What a node does before it serves: load the block list, store the
+/// shipped calendars the database lacks, and read the calendar.
+pub async fn prepare(app: &App) -> anyhow::Result<()> {
+    use anyhow::Context;
+    app.guard.reload(&app.store).await.context("load the block list")?;
+    let added =
+        crate::service::deadlines::seed_shipped(&app.store, app.now()).await.context("load the shipped calendars")?;
+    if !added.is_empty() {
+        tracing::info!(?added, "shipped working-day calendars loaded");
+    }
+    app.reload_calendar().await.context("load the calendar")?;
+    Ok(())
+}
+
 /// What a run of the daily jobs did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct DailyReport {

@@ -5,13 +5,21 @@
 //! [`error::ServiceError`]. The HTTP API, the console and the command line
 //! call these; none of them decides anything itself.
 
+pub mod admin;
 pub mod app;
 pub mod applications;
+pub mod audit;
 pub mod caller;
+pub mod credentials;
 pub mod deadlines;
 pub mod documents;
 pub mod error;
 pub mod groups;
 pub mod guard;
 pub mod jobs;
+pub mod log;
 pub mod notify;
+pub mod participants;
+pub mod roster;
+pub mod sanctions;
+pub mod trust;

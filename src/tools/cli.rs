@@ -685,15 +685,8 @@ async fn serve(
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => match hub.app.tls.reload() {
-                Ok(s) => {
-                    let entry = crate::domain::log::NewLogEntry::new(
-                        crate::domain::log::LogAction::TrustReloaded,
-                        format!("{} (SIGHUP)", crate::http::describe_trust(&s)),
-                    );
-                    hub.app.log(&entry).await;
-                    tracing::info!("trust store reloaded");
-                }
+            _ = hup.recv() => match crate::service::trust::reload_on_signal(&hub.app).await {
+                Ok(()) => tracing::info!("trust store reloaded"),
                 Err(e) => tracing::error!(%e, "trust store reload failed; the previous one stays in force"),
             },
             _ = tokio::signal::ctrl_c() => break,

@@ -9,24 +9,17 @@ use http::header;
 
 use super::clerk::{TablePage, TableRow};
 use super::{Nav, page};
-use crate::domain::Role;
+use crate::domain::period::period;
 use crate::http::AppState;
-use crate::http::audit::{TimelinessParams, report, security_actions};
 use crate::http::problem::ApiResult;
-use crate::http::report::period;
+use crate::service::audit;
 use crate::service::caller::Caller;
-use crate::store::{LogFilter, Timeliness};
+use crate::store::Timeliness;
 
 #[derive(serde::Deserialize, Default)]
 pub struct PeriodQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
-}
-
-impl PeriodQuery {
-    fn params(&self) -> TimelinessParams {
-        TimelinessParams { from: self.from, to: self.to, participant: None, format: None }
-    }
 }
 
 #[derive(Template)]
@@ -48,8 +41,7 @@ pub async fn dashboard(
     Extension(caller): Extension<Caller>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Rdec)?;
-    let r = report(&app, &q.params()).await?;
+    let r = audit::timeliness(&app, &caller, q.from, q.to, None).await?;
     let chart = super::chart::timeliness_svg(&r.participants);
     let query = format!("from={}&to={}", r.from, r.to);
     let rows = r.participants.iter().chain(std::iter::once(&r.totals)).map(Timeliness::cells).collect();
@@ -71,8 +63,7 @@ pub async fn chart(
     Extension(caller): Extension<Caller>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Rdec)?;
-    let r = report(&app, &q.params()).await?;
+    let r = audit::timeliness(&app, &caller, q.from, q.to, None).await?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], super::chart::timeliness_svg(&r.participants)).into_response())
 }
 
@@ -82,9 +73,8 @@ pub async fn security(
     Extension(caller): Extension<Caller>,
     Query(q): Query<PeriodQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Ethics)?;
+    let filter = audit::security_filter(&caller, None, None)?;
     let p = period(q.from, q.to, app.now())?;
-    let filter = LogFilter { actions: security_actions(), ..Default::default() };
     let table = crate::http::log::printable(&app, filter, &p, "資安稽核紀錄", "security-log").await?;
     Ok(page(TablePage {
         nav: Nav::new(&app, &caller, "/console/security"),

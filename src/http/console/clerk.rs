@@ -17,10 +17,8 @@ use crate::http::deadlines::Listing;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::report::{local_time, local_time_opt};
 use crate::service::caller::Caller;
-use crate::service::documents::intake;
-use crate::service::documents::lifecycle::{self, DeliveryView};
+use crate::service::documents::lifecycle::{self, DeliveryView, Signature};
 use crate::service::documents::submit::{self, Submitted};
-use crate::service::error::ServiceError;
 use crate::store::{DeliveryRecord, Part};
 
 /// A delivery as a row of the inbox.
@@ -62,24 +60,8 @@ pub async fn inbox(
     Extension(caller): Extension<Caller>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Receiver)?;
     let now = app.now();
-    let code = caller.participant.code.as_str();
-    let mut rows: Vec<InboxRow> = Vec::new();
-    for state in ["delivered", "fetched"] {
-        let list = app.store.inbox(code, Some(state), None, 500).await?;
-        rows.extend(list.into_iter().map(|d| inbox_row(d, now)));
-    }
-    rows.sort_by_key(|r| {
-        (!r.d.immediate_confirmation, r.d.immediate_deadline.or(r.d.receiver_deadline), r.d.id.clone())
-    });
-    let mut handled: Vec<InboxRow> = Vec::new();
-    for state in ["confirmed", "returned"] {
-        let list = app.store.inbox(code, Some(state), None, 1000).await?;
-        handled.extend(list.into_iter().map(|d| inbox_row(d, now)));
-    }
-    handled.sort_by(|a, b| b.d.id.cmp(&a.d.id));
-    rows.extend(handled.into_iter().take(50));
+    let rows = lifecycle::inbox_overview(&app, &caller).await?.into_iter().map(|d| inbox_row(d, now)).collect();
     Ok(page(InboxPage { nav: Nav::new(&app, &caller, "/console/inbox"), flash: flash_text(q.msg.as_deref()), rows }))
 }
 
@@ -87,32 +69,6 @@ pub async fn inbox(
 pub struct SignatureCheck {
     pub ok: bool,
     pub text: String,
-}
-
-/// The stored bytes of a part.
-async fn part_bytes(app: &AppState, p: &Part) -> Result<Vec<u8>, ServiceError> {
-    match &p.inline {
-        Some(b) => Ok(b.clone()),
-        None => Ok(tokio::fs::read(app.blobs.path(&p.sha256)).await?),
-    }
-}
-
-/// Verifies the stored envelope signature again, against today's trust store.
-async fn check_signature(app: &AppState, parts: &[Part]) -> SignatureCheck {
-    let find = |name: &str| parts.iter().find(|p| p.part == name);
-    let (Some(env), Some(sig)) = (find("envelope"), find("signature")) else {
-        return SignatureCheck { ok: false, text: "封裝不完整".into() };
-    };
-    let (Ok(env), Ok(sig)) = (part_bytes(app, env).await, part_bytes(app, sig).await) else {
-        return SignatureCheck { ok: false, text: "無法讀取封裝".into() };
-    };
-    match crate::pki::cms::verify_detached(&sig, &env, &app.tls.trust()) {
-        Ok(signer) => {
-            let subject = crate::pki::name_to_string(signer.subject_name());
-            SignatureCheck { ok: true, text: format!("電子簽章驗證通過：{subject}") }
-        }
-        Err(e) => SignatureCheck { ok: false, text: format!("電子簽章驗證失敗：{e}") },
-    }
 }
 
 pub struct PartRow {
@@ -147,37 +103,21 @@ struct DeliveryPage {
     can_decide: bool,
 }
 
-/// The caller's delivery; another participant's is a 403 page (the console
-/// says plainly that it is not theirs), an unknown id a 404.
-async fn own(app: &AppState, caller: &Caller, id: &str) -> Result<DeliveryRecord, Problem> {
-    match app.store.delivery(id).await? {
-        Some(d) if d.recipient_code == caller.participant.code.as_str() => Ok(d),
-        Some(_) => {
-            let mut p = Problem::new(
-                http::StatusCode::FORBIDDEN,
-                "forbidden",
-                "權限不足",
-                format!("delivery {id} is not addressed to {}", caller.participant.code),
-            );
-            p.auth = true; // an access decision: in the security view
-            Err(p)
-        }
-        None => Err(Problem::not_found(format!("no delivery {id}"))),
-    }
-}
-
 /// Opening a delivery reads it: it counts (and is logged) as a fetch.
+/// Another participant's delivery is a 403 page, an unknown id a 404.
 pub async fn delivery(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Receiver)?;
-    own(&app, &caller, &id).await?;
-    let parts = lifecycle::fetch(&app, &caller, &id).await?;
-    let d = app.store.delivery(&id).await?.ok_or_else(|| Problem::not_found(format!("no delivery {id}")))?;
-    let signature = check_signature(&app, &parts).await;
+    let (d, parts) = lifecycle::open(&app, &caller, &id).await?;
+    let signature = match lifecycle::verify_signature(&app, &parts).await {
+        Signature::Valid(subject) => SignatureCheck { ok: true, text: format!("電子簽章驗證通過：{subject}") },
+        Signature::Invalid(e) => SignatureCheck { ok: false, text: format!("電子簽章驗證失敗：{e}") },
+        Signature::Incomplete => SignatureCheck { ok: false, text: "封裝不完整".into() },
+        Signature::Unreadable => SignatureCheck { ok: false, text: "無法讀取封裝".into() },
+    };
     let row = inbox_row(d, app.now());
     Ok(page(DeliveryPage {
         nav: Nav::new(&app, &caller, "/console/inbox"),
@@ -195,14 +135,7 @@ pub async fn part(
     Extension(caller): Extension<Caller>,
     Path((id, seq)): Path<(String, usize)>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Receiver)?;
-    let d = own(&app, &caller, &id).await?;
-    let parts = app.store.document_parts(&d.document_id).await?;
-    let p = parts
-        .get(seq)
-        .filter(|p| p.part == "document" || p.part == "attachment")
-        .ok_or_else(|| Problem::not_found(format!("no file {seq} in delivery {id}")))?;
-    let bytes = part_bytes(&app, p).await?;
+    let (p, bytes) = lifecycle::file(&app, &caller, &id, seq).await?;
     let name: String =
         p.name.chars().map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
     let encoded: String = p.name.bytes().map(|b| format!("%{b:02X}")).collect();
@@ -292,10 +225,7 @@ pub async fn sent(
     Extension(caller): Extension<Caller>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Sender)?;
-    let rows = app
-        .store
-        .sent_documents(caller.participant.code.as_str(), 200)
+    let rows = lifecycle::sent(&app, &caller, 200)
         .await?
         .into_iter()
         .map(|s| SentRow {
@@ -382,7 +312,7 @@ pub async fn send(
     Extension(caller): Extension<Caller>,
     mut multipart: Multipart,
 ) -> ApiResult<Response> {
-    let parts = intake::receive(&mut multipart, &app.blobs, &app.config.limits).await?;
+    let parts = crate::http::documents::receive_package(&app, &mut multipart).await?;
     let id = match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) | Submitted::Replayed(a) => a.content.document_id,
     };

@@ -9,19 +9,19 @@ use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::response::Response;
 
 use super::{FlashQuery, Nav, done, flash_text, page};
-use crate::domain::Role;
 use crate::domain::application::{ApplicationState, Step};
 use crate::domain::calendar::ClosurePart;
 use crate::domain::document::RecipientCode;
 use crate::domain::group::{GroupMember, GroupScope};
-use crate::domain::participant::Participant;
+use crate::domain::{ParticipantStatus, Role};
 use crate::http::AppState;
-use crate::http::extract::Body;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::report::local_time;
+use crate::service::admin::{self, ParticipantRow};
 use crate::service::applications::{self, Requester};
 use crate::service::caller::Caller;
-use crate::store::{Application, Credential, GroupVersion, Page};
+use crate::service::{credentials, deadlines, groups, participants, roster, sanctions};
+use crate::store::{Application, Credential, GroupVersion};
 
 // --- send groups -----------------------------------------------------------
 
@@ -62,7 +62,7 @@ pub async fn groups(
     Extension(caller): Extension<Caller>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    let rows = crate::service::groups::list(&app, &caller)
+    let rows = groups::list(&app, &caller)
         .await?
         .into_iter()
         .map(|g| GroupRow {
@@ -111,7 +111,7 @@ pub async fn create_group(
     Form(f): Form<GroupForm>,
 ) -> ApiResult<Response> {
     let scope = if f.scope == "shared" { GroupScope::Shared } else { GroupScope::Private };
-    let g = crate::service::groups::create(&app, &caller, scope, &f.name, &parse_members(&f.members)?).await?;
+    let g = groups::create(&app, &caller, scope, &f.name, &parse_members(&f.members)?).await?;
     Ok(done(&format!("/console/groups/{}", g.id), "saved"))
 }
 
@@ -145,14 +145,9 @@ pub async fn group(
     Path(id): Path<String>,
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
-    let g = crate::service::groups::visible(&app, &caller, &id).await?;
-    let history: Vec<GroupVersion> = crate::service::groups::history(&app, &caller, &id).await?;
-    let actor = crate::domain::group::Actor {
-        participant: &caller.participant.code,
-        kind: caller.participant.kind,
-        roles: &caller.credential.roles,
-    };
-    let editable = g.editable_by(&actor);
+    let g = groups::visible(&app, &caller, &id).await?;
+    let history: Vec<GroupVersion> = groups::history(&app, &caller, &id).await?;
+    let editable = groups::can_edit(&caller, &g);
     Ok(page(GroupPage {
         nav: Nav::new(&app, &caller, "/console/groups"),
         flash: flash_text(q.msg.as_deref()),
@@ -184,7 +179,7 @@ pub async fn edit_group(
     Path(id): Path<String>,
     Form(f): Form<GroupForm>,
 ) -> ApiResult<Response> {
-    crate::service::groups::update(&app, &caller, &id, f.version, &f.name, &parse_members(&f.members)?).await?;
+    groups::update(&app, &caller, &id, f.version, &f.name, &parse_members(&f.members)?).await?;
     Ok(done(&format!("/console/groups/{id}"), "saved"))
 }
 
@@ -227,34 +222,27 @@ pub async fn decide(
     Form(f): Form<super::clerk::ReasonForm>,
 ) -> ApiResult<Response> {
     let reason = Some(f.reason.as_str()).filter(|r| !r.trim().is_empty());
-    let (msg, back) = match decision.as_str() {
-        "approve" => {
-            applications::review(&app, &caller, &id, Step::Approve, reason).await?;
-            ("approved", "/console/applications")
-        }
-        "reject" => {
-            applications::review(&app, &caller, &id, Step::Reject, reason).await?;
-            ("rejected", "/console/applications")
-        }
-        "request-correction" => {
-            applications::review(&app, &caller, &id, Step::RequestCorrection, reason).await?;
-            ("correction", "/console/applications")
-        }
+    let who = Requester::Registered(Box::new(caller));
+    let step = match decision.as_str() {
+        "approve" => Step::Approve,
+        "reject" => Step::Reject,
+        "request-correction" => Step::RequestCorrection,
         "activate" => {
-            applications::activate(&app, &caller, &id).await?;
-            ("activated", "/console/admin")
+            applications::activate(&app, &who, &id).await?;
+            return Ok(done("/console/admin", "activated"));
         }
         _ => return Err(Problem::not_found(format!("no decision {decision}"))),
     };
-    Ok(done(back, msg))
+    applications::review(&app, &who, &id, step, reason).await?;
+    let msg = match step {
+        Step::Approve => "approved",
+        Step::Reject => "rejected",
+        _ => "correction",
+    };
+    Ok(done("/console/applications", msg))
 }
 
 // --- the IT bureau -------------------------------------------------------------
-
-pub struct ParticipantRow {
-    pub p: Participant,
-    pub allowlist_ids: Vec<(i64, String)>,
-}
 
 #[derive(Template)]
 #[template(path = "console/admin.html")]
@@ -274,9 +262,6 @@ struct AdminPage {
     checkpoint: String,
 }
 
-/// Participants per page of the admin view.
-const ADMIN_PAGE: i64 = 500;
-
 #[derive(serde::Deserialize, Default)]
 pub struct AdminQuery {
     pub msg: Option<String>,
@@ -289,37 +274,21 @@ pub async fn admin(
     Extension(caller): Extension<Caller>,
     Query(q): Query<AdminQuery>,
 ) -> ApiResult<Response> {
-    caller.require(Role::ItBureau)?;
-    let mut allowlists: std::collections::HashMap<String, Vec<(i64, String)>> = Default::default();
-    for e in app.store.allowlist_of(None).await? {
-        allowlists.entry(e.participant.to_string()).or_default().push((e.id, e.ip_range.to_string()));
-    }
-    let participants: Vec<ParticipantRow> = app
-        .store
-        .participants(&Page { after: q.after.clone(), limit: ADMIN_PAGE })
-        .await?
-        .into_iter()
-        .map(|p| ParticipantRow { allowlist_ids: allowlists.remove(p.code.as_str()).unwrap_or_default(), p })
-        .collect();
-    let next =
-        (participants.len() as i64 == ADMIN_PAGE).then(|| participants.last().map(|r| r.p.code.to_string())).flatten();
-    let credentials = app.store.credentials(None, None, &Page { after: None, limit: 1000 }).await?;
-    let checkpoint = app.store.log_checkpoint().await?;
-    let nav = Nav::new(&app, &caller, "/console/admin");
-    let who = Requester::Registered(Box::new(caller));
+    let o = admin::overview(&app, &caller, q.after.clone()).await?;
     Ok(page(AdminPage {
-        nav,
+        nav: Nav::new(&app, &caller, "/console/admin"),
         flash: flash_text(q.msg.as_deref()),
-        participants,
-        next,
-        credentials,
-        blocks: app.store.blocks().await?,
-        activations: applications::list(&app, &who, Some(ApplicationState::Approved)).await?,
-        years: app.store.calendar_years().await?,
-        closures: app.store.closures().await?,
-        retention_days: app.config.log.retention_days,
-        oldest_entry: app.store.oldest_log_entry().await?.map(local_time).unwrap_or_else(|| "—".into()),
-        checkpoint: checkpoint
+        participants: o.participants,
+        next: o.next,
+        credentials: o.credentials,
+        blocks: o.blocks,
+        activations: o.activations,
+        years: o.years,
+        closures: o.closures,
+        retention_days: o.retention_days,
+        oldest_entry: o.oldest_entry.map(local_time).unwrap_or_else(|| "—".into()),
+        checkpoint: o
+            .checkpoint
             .map(|c| {
                 format!("#{}（{} 清除 {} 筆紀錄、{} 件公文）", c.seq, local_time(c.purged_at), c.entries, c.documents)
             })
@@ -338,31 +307,21 @@ pub struct AdminForm {
     pub entry: Option<i64>,
 }
 
-fn text(s: &str) -> Option<String> {
-    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
 pub async fn participant_action(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((code, action)): Path<(String, String)>,
     Form(f): Form<AdminForm>,
 ) -> ApiResult<Response> {
-    use crate::http::participants::{self as p, NewAllowlistEntry, StatusChange};
-    caller.require(Role::ItBureau)?;
-    let (st, ext, path) = (State(app.clone()), Extension(caller.clone()), Path(code.clone()));
-    let change = || Body(StatusChange { reason: text(&f.reason) });
+    let status = |to| participants::change_status(&app, &caller, &code, to, Some(&f.reason));
     let msg = match action.as_str() {
-        "suspend" => p::suspend(st, ext, path, change()).await.map(|_| "suspended")?,
-        "reinstate" => p::reinstate(st, ext, path, change()).await.map(|_| "reinstated")?,
-        "terminate" => p::terminate(st, ext, path, change()).await.map(|_| "terminated")?,
-        "allow" => {
-            let entry = NewAllowlistEntry { ip: f.ip.trim().to_owned(), note: text(&f.note) };
-            p::allow(st, ext, path, Body(entry)).await.map(|_| "saved")?
-        }
+        "suspend" => status(ParticipantStatus::Suspended).await.map(|_| "suspended")?,
+        "reinstate" => status(ParticipantStatus::Active).await.map(|_| "reinstated")?,
+        "terminate" => status(ParticipantStatus::Terminated).await.map(|_| "terminated")?,
+        "allow" => participants::allow(&app, &caller, &code, &f.ip, Some(&f.note)).await.map(|_| "saved")?,
         "disallow" => {
             let id = f.entry.ok_or_else(|| Problem::invalid_field("which allowlist entry?"))?;
-            p::disallow(st, ext, Path((code, id))).await.map(|_| "saved")?
+            participants::disallow(&app, &caller, &code, id).await.map(|_| "saved")?
         }
         _ => return Err(Problem::not_found(format!("no action {action}"))),
     };
@@ -375,14 +334,9 @@ pub async fn credential_action(
     Path((id, action)): Path<(i64, String)>,
     Form(f): Form<AdminForm>,
 ) -> ApiResult<Response> {
-    use crate::http::credentials::{self as c, DisableCredential};
-    caller.require(Role::ItBureau)?;
-    let (st, ext) = (State(app), Extension(caller));
     let msg = match action.as_str() {
-        "disable" => {
-            c::disable(st, ext, Path(id), Body(DisableCredential { reason: f.reason })).await.map(|_| "disabled")?
-        }
-        "enable" => c::enable(st, ext, Path(id)).await.map(|_| "enabled")?,
+        "disable" => credentials::disable(&app, &caller, id, &f.reason).await.map(|_| "disabled")?,
+        "enable" => credentials::enable(&app, &caller, id).await.map(|_| "enabled")?,
         _ => return Err(Problem::not_found(format!("no action {action}"))),
     };
     Ok(done("/console/admin", msg))
@@ -393,9 +347,7 @@ pub async fn add_block(
     Extension(caller): Extension<Caller>,
     Form(f): Form<AdminForm>,
 ) -> ApiResult<Response> {
-    caller.require(Role::ItBureau)?;
-    let req = crate::http::blocks::NewBlock { ip: f.ip, reason: f.reason };
-    let _created = crate::http::blocks::add(State(app), Extension(caller), Body(req)).await?;
+    sanctions::block(&app, &caller, &f.ip, &f.reason).await?;
     Ok(done("/console/admin", "blocked"))
 }
 
@@ -404,8 +356,7 @@ pub async fn remove_block(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    caller.require(Role::ItBureau)?;
-    crate::http::blocks::remove(State(app), Extension(caller), Path(id)).await?;
+    sanctions::unblock(&app, &caller, id).await?;
     Ok(done("/console/admin", "unblocked"))
 }
 
@@ -425,8 +376,7 @@ pub async fn upload_calendar(
     }
     let year = year.ok_or_else(|| Problem::invalid_field("which year?"))?;
     let csv = csv.ok_or_else(|| Problem::invalid_field("no calendar file"))?;
-    let text = std::str::from_utf8(&csv).map_err(|_| Problem::invalid_field("the calendar must be UTF-8"))?;
-    crate::service::deadlines::load_year(&app, &caller, year, text).await?;
+    deadlines::load_year_file(&app, &caller, year, &csv).await?;
     Ok(done("/console/admin", "calendar"))
 }
 
@@ -443,7 +393,7 @@ pub async fn declare_closure(
     Extension(caller): Extension<Caller>,
     Form(f): Form<ClosureForm>,
 ) -> ApiResult<Response> {
-    crate::service::deadlines::declare_closure(&app, &caller, f.date, f.part, &f.reason).await?;
+    deadlines::declare_closure(&app, &caller, f.date, f.part, &f.reason).await?;
     Ok(done("/console/admin", "closure"))
 }
 
@@ -452,15 +402,11 @@ pub async fn declare_closure(
 #[derive(Template)]
 #[template(path = "console/roster.html")]
 struct RosterPage {
-    rows: Vec<crate::http::roster::RosterEntry>,
+    rows: Vec<roster::RosterEntry>,
     changes: Vec<crate::store::RosterChange>,
 }
 
 /// 機關及連線用戶名冊 (§5-4): public, no certificate.
 pub async fn roster_page(State(app): State<AppState>) -> ApiResult<Response> {
-    let rows = crate::http::roster::entries(&app).await?;
-    let mut changes = app.store.roster_changes(None, 0, 10_000).await?;
-    changes.reverse();
-    changes.truncate(50);
-    Ok(page(RosterPage { rows, changes }))
+    Ok(page(RosterPage { rows: roster::entries(&app).await?, changes: roster::latest_changes(&app, 50).await? }))
 }

@@ -2,12 +2,11 @@
 //! part into spooled blobs, within the size limits, nothing kept in memory
 //! but the small parts the hub parses.
 
-use axum::extract::Multipart;
-
 use crate::formats::document::MAX_DOCUMENT_BYTES;
 use crate::formats::envelope::MAX_ENVELOPE_BYTES;
 use crate::formats::roster::MAX_ROSTER_BYTES;
 use crate::runtime::config::LimitsConfig;
+use crate::service::app::App;
 use crate::service::error::ServiceError;
 use crate::store::blobs::{Blobs, Spooled};
 
@@ -43,22 +42,39 @@ pub struct ReceivedPart {
     pub data: Spooled,
 }
 
-/// Reads every part of the body, in the order sent.
-pub async fn receive(
-    multipart: &mut Multipart,
-    blobs: &Blobs,
-    limits: &LimitsConfig,
-) -> Result<Vec<ReceivedPart>, ServiceError> {
-    let too_large = |what: String| ServiceError::TooLarge(what);
-    let mut parts = Vec::new();
-    let mut files_total: u64 = 0;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(multipart_error(e, limits)),
-        };
-        let name = match field.name() {
+/// Receives the parts of one `POST /documents` body, in the order sent,
+/// within the size limits: the transport hands each part's name and
+/// chunks over, the receiver checks and spools them.
+pub struct Receiver<'a> {
+    blobs: &'a Blobs,
+    limits: &'a LimitsConfig,
+    parts: Vec<ReceivedPart>,
+    files_total: u64,
+}
+
+/// A part being received.
+pub struct Incoming {
+    name: PartName,
+    filename: Option<String>,
+    content_type: Option<String>,
+    /// (size limit, memory allowance)
+    cap: u64,
+    spool: crate::store::blobs::Spool,
+}
+
+impl<'a> Receiver<'a> {
+    pub fn new(app: &'a App) -> Self {
+        Receiver { blobs: &app.blobs, limits: &app.config.limits, parts: Vec::new(), files_total: 0 }
+    }
+
+    /// Starts a part; a name a package does not have is refused.
+    pub fn part(
+        &self,
+        name: Option<&str>,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Result<Incoming, ServiceError> {
+        let name = match name {
             Some("envelope") => PartName::Envelope,
             Some("signature") => PartName::Signature,
             Some("document") => PartName::Document,
@@ -75,50 +91,68 @@ pub async fn receive(
         let (cap, keep) = match name {
             PartName::Envelope => (MAX_ENVELOPE_BYTES as u64, MAX_ENVELOPE_BYTES),
             PartName::Signature => (MAX_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES as usize),
-            PartName::Document => (limits.max_file_bytes.min(MAX_DOCUMENT_BYTES as u64), MAX_DOCUMENT_BYTES),
+            PartName::Document => (self.limits.max_file_bytes.min(MAX_DOCUMENT_BYTES as u64), MAX_DOCUMENT_BYTES),
             // The SW travels as an attachment and must be parsed: allow up to its own limit.
-            PartName::Attachment => (limits.max_file_bytes, MAX_ROSTER_BYTES),
+            PartName::Attachment => (self.limits.max_file_bytes, MAX_ROSTER_BYTES),
         };
-        let filename = field.file_name().map(str::to_owned);
-        let content_type = field.content_type().map(str::to_owned);
-        let mut spool = blobs.spool(keep);
-        let mut field = field;
-        loop {
-            let chunk = match field.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(multipart_error(e, limits)),
-            };
-            let counts = matches!(name, PartName::Document | PartName::Attachment);
-            if counts {
-                files_total += chunk.len() as u64;
-                if files_total > limits.max_package_bytes {
-                    return Err(too_large(format!(
-                        "the package exceeds the limit of {} bytes",
-                        limits.max_package_bytes
-                    )));
-                }
+        Ok(Incoming {
+            name,
+            filename: filename.map(str::to_owned),
+            content_type: content_type.map(str::to_owned),
+            cap,
+            spool: self.blobs.spool(keep),
+        })
+    }
+
+    /// The next chunk of `part`, within its limit and the package's.
+    pub async fn write(&mut self, part: &mut Incoming, chunk: &[u8]) -> Result<(), ServiceError> {
+        if matches!(part.name, PartName::Document | PartName::Attachment) {
+            self.files_total += chunk.len() as u64;
+            if self.files_total > self.limits.max_package_bytes {
+                return Err(ServiceError::TooLarge(format!(
+                    "the package exceeds the limit of {} bytes",
+                    self.limits.max_package_bytes
+                )));
             }
-            if spool.size() + chunk.len() as u64 > cap {
-                let what = filename.as_deref().unwrap_or(name.as_str());
-                return Err(too_large(format!("part {} ({what}) exceeds the limit of {cap} bytes", name.as_str())));
-            }
-            spool.write(&chunk).await?;
         }
+        if part.spool.size() + chunk.len() as u64 > part.cap {
+            let what = part.filename.as_deref().unwrap_or(part.name.as_str());
+            return Err(ServiceError::TooLarge(format!(
+                "part {} ({what}) exceeds the limit of {} bytes",
+                part.name.as_str(),
+                part.cap
+            )));
+        }
+        Ok(part.spool.write(chunk).await?)
+    }
+
+    /// The part is complete.
+    pub async fn finish(&mut self, part: Incoming) -> Result<(), ServiceError> {
+        let Incoming { name, filename, content_type, spool, .. } = part;
         let data = spool.finish().await?;
         // A browser form's file input left empty sends an unnamed empty part.
         if matches!(name, PartName::Attachment) && filename.as_deref() == Some("") && data.size == 0 {
-            continue;
+            return Ok(());
         }
-        parts.push(ReceivedPart { name, filename, content_type, data });
+        self.parts.push(ReceivedPart { name, filename, content_type, data });
+        Ok(())
     }
-    Ok(parts)
-}
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, limits: &LimitsConfig) -> ServiceError {
-    if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-        ServiceError::TooLarge(format!("the request exceeds the package limit of {} bytes", limits.max_package_bytes))
-    } else {
-        ServiceError::InvalidPackage(format!("the multipart/form-data body cannot be read: {}", e.body_text()))
+    /// Every part received, in the order sent.
+    pub fn parts(self) -> Vec<ReceivedPart> {
+        self.parts
+    }
+
+    /// The body could not be read as multipart; `too_large` when the
+    /// transport stopped it at its size limit.
+    pub fn unreadable(&self, too_large: bool, why: &str) -> ServiceError {
+        if too_large {
+            ServiceError::TooLarge(format!(
+                "the request exceeds the package limit of {} bytes",
+                self.limits.max_package_bytes
+            ))
+        } else {
+            ServiceError::InvalidPackage(format!("the multipart/form-data body cannot be read: {why}"))
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! Only the recipient sees a delivery, only the sender its document; to
 //! anyone else they do not exist.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::Role;
@@ -11,7 +13,7 @@ use crate::domain::log::{LogAction, NewLogEntry};
 use crate::service::app::App;
 use crate::service::caller::Caller;
 use crate::service::error::ServiceError;
-use crate::store::{DeliveryChange, DeliveryRecord, DocumentRecord, Part};
+use crate::store::{DeliveryChange, DeliveryRecord, DocumentRecord, Part, SentSummary};
 
 /// A delivery as its recipient or the sender sees it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -267,4 +269,174 @@ pub async fn paper_resend(
 /// Whether the delivery is in a state the sender must still act on.
 pub fn needs_paper(d: &DeliveryRecord) -> bool {
     d.state().is_ok_and(|s| s != DeliveryState::Confirmed) && d.paper_resend_at.is_none()
+}
+
+/// The longest a long-poll of the inbox waits.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// One page of the caller's inbox in arrival order, optionally in one
+/// state, after the delivery id `after`. When it is empty, waits up to
+/// `wait` (at most [`MAX_WAIT`]) for a delivery: woken by one accepted on
+/// this node, and looking again each second for those of other nodes.
+pub async fn inbox(
+    app: &App,
+    caller: &Caller,
+    state: Option<DeliveryState>,
+    after: Option<&str>,
+    limit: i64,
+    wait: Duration,
+) -> Result<Vec<DeliveryRecord>, ServiceError> {
+    caller.require(Role::Receiver)?;
+    let me = caller.participant.code.to_string();
+    let state = state.map(|s| s.as_str());
+    let mut events = app.inbox_events.subscribe();
+    let deadline = tokio::time::Instant::now() + wait.min(MAX_WAIT);
+    loop {
+        let items = app.store.inbox(&me, state, after, limit).await?;
+        if !items.is_empty() || tokio::time::Instant::now() >= deadline {
+            return Ok(items);
+        }
+        let wake = async {
+            loop {
+                match events.recv().await {
+                    Ok(code) if code == me => return,
+                    Ok(_) => continue,
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)), wake).await;
+    }
+}
+
+/// The caller's delivery, as its recipient sees it.
+pub async fn delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, ServiceError> {
+    caller.require(Role::Receiver)?;
+    own_delivery(app, caller, id).await
+}
+
+/// The receipt the hub signed for the caller's document (CMS, DER).
+pub async fn receipt(app: &App, caller: &Caller, id: &str) -> Result<Vec<u8>, ServiceError> {
+    Ok(own_document(app, caller, id).await?.receipt)
+}
+
+/// Where the bytes of a stored part are.
+pub enum PartBytes {
+    Inline(Vec<u8>),
+    File(tokio::fs::File),
+}
+
+/// The package of the caller's delivery, recorded as fetched: every part
+/// with where to read its bytes.
+pub async fn package(app: &App, caller: &Caller, id: &str) -> Result<Vec<(Part, PartBytes)>, ServiceError> {
+    let parts = fetch(app, caller, id).await?;
+    let mut out = Vec::with_capacity(parts.len());
+    for mut p in parts {
+        let bytes = match p.inline.take() {
+            Some(b) => PartBytes::Inline(b),
+            None => PartBytes::File(app.blobs.open_blob(&p.sha256).await.map_err(|e| {
+                tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
+                ServiceError::from(e)
+            })?),
+        };
+        out.push((p, bytes));
+    }
+    Ok(out)
+}
+
+/// The stored bytes of a part.
+pub async fn part_bytes(app: &App, p: &Part) -> Result<Vec<u8>, ServiceError> {
+    match &p.inline {
+        Some(b) => Ok(b.clone()),
+        None => Ok(tokio::fs::read(app.blobs.path(&p.sha256)).await?),
+    }
+}
+
+/// The caller's delivery for the console, which says plainly when a
+/// delivery is someone else's (`forbidden`, an access decision for the
+/// security view) rather than pretending it does not exist.
+pub async fn addressed(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRecord, ServiceError> {
+    caller.require(Role::Receiver)?;
+    match app.store.delivery(id).await? {
+        Some(d) if d.recipient_code == caller.participant.code.as_str() => Ok(d),
+        Some(_) => {
+            Err(ServiceError::Forbidden(format!("delivery {id} is not addressed to {}", caller.participant.code)))
+        }
+        None => Err(ServiceError::NotFound(format!("no delivery {id}"))),
+    }
+}
+
+/// Opens a delivery in the console: reading it counts (and is logged) as
+/// a fetch. Returns the delivery as it is now and its parts.
+pub async fn open(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryRecord, Vec<Part>), ServiceError> {
+    addressed(app, caller, id).await?;
+    let parts = fetch(app, caller, id).await?;
+    let d = app.store.delivery(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no delivery {id}")))?;
+    Ok((d, parts))
+}
+
+/// A document file (the DI or an attachment, by its position in the
+/// package) of the caller's delivery, with its bytes.
+pub async fn file(app: &App, caller: &Caller, id: &str, seq: usize) -> Result<(Part, Vec<u8>), ServiceError> {
+    let d = addressed(app, caller, id).await?;
+    let parts = app.store.document_parts(&d.document_id).await?;
+    let p = parts
+        .into_iter()
+        .nth(seq)
+        .filter(|p| p.part == "document" || p.part == "attachment")
+        .ok_or_else(|| ServiceError::NotFound(format!("no file {seq} in delivery {id}")))?;
+    let bytes = part_bytes(app, &p).await?;
+    Ok((p, bytes))
+}
+
+/// What checking a stored envelope signature again found.
+pub enum Signature {
+    /// Valid today, by this signer (subject).
+    Valid(String),
+    /// It does not verify (against today's trust store): why.
+    Invalid(String),
+    /// The package lacks its envelope or signature.
+    Incomplete,
+    /// The stored bytes could not be read.
+    Unreadable,
+}
+
+/// The envelope signature checked again against today's trust store.
+pub async fn verify_signature(app: &App, parts: &[Part]) -> Signature {
+    let find = |name: &str| parts.iter().find(|p| p.part == name);
+    let (Some(env), Some(sig)) = (find("envelope"), find("signature")) else {
+        return Signature::Incomplete;
+    };
+    let (Ok(env), Ok(sig)) = (part_bytes(app, env).await, part_bytes(app, sig).await) else {
+        return Signature::Unreadable;
+    };
+    match crate::pki::cms::verify_detached(&sig, &env, &app.tls.trust()) {
+        Ok(signer) => Signature::Valid(crate::pki::name_to_string(signer.subject_name())),
+        Err(e) => Signature::Invalid(e.to_string()),
+    }
+}
+
+/// The console's inbox: open deliveries first (those asking for immediate
+/// confirmation on top, then by deadline), then the last 50 handled.
+pub async fn inbox_overview(app: &App, caller: &Caller) -> Result<Vec<DeliveryRecord>, ServiceError> {
+    caller.require(Role::Receiver)?;
+    let code = caller.participant.code.as_str();
+    let mut open = Vec::new();
+    for state in [DeliveryState::Delivered, DeliveryState::Fetched] {
+        open.extend(app.store.inbox(code, Some(state.as_str()), None, 500).await?);
+    }
+    open.sort_by_key(|d| (!d.immediate_confirmation, d.immediate_deadline.or(d.receiver_deadline), d.id.clone()));
+    let mut handled = Vec::new();
+    for state in [DeliveryState::Confirmed, DeliveryState::Returned] {
+        handled.extend(app.store.inbox(code, Some(state.as_str()), None, 1000).await?);
+    }
+    handled.sort_by(|a, b| b.id.cmp(&a.id));
+    open.extend(handled.into_iter().take(50));
+    Ok(open)
+}
+
+/// The caller's sent documents, newest first, with counts per state.
+pub async fn sent(app: &App, caller: &Caller, limit: i64) -> Result<Vec<SentSummary>, ServiceError> {
+    caller.require(Role::Sender)?;
+    Ok(app.store.sent_documents(caller.participant.code.as_str(), limit).await?)
 }
