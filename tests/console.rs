@@ -101,7 +101,7 @@ async fn console_access_decisions() {
         assert!(r.text().await.unwrap().contains("urn:gwx:error:csrf"));
     }
     let d = hub.store().delivery(&delivery).await.unwrap().unwrap();
-    assert_eq!(d.state, "fetched", "nothing was returned by the refused forms");
+    assert_eq!(d.state.as_str(), "fetched", "nothing was returned by the refused forms");
     common::wait_for_log(hub.store(), "request.refused", "the form did not come from this console").await;
 
     // With its token, from the console itself, the form works.

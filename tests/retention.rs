@@ -30,7 +30,7 @@ async fn send_with_file(hub: &TestHub, serial: &str) -> String {
 /// The blob files of a document's parts.
 async fn files_of(hub: &TestHub, doc: &str) -> Vec<std::path::PathBuf> {
     let parts = hub.store().document_parts(doc).await.unwrap();
-    parts.iter().filter(|p| p.inline.is_none()).map(|p| hub.hub.app.blobs.path(&p.sha256)).collect()
+    parts.iter().filter(|p| p.inline.is_none()).map(|p| hub.hub.app.blobs.path(p.sha256.as_str())).collect()
 }
 
 async fn the_purge_after_a_year_keeps_the_chain_verifiable(backend: Backend) {

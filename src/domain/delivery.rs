@@ -1,6 +1,8 @@
 //! A delivery: one document to one recipient, and the rules of its life
 //! (DESIGN §4): delivered → fetched → confirmed or returned.
 
+use chrono::{DateTime, Utc};
+
 use super::participant::named_enum;
 
 named_enum!(
@@ -18,15 +20,19 @@ named_enum!(
 );
 
 impl DeliveryState {
-    /// The state as clerks read it; `—` for a stored value that is none.
-    pub fn zh_of(stored: &str) -> &'static str {
-        match stored.parse::<DeliveryState>() {
-            Ok(DeliveryState::Delivered) => "未讀取",
-            Ok(DeliveryState::Fetched) => "已讀取未確認",
-            Ok(DeliveryState::Confirmed) => "已確認",
-            Ok(DeliveryState::Returned) => "已退文",
-            Err(_) => "—",
+    /// The state as clerks read it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            DeliveryState::Delivered => "未讀取",
+            DeliveryState::Fetched => "已讀取未確認",
+            DeliveryState::Confirmed => "已確認",
+            DeliveryState::Returned => "已退文",
         }
+    }
+
+    /// Not yet confirmed or returned: the recipient must still act.
+    pub fn is_open(self) -> bool {
+        matches!(self, DeliveryState::Delivered | DeliveryState::Fetched)
     }
 }
 
@@ -70,6 +76,18 @@ pub fn transition(from: DeliveryState, action: Action) -> Result<DeliveryState, 
 /// not confirmed, or returned the document.
 pub fn paper_resend_allowed(state: DeliveryState) -> bool {
     state != DeliveryState::Confirmed
+}
+
+/// Whether a delivery is past the deadline its recipient had (§13-2): not
+/// confirmed or returned by the receiver deadline, or by the
+/// immediate-confirmation one (§10).
+pub fn is_overdue(
+    state: DeliveryState,
+    receiver_deadline: Option<DateTime<Utc>>,
+    immediate_deadline: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    state.is_open() && [receiver_deadline, immediate_deadline].into_iter().flatten().any(|t| t <= now)
 }
 
 /// A return reason (退文原因): required, printable, bounded.

@@ -32,6 +32,20 @@ impl Classification {
 }
 
 named_enum!(
+    /// The multipart part names of a package (DESIGN §3).
+    PartName, "part name" {
+        /// The exchange envelope.
+        Envelope = "envelope",
+        /// The detached CMS signature over the envelope.
+        Signature = "signature",
+        /// The 公文 DI.
+        Document = "document",
+        /// An attachment, the SW or the DM.
+        Attachment = "attachment",
+    }
+);
+
+named_enum!(
     /// 本別 of a recipient: 正本 (original) or 副本 (copy).
     RecipientKind, "本別" {
         Original = "original",
@@ -131,9 +145,17 @@ impl fmt::Display for FileName {
 }
 
 /// A SHA-256 digest as 64 lower-case hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
 pub struct Sha256(String);
+
+impl TryFrom<String> for Sha256 {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Sha256::parse(&s)
+    }
+}
 
 impl Sha256 {
     pub fn parse(s: &str) -> Result<Self, Invalid> {

@@ -30,6 +30,12 @@ impl ParticipantCode {
     }
 }
 
+impl AsRef<str> for ParticipantCode {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ParticipantCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -69,6 +75,13 @@ macro_rules! named_enum {
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::Invalid;
+            fn try_from(s: String) -> Result<Self, $crate::domain::Invalid> {
+                s.parse()
             }
         }
     };

@@ -11,7 +11,6 @@ use super::AppState;
 use super::extract::{Limit, PageOf, Query};
 use super::problem::ApiResult;
 use super::report::{Format, Table, local_time, local_time_opt};
-use crate::domain::delivery::DeliveryState;
 use crate::service::caller::Caller;
 use crate::service::deadlines;
 use crate::service::documents::lifecycle::DeliveryView;
@@ -81,14 +80,14 @@ impl Listing {
     }
 
     fn row(self, d: DeliveryRecord) -> Vec<String> {
-        let state = DeliveryState::zh_of(&d.state).to_owned();
+        let state = d.state.zh().to_owned();
         let delivered = local_time(d.delivered_at);
         match self {
             Listing::PaperResend => vec![
                 d.document_number,
                 d.subject,
                 d.recipient_code,
-                if d.kind == "copy" { "副本".into() } else { "正本".into() },
+                d.kind.zh().to_owned(),
                 state,
                 delivered,
                 local_time_opt(d.sender_deadline),
@@ -99,7 +98,7 @@ impl Listing {
                 d.document_number,
                 d.subject,
                 d.sender_code,
-                d.speed,
+                d.speed.as_str().to_owned(),
                 state,
                 delivered,
                 local_time_opt(d.receiver_deadline),

@@ -4,12 +4,17 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::credentials::insert_credential;
 use super::log::append_log;
-use super::sanctions::roster_change;
-use super::{BeginWrite, Result, Store, StoreError, stored_time, with_pool};
+use super::participants::{insert_allowlist_entry, insert_participant, set_participant_status, update_participant};
+use super::{
+    BeginWrite, NewCredential, NewParticipant, ParticipantUpdate, Result, Store, StoreError, stored_time, with_pool,
+};
 use crate::domain::application::{ApplicationKind, ApplicationState, ValidForm};
 use crate::domain::log::NewLogEntry;
-use crate::domain::{Capabilities, IpRange, Roles};
+use crate::domain::{
+    Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Roles, UnifiedBusinessNumber,
+};
 use crate::pki::CertInfo;
 
 /// An application as stored.
@@ -341,7 +346,7 @@ impl Store {
         if a.capabilities.receive {
             roles.push(crate::domain::Role::Receiver);
         }
-        let roles = Roles::new(roles).to_storage();
+        let roles = Roles::new(roles);
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
             let n = sqlx::query("UPDATE applications SET state = 'activated', participant_code = $2, reason = NULL, updated_at = $3 WHERE id = $1 AND state = 'approved'")
@@ -357,94 +362,57 @@ impl Store {
             }
             match a.kind {
                 ApplicationKind::New => {
-                    sqlx::query(
-                        "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, email, created_at, updated_at) \
-                         VALUES ($1, 'connected_user', $2, $3, 'active', $4, $5, $6, $7, $8, $8)",
-                    )
-                    .bind(code)
-                    .bind(&a.organisation_name)
-                    .bind(&a.unified_business_number)
-                    .bind(a.capabilities.receive)
-                    .bind(a.capabilities.send)
-                    .bind(&a.supervisor)
-                    .bind(&a.contact_email)
-                    .bind(at)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(super::conflict_on_unique(format!("participant {code} already exists")))?;
-                    roster_change!(
-                        tx,
-                        at,
-                        code,
-                        "registered",
-                        format!("{code} {} (connected_user)", a.organisation_name)
-                    );
+                    let p = NewParticipant {
+                        code: ParticipantCode::parse(code)?,
+                        kind: ParticipantKind::ConnectedUser,
+                        name: a.organisation_name.clone(),
+                        unified_business_number: Some(UnifiedBusinessNumber::parse(&a.unified_business_number)?),
+                        status: ParticipantStatus::Active,
+                        capabilities: a.capabilities,
+                        supervisor: Some(ParticipantCode::parse(&a.supervisor)?),
+                        email: Some(a.contact_email.clone()),
+                    };
+                    insert_participant!(tx, at, &p);
                 }
                 ApplicationKind::Change => {
-                    sqlx::query("UPDATE participants SET name = $2, can_receive = $3, can_send = $4, email = $5, updated_at = $6 WHERE code = $1")
-                        .bind(code)
-                        .bind(&a.organisation_name)
-                        .bind(a.capabilities.receive)
-                        .bind(a.capabilities.send)
-                        .bind(&a.contact_email)
-                        .bind(at)
-                        .execute(&mut **tx)
-                        .await?;
-                    roster_change!(tx, at, code, "changed", format!("{code} changed by application {}", a.id));
+                    let u = ParticipantUpdate {
+                        name: Some(a.organisation_name.clone()),
+                        capabilities: Some(a.capabilities),
+                        email: Some(a.contact_email.clone()),
+                        ..Default::default()
+                    };
+                    update_participant!(tx, at, code, &u, format!("{code} changed by application {}", a.id));
                 }
                 ApplicationKind::Cancel => {
-                    sqlx::query("UPDATE participants SET status = 'terminated', status_reason = $2, updated_at = $3 WHERE code = $1")
-                        .bind(code)
-                        .bind(format!("cancelled by application {}", a.id))
-                        .bind(at)
-                        .execute(&mut **tx)
-                        .await?;
+                    let reason = format!("cancelled by application {}", a.id);
+                    set_participant_status!(tx, at, code, ParticipantStatus::Terminated, Some(reason.as_str()));
                     sqlx::query("UPDATE credentials SET disabled_at = $2, disabled_reason = 'participant cancelled' WHERE participant_code = $1 AND disabled_at IS NULL")
                         .bind(code)
                         .bind(at)
                         .execute(&mut **tx)
                         .await?;
-                    roster_change!(tx, at, code, "terminated", format!("{code} cancelled by application {}", a.id));
                 }
             }
             if a.kind != ApplicationKind::Cancel {
                 // The allowlist becomes exactly the fixed IPs of the form.
                 sqlx::query("DELETE FROM allowlist WHERE participant_code = $1").bind(code).execute(&mut **tx).await?;
+                let note = format!("application {}", a.id);
                 for r in &ranges {
-                    sqlx::query(
-                        "INSERT INTO allowlist (participant_code, ip_range, note, created_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(code)
-                    .bind(r.to_string())
-                    .bind(format!("application {}", a.id))
-                    .bind(at)
-                    .execute(&mut **tx)
-                    .await?;
+                    insert_allowlist_entry!(tx, at, code, r, Some(note.as_str()))?;
                 }
-                // The card the application was made with; its roles follow the capabilities.
-                sqlx::query(
-                    "INSERT INTO credentials (fingerprint, participant_code, subject, issuer, serial, not_before, not_after, ubn, \
-                     card_number, holder, roles, certificate_pem, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                     ON CONFLICT (fingerprint) DO NOTHING",
-                )
-                .bind(&cert.fingerprint)
-                .bind(code)
-                .bind(&cert.subject)
-                .bind(&cert.issuer)
-                .bind(&cert.serial)
-                .bind(stored_time(cert.not_before))
-                .bind(stored_time(cert.not_after))
-                .bind(&cert.unified_business_number)
-                .bind(&a.card_number)
-                .bind(&a.contact_name)
-                .bind(&roles)
-                .bind(&cert.pem)
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
+                // The card the application was made with (kept if it is registered
+                // already); its roles follow the capabilities.
+                let card = NewCredential {
+                    participant: ParticipantCode::parse(code)?,
+                    cert: cert.clone(),
+                    card_number: Some(a.card_number.clone()),
+                    holder: a.contact_name.clone(),
+                    roles: roles.clone(),
+                };
+                insert_credential!(tx, at, &card, "ON CONFLICT (fingerprint) DO NOTHING")?;
                 sqlx::query("UPDATE credentials SET roles = $2 WHERE participant_code = $1 AND disabled_at IS NULL")
                     .bind(code)
-                    .bind(&roles)
+                    .bind(roles.to_storage())
                     .execute(&mut **tx)
                     .await?;
             }

@@ -155,10 +155,10 @@ impl Store {
                         .bind(&r.id)
                         .bind(&r.sender_code)
                         .bind(&r.document_number)
-                        .bind(&r.envelope_sha256)
+                        .bind(r.envelope_sha256.as_str())
                         .bind(&r.subject)
-                        .bind(&r.speed)
-                        .bind(&r.classification)
+                        .bind(r.speed.as_str())
+                        .bind(r.classification.as_str())
                         .bind(r.immediate_confirmation)
                         .bind(&r.kind)
                         .bind(&r.document_date)
@@ -187,7 +187,7 @@ impl Store {
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (p, at) in chunk {
-                    q = q.bind(&p.sha256).bind(p.size).bind(&p.inline).bind(*at);
+                    q = q.bind(p.sha256.as_str()).bind(p.size).bind(&p.inline).bind(*at);
                 }
                 q.execute(&mut **tx).await?;
             }
@@ -207,12 +207,12 @@ impl Store {
                     q = q
                         .bind(*id)
                         .bind(*i as i64)
-                        .bind(&p.part)
-                        .bind(&p.role)
+                        .bind(p.part.as_str())
+                        .bind(p.role.map(|r| r.as_str()))
                         .bind(&p.name)
                         .bind(&p.media_type)
                         .bind(p.size)
-                        .bind(&p.sha256);
+                        .bind(p.sha256.as_str());
                 }
                 q.execute(&mut **tx).await?;
             }

@@ -98,6 +98,39 @@ impl TryFrom<CredentialRow> for Credential {
     }
 }
 
+/// Inserts the credential `$c` (a `&NewCredential`) inside `$tx`, the SQL
+/// `$on_conflict` clause appended. Evaluates to the query's result: the new
+/// id, or none when the clause skipped an existing certificate.
+macro_rules! insert_credential {
+    ($tx:expr, $at:expr, $c:expr, $on_conflict:expr) => {{
+        let c: &$crate::store::NewCredential = $c;
+        let sql = format!(
+            "INSERT INTO credentials (fingerprint, participant_code, subject, issuer, serial, not_before, \
+             not_after, ubn, card_number, holder, roles, certificate_pem, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) {} RETURNING id",
+            $on_conflict
+        );
+        sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql))
+            .bind(&c.cert.fingerprint)
+            .bind(c.participant.as_str())
+            .bind(&c.cert.subject)
+            .bind(&c.cert.issuer)
+            .bind(&c.cert.serial)
+            .bind($crate::store::stored_time(c.cert.not_before))
+            .bind($crate::store::stored_time(c.cert.not_after))
+            .bind(&c.cert.unified_business_number)
+            .bind(&c.card_number)
+            .bind(&c.holder)
+            .bind(c.roles.to_storage())
+            .bind(&c.cert.pem)
+            .bind($at)
+            .fetch_optional(&mut **$tx)
+            .await
+            .map(|row| row.map(|(id,)| id))
+    }};
+}
+pub(crate) use insert_credential;
+
 pub(super) const CREDENTIAL_COLUMNS: &str = "id, fingerprint, participant_code, subject, issuer, serial, not_before, not_after, \
      ubn, card_number, holder, roles, certificate_pem, created_at, last_used_at, disabled_at, disabled_reason";
 
@@ -152,27 +185,9 @@ impl Store {
         let at = stored_time(at);
         let id: i64 = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO credentials (fingerprint, participant_code, subject, issuer, serial, not_before, \
-                 not_after, ubn, card_number, holder, roles, certificate_pem, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-            )
-            .bind(&c.cert.fingerprint)
-            .bind(c.participant.as_str())
-            .bind(&c.cert.subject)
-            .bind(&c.cert.issuer)
-            .bind(&c.cert.serial)
-            .bind(stored_time(c.cert.not_before))
-            .bind(stored_time(c.cert.not_after))
-            .bind(&c.cert.unified_business_number)
-            .bind(&c.card_number)
-            .bind(&c.holder)
-            .bind(c.roles.to_storage())
-            .bind(&c.cert.pem)
-            .bind(at)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(conflict_on_unique(format!("certificate {} is already registered", c.cert.fingerprint)))?;
+            let id = insert_credential!(tx, at, c, "")
+                .map_err(conflict_on_unique(format!("certificate {} is already registered", c.cert.fingerprint)))?
+                .expect("a plain INSERT returns its row");
             append_log!(tx, at, log);
             tx.commit().await?;
             id

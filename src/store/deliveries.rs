@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::committer::{DeliveryUpdate, Write};
 use super::{Result, Store, stored_time, with_pool};
 use crate::domain::delivery::DeliveryState;
+use crate::domain::document::{RecipientKind, Speed};
 use crate::domain::log::NewLogEntry;
 
 /// A delivery with the document facts a recipient's inbox shows.
@@ -15,9 +16,11 @@ pub struct DeliveryRecord {
     pub document_id: String,
     pub recipient_code: String,
     pub recipient_unit: Option<String>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: RecipientKind,
     pub via_group: Option<String>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: DeliveryState,
     pub delivered_at: DateTime<Utc>,
     pub fetched_at: Option<DateTime<Utc>>,
     pub fetched_by: Option<String>,
@@ -35,16 +38,11 @@ pub struct DeliveryRecord {
     pub sender_code: String,
     pub document_number: String,
     pub subject: String,
-    pub speed: String,
+    #[sqlx(try_from = "String")]
+    pub speed: Speed,
     pub immediate_confirmation: bool,
     pub sender_name: Option<String>,
     pub recipient_name: Option<String>,
-}
-
-impl DeliveryRecord {
-    pub fn state(&self) -> Result<DeliveryState> {
-        Ok(self.state.parse()?)
-    }
 }
 
 const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.recipient_unit, d.kind, d.via_group, \

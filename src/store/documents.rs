@@ -4,24 +4,60 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, with_pool};
+use super::{Result, Store, StoreError, with_pool};
 use crate::domain::ParticipantCode;
-use crate::domain::document::RecipientKind;
+use crate::domain::document::{Classification, PartName, RecipientKind, Sha256, Speed};
+use crate::formats::envelope::FileRole;
 
 /// A part of the package as stored: its bytes are the blob `sha256`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Part {
-    /// The multipart part name: envelope, signature, document or attachment.
-    pub part: String,
-    /// The envelope's file role (document, attachment, roster), if listed there.
-    pub role: Option<String>,
+    /// The multipart part name.
+    pub part: PartName,
+    /// The envelope's file role, if listed there (the envelope and the
+    /// signature are not).
+    pub role: Option<FileRole>,
     pub name: String,
     pub media_type: String,
     pub size: i64,
-    pub sha256: String,
+    pub sha256: Sha256,
     /// The bytes, for a part kept inline in the database.
     #[serde(skip)]
     pub inline: Option<Vec<u8>>,
+}
+
+impl Part {
+    /// The document or an attachment: a file of the 公文 itself, as opposed
+    /// to the envelope and its signature.
+    pub fn is_file(&self) -> bool {
+        matches!(self.part, PartName::Document | PartName::Attachment)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PartRow {
+    part: String,
+    role: Option<String>,
+    name: String,
+    media_type: String,
+    size: i64,
+    sha256: String,
+    inline: Option<Vec<u8>>,
+}
+
+impl TryFrom<PartRow> for Part {
+    type Error = StoreError;
+    fn try_from(r: PartRow) -> Result<Self> {
+        Ok(Part {
+            part: r.part.parse()?,
+            role: r.role.map(FileRole::try_from).transpose()?,
+            name: r.name,
+            media_type: r.media_type,
+            size: r.size,
+            sha256: Sha256::parse(&r.sha256)?,
+            inline: r.inline,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,10 +89,13 @@ pub struct DocumentRecord {
     pub id: String,
     pub sender_code: String,
     pub document_number: String,
-    pub envelope_sha256: String,
+    #[sqlx(try_from = "String")]
+    pub envelope_sha256: Sha256,
     pub subject: String,
-    pub speed: String,
-    pub classification: String,
+    #[sqlx(try_from = "String")]
+    pub speed: Speed,
+    #[sqlx(try_from = "String")]
+    pub classification: Classification,
     pub immediate_confirmation: bool,
     pub kind: String,
     pub document_date: String,
@@ -98,7 +137,7 @@ impl Store {
     /// The parts of a document in submission order, with the bytes of
     /// those kept inline.
     pub async fn document_parts(&self, id: &str) -> Result<Vec<Part>> {
-        Ok(with_pool!(self, |pool| {
+        let rows: Vec<PartRow> = with_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data AS inline FROM document_parts p \
                  JOIN blobs b ON b.sha256 = p.sha256 WHERE p.document_id = $1 ORDER BY p.seq",
@@ -106,7 +145,8 @@ impl Store {
             .bind(id)
             .fetch_all(pool)
             .await?
-        }))
+        });
+        rows.into_iter().map(Part::try_from).collect()
     }
 
     /// How many blobs are stored: (all, kept inline in the database).

@@ -9,17 +9,18 @@
 mod applications;
 mod audit;
 mod auth;
+pub mod backup;
 pub mod blobs;
 mod calendar;
 mod committer;
-mod credentials;
+pub(crate) mod credentials;
 mod deliveries;
 mod documents;
 mod groups;
 pub(crate) mod log;
-mod participants;
+pub(crate) mod participants;
 mod retention;
-mod sanctions;
+pub(crate) mod sanctions;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 
 use super::log::append_log;
-use super::sanctions::roster_change;
 use super::{BeginWrite, Page, Result, Store, StoreError, conflict_on_unique, stored_time, with_pool};
 use crate::domain::log::NewLogEntry;
 use crate::domain::participant::Participant;
@@ -83,7 +82,7 @@ impl TryFrom<ParticipantRow> for Participant {
 }
 
 #[derive(sqlx::FromRow)]
-struct AllowlistRow {
+pub(crate) struct AllowlistRow {
     id: i64,
     participant_code: String,
     ip_range: String,
@@ -103,6 +102,126 @@ impl TryFrom<AllowlistRow> for AllowlistEntry {
         })
     }
 }
+
+/// Inserts the participant `$p` (a `&NewParticipant`) inside the open
+/// transaction `$tx`, with its roster entry when it is not pending.
+macro_rules! insert_participant {
+    ($tx:expr, $at:expr, $p:expr) => {{
+        let p: &$crate::store::NewParticipant = $p;
+        sqlx::query(
+            "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, \
+             email, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
+        )
+        .bind(p.code.as_str())
+        .bind(p.kind.as_str())
+        .bind(&p.name)
+        .bind(p.unified_business_number.as_ref().map(|u| u.as_str()))
+        .bind(p.status.as_str())
+        .bind(p.capabilities.receive)
+        .bind(p.capabilities.send)
+        .bind(p.supervisor.as_ref().map(|c| c.as_str()))
+        .bind($at)
+        .bind(&p.email)
+        .execute(&mut **$tx)
+        .await
+        .map_err($crate::store::conflict_on_unique(format!("participant {} already exists", p.code)))?;
+        if p.status != $crate::domain::ParticipantStatus::Pending {
+            let detail = format!("{} {} ({})", p.code, p.name, p.kind);
+            $crate::store::sanctions::roster_change!($tx, $at, p.code.as_str(), "registered", detail);
+        }
+    }};
+}
+pub(crate) use insert_participant;
+
+/// Changes the fields `$u` (a `&ParticipantUpdate`) sets of the participant
+/// `$code` inside `$tx`, with a roster entry saying `$detail`. Evaluates to
+/// the rows changed.
+macro_rules! update_participant {
+    ($tx:expr, $at:expr, $code:expr, $u:expr, $detail:expr) => {{
+        let u: &$crate::store::ParticipantUpdate = $u;
+        let code: &str = $code.as_ref();
+        let n = sqlx::query(
+            "UPDATE participants SET name = COALESCE($2, name), ubn = COALESCE($3, ubn), \
+             can_receive = COALESCE($4, can_receive), can_send = COALESCE($5, can_send), \
+             supervisor_code = COALESCE($6, supervisor_code), updated_at = $7, email = COALESCE($8, email) WHERE code = $1",
+        )
+        .bind(code)
+        .bind(&u.name)
+        .bind(u.unified_business_number.as_ref().map(|x| x.as_str()))
+        .bind(u.capabilities.map(|c| c.receive))
+        .bind(u.capabilities.map(|c| c.send))
+        .bind(u.supervisor.as_ref().map(|c| c.as_str()))
+        .bind($at)
+        .bind(&u.email)
+        .execute(&mut **$tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            $crate::store::sanctions::roster_change!($tx, $at, code, "changed", $detail);
+        }
+        n
+    }};
+}
+pub(crate) use update_participant;
+
+/// Sets the status (with its reason) of the participant `$code` inside
+/// `$tx`, unless it is terminated, with its roster entry. Evaluates to the
+/// rows changed.
+macro_rules! set_participant_status {
+    ($tx:expr, $at:expr, $code:expr, $status:expr, $reason:expr) => {{
+        let code: &str = $code.as_ref();
+        let status: $crate::domain::ParticipantStatus = $status;
+        let reason: Option<&str> = $reason;
+        let before: Option<(String,)> = sqlx::query_as("SELECT status FROM participants WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut **$tx)
+            .await?;
+        let n = sqlx::query(
+            "UPDATE participants SET status = $2, status_reason = $3, updated_at = $4 \
+             WHERE code = $1 AND status <> 'terminated'",
+        )
+        .bind(code)
+        .bind(status.as_str())
+        .bind(reason)
+        .bind($at)
+        .execute(&mut **$tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let change = match (before.as_ref().map(|b| b.0.as_str()), status) {
+                (Some("pending"), $crate::domain::ParticipantStatus::Active) => "activated",
+                (_, $crate::domain::ParticipantStatus::Active) => "reinstated",
+                (_, s) => s.as_str(),
+            };
+            let detail = match reason {
+                Some(r) => format!("{code} {change}: {r}"),
+                None => format!("{code} {change}"),
+            };
+            $crate::store::sanctions::roster_change!($tx, $at, code, change, detail);
+        }
+        n
+    }};
+}
+pub(crate) use set_participant_status;
+
+/// Inserts one allowlist entry inside `$tx`; evaluates to the query's
+/// result (an [`AllowlistRow`]), so the caller decides what a duplicate means.
+macro_rules! insert_allowlist_entry {
+    ($tx:expr, $at:expr, $code:expr, $range:expr, $note:expr) => {{
+        let range: &$crate::domain::IpRange = $range;
+        sqlx::query_as::<_, $crate::store::participants::AllowlistRow>(
+            "INSERT INTO allowlist (participant_code, ip_range, note, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id, participant_code, ip_range, note, created_at",
+        )
+        .bind($code)
+        .bind(range.to_string())
+        .bind($note)
+        .bind($at)
+        .fetch_one(&mut **$tx)
+        .await
+    }};
+}
+pub(crate) use insert_allowlist_entry;
 
 pub(super) const PARTICIPANT_COLUMNS: &str = "code, kind, name, ubn, status, status_reason, can_receive, can_send, \
                                    supervisor_code, email, created_at, updated_at";
@@ -139,27 +258,7 @@ impl Store {
         let at = stored_time(at);
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            sqlx::query(
-                "INSERT INTO participants (code, kind, name, ubn, status, can_receive, can_send, supervisor_code, \
-                 email, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $9, $9)",
-            )
-            .bind(p.code.as_str())
-            .bind(p.kind.as_str())
-            .bind(&p.name)
-            .bind(p.unified_business_number.as_ref().map(|u| u.as_str()))
-            .bind(p.status.as_str())
-            .bind(p.capabilities.receive)
-            .bind(p.capabilities.send)
-            .bind(p.supervisor.as_ref().map(|c| c.as_str()))
-            .bind(at)
-            .bind(&p.email)
-            .execute(&mut **tx)
-            .await
-            .map_err(conflict_on_unique(format!("participant {}", p.code)))?;
-            if p.status != ParticipantStatus::Pending {
-                let detail = format!("{} {} ({})", p.code, p.name, p.kind);
-                roster_change!(tx, at, p.code.as_str(), "registered", detail);
-            }
+            insert_participant!(tx, at, p);
             append_log!(tx, at, log);
             tx.commit().await?;
         });
@@ -177,24 +276,8 @@ impl Store {
         let at = stored_time(at);
         let changed = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            let n = sqlx::query(
-                "UPDATE participants SET name = COALESCE($2, name), ubn = COALESCE($3, ubn), \
-                 can_receive = COALESCE($4, can_receive), can_send = COALESCE($5, can_send), \
-                 supervisor_code = COALESCE($6, supervisor_code), updated_at = $7, email = COALESCE($8, email) WHERE code = $1",
-            )
-            .bind(code.as_str())
-            .bind(&u.name)
-            .bind(u.unified_business_number.as_ref().map(|x| x.as_str()))
-            .bind(u.capabilities.map(|c| c.receive))
-            .bind(u.capabilities.map(|c| c.send))
-            .bind(u.supervisor.as_ref().map(|c| c.as_str()))
-            .bind(at)
-            .bind(&u.email)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+            let n = update_participant!(tx, at, code, u, format!("{code} details changed"));
             if n > 0 {
-                roster_change!(tx, at, code.as_str(), "changed", format!("{code} details changed"));
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
@@ -219,32 +302,8 @@ impl Store {
         let at = stored_time(at);
         let changed = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM participants WHERE code = $1")
-                .bind(code.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-            let n = sqlx::query(
-                "UPDATE participants SET status = $2, status_reason = $3, updated_at = $4 \
-                 WHERE code = $1 AND status <> 'terminated'",
-            )
-            .bind(code.as_str())
-            .bind(status.as_str())
-            .bind(reason)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+            let n = set_participant_status!(tx, at, code, status, reason);
             if n > 0 {
-                let change = match (before.as_ref().map(|b| b.0.as_str()), status) {
-                    (Some("pending"), ParticipantStatus::Active) => "activated",
-                    (_, ParticipantStatus::Active) => "reinstated",
-                    (_, s) => s.as_str(),
-                };
-                let detail = match reason {
-                    Some(r) => format!("{code} {change}: {r}"),
-                    None => format!("{code} {change}"),
-                };
-                roster_change!(tx, at, code.as_str(), change, detail);
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
@@ -313,17 +372,8 @@ impl Store {
         let at = stored_time(at);
         let row: AllowlistRow = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
-            let row = sqlx::query_as(
-                "INSERT INTO allowlist (participant_code, ip_range, note, created_at) VALUES ($1, $2, $3, $4) \
-                 RETURNING id, participant_code, ip_range, note, created_at",
-            )
-            .bind(code.as_str())
-            .bind(range.to_string())
-            .bind(note)
-            .bind(at)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(conflict_on_unique(format!("{range} is already allowed for {code}")))?;
+            let row = insert_allowlist_entry!(tx, at, code.as_str(), &range, note)
+                .map_err(conflict_on_unique(format!("{range} is already allowed for {code}")))?;
             append_log!(tx, at, log);
             tx.commit().await?;
             row

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
-use sqlx::Connection;
 
 use crate::pki::digest_file;
+use crate::store::backup::{PgSnapshot, SnapshotFacts, pg_is_empty, sqlite_snapshot};
 use crate::store::{Store, is_postgres_url};
 
 /// What a backup holds, written as `manifest.json`.
@@ -75,34 +75,18 @@ fn prepare_target(to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What a snapshot (on connection `$conn`) holds that the backup needs: the
-/// blobs kept as files, and the log head.
-macro_rules! snapshot_facts {
-    ($conn:expr) => {{
-        let files: Vec<(String,)> =
-            sqlx::query_as("SELECT sha256 FROM blobs WHERE data IS NULL ORDER BY sha256").fetch_all($conn).await?;
-        let head: (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM log_head WHERE id = 1").fetch_one($conn).await?;
-        (files.into_iter().map(|(s,)| s).collect::<Vec<String>>(), head)
-    }};
-}
-
 /// Backs up the hub whose database is `db_url` and whose data directory
 /// (blobs) is `data_dir`, into the new or empty directory `to`.
 pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<Manifest> {
     prepare_target(to)?;
     let is_pg = is_postgres_url(db_url);
-    // (sha, head) as seen by the snapshot.
-    let (files, head): (Vec<String>, (i64, String)) = if is_pg {
-        let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
-        let mut tx = conn.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
-        let (snapshot,): (String,) = sqlx::query_as("SELECT pg_export_snapshot()").fetch_one(&mut *tx).await?;
-        let (files, head) = snapshot_facts!(&mut *tx);
+    let facts = if is_pg {
+        let snapshot = PgSnapshot::open(db_url).await.context("connect to PostgreSQL")?;
         let dump = to.join("gwx.pgdump");
-        let url = db_url.to_owned();
+        let (url, name) = (db_url.to_owned(), snapshot.name.clone());
         let out = tokio::task::spawn_blocking(move || {
             Command::new("pg_dump")
-                .args(["--format=custom", "--no-owner", "--snapshot", &snapshot, "--file"])
+                .args(["--format=custom", "--no-owner", "--snapshot", &name, "--file"])
                 .arg(&dump)
                 .arg(url)
                 .output()
@@ -110,26 +94,13 @@ pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<
         .await?
         .context("run pg_dump (install the PostgreSQL client tools)")?;
         ensure!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-        tx.rollback().await?;
-        (files, head)
-    } else {
-        let snapshot = to.join("gwx.db");
-        let snapshot_str = snapshot.to_str().context("backup path is not UTF-8")?.to_owned();
-        let mut conn = sqlx::SqliteConnection::connect_with(
-            &sqlx::sqlite::SqliteConnectOptions::new().filename(db_url).read_only(true),
-        )
-        .await
-        .context("open the SQLite database")?;
-        sqlx::query("VACUUM INTO $1").bind(&snapshot_str).execute(&mut conn).await.context("VACUUM INTO")?;
-        conn.close().await?;
-        let mut snap = sqlx::SqliteConnection::connect_with(
-            &sqlx::sqlite::SqliteConnectOptions::new().filename(&snapshot).read_only(true),
-        )
-        .await?;
-        let facts = snapshot_facts!(&mut snap);
-        snap.close().await?;
+        let facts = snapshot.facts.clone();
+        snapshot.close().await?;
         facts
+    } else {
+        sqlite_snapshot(db_url, &to.join("gwx.db")).await.context("snapshot the SQLite database (VACUUM INTO)")?
     };
+    let SnapshotFacts { files, log_head: head } = facts;
 
     let (data_dir, to_dir) = (data_dir.to_owned(), to.to_owned());
     let (blob_files, blob_bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
@@ -183,13 +154,8 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
         bail!("{} already holds blobs: restore into an empty data directory", blobs_dir.display());
     }
     if is_pg {
-        let mut conn = sqlx::PgConnection::connect(db_url).await.context("connect to PostgreSQL")?;
-        let (tables,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'")
-                .fetch_one(&mut conn)
-                .await?;
-        conn.close().await?;
-        ensure!(tables == 0, "the database already has tables: restore into an empty database");
+        let empty = pg_is_empty(db_url).await.context("connect to PostgreSQL")?;
+        ensure!(empty, "the database already has tables: restore into an empty database");
         let out = Command::new("pg_restore")
             .args(["--no-owner", "--exit-on-error", "--dbname", db_url])
             .arg(from.join("gwx.pgdump"))
@@ -226,9 +192,7 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
 
     let store = Store::open(db_url).await.context("open the restored database")?;
     let (blobs_checked, log_entries_checked) = verify(&store, data_dir).await?;
-    let (head_seq,): (i64,) = crate::store::with_pool!(store, |pool| {
-        sqlx::query_as("SELECT seq FROM log_head WHERE id = 1").fetch_one(pool).await?
-    });
+    let head_seq = store.log_head_seq().await?;
     store.close().await;
     ensure!(
         head_seq == manifest.log_head_seq,
@@ -244,12 +208,7 @@ pub async fn verify(store: &Store, data_dir: &Path) -> anyhow::Result<(u64, u64)
     let mut checked = 0u64;
     let mut after = String::new();
     loop {
-        let batch: Vec<(String, Option<Vec<u8>>)> = crate::store::with_pool!(store, |pool| {
-            sqlx::query_as("SELECT sha256, data FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT 200")
-                .bind(&after)
-                .fetch_all(pool)
-                .await?
-        });
+        let batch = store.blobs_after(&after, 200).await?;
         let Some((last, _)) = batch.last() else { break };
         after = last.clone();
         for (sha, data) in batch {

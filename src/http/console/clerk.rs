@@ -11,7 +11,8 @@ use http::header;
 
 use super::{FlashQuery, Nav, done, flash_text, page};
 use crate::domain::Role;
-use crate::domain::delivery::{Action, DeliveryState};
+use crate::domain::delivery::{self, Action, DeliveryState};
+use crate::domain::document::PartName;
 use crate::http::AppState;
 use crate::http::deadlines::Listing;
 use crate::http::problem::{ApiResult, Problem};
@@ -31,16 +32,11 @@ pub struct InboxRow {
     pub open: bool,
 }
 
-fn state_zh(state: &str) -> &'static str {
-    DeliveryState::zh_of(state)
-}
-
 fn inbox_row(d: DeliveryRecord, now: DateTime<Utc>) -> InboxRow {
-    let open = matches!(d.state.as_str(), "delivered" | "fetched");
+    let open = d.state.is_open();
     let due = d.immediate_deadline.or(d.receiver_deadline);
-    let overdue =
-        open && (d.receiver_deadline.is_some_and(|t| t <= now) || d.immediate_deadline.is_some_and(|t| t <= now));
-    let state = state_zh(&d.state);
+    let overdue = delivery::is_overdue(d.state, d.receiver_deadline, d.immediate_deadline, now);
+    let state = d.state.zh();
     let (delivered, deadline) = (local_time(d.delivered_at), local_time_opt(due));
     InboxRow { d: d.into(), state, delivered, deadline, overdue, open }
 }
@@ -82,11 +78,11 @@ fn part_rows(parts: &[Part]) -> Vec<PartRow> {
     parts
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.part == "document" || p.part == "attachment")
+        .filter(|(_, p)| p.is_file())
         .map(|(seq, p)| PartRow {
             seq,
             name: p.name.clone(),
-            kind: if p.part == "document" { "公文" } else { "附件" },
+            kind: if p.part == PartName::Document { "公文" } else { "附件" },
             size: format!("{:.1} KiB", p.size as f64 / 1024.0),
         })
         .collect()
@@ -256,7 +252,7 @@ struct SentDocumentPage {
     flash: Option<&'static str>,
     number: String,
     subject: String,
-    speed: String,
+    speed: &'static str,
     accepted: String,
     sender_deadline: String,
     recipients: Vec<RecipientRow>,
@@ -275,9 +271,9 @@ pub async fn sent_document(
         .recipients
         .into_iter()
         .map(|r| RecipientRow {
-            state: state_zh(&r.state),
+            state: r.state.zh(),
             when: local_time_opt(r.confirmed_at.or(r.returned_at).or(r.fetched_at)),
-            needs_paper: r.state != "confirmed" && r.paper_resend_at.is_none(),
+            needs_paper: r.state != DeliveryState::Confirmed && r.paper_resend_at.is_none(),
             r,
         })
         .collect();
@@ -286,7 +282,7 @@ pub async fn sent_document(
         flash: flash_text(q.msg.as_deref()),
         number: s.document_number,
         subject: s.subject,
-        speed: s.speed,
+        speed: s.speed.as_str(),
         accepted: local_time(s.accepted_at),
         sender_deadline,
         recipients,

@@ -2,6 +2,7 @@
 //! part into spooled blobs, within the size limits, nothing kept in memory
 //! but the small parts the hub parses.
 
+pub use crate::domain::document::PartName;
 use crate::formats::document::MAX_DOCUMENT_BYTES;
 use crate::formats::envelope::MAX_ENVELOPE_BYTES;
 use crate::formats::roster::MAX_ROSTER_BYTES;
@@ -12,26 +13,6 @@ use crate::store::blobs::{Blobs, Spooled};
 
 /// The largest detached signature accepted (a few certificates at most).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
-
-/// The multipart part names of a package (DESIGN §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartName {
-    Envelope,
-    Signature,
-    Document,
-    Attachment,
-}
-
-impl PartName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartName::Envelope => "envelope",
-            PartName::Signature => "signature",
-            PartName::Document => "document",
-            PartName::Attachment => "attachment",
-        }
-    }
-}
 
 /// One received part.
 #[derive(Debug)]

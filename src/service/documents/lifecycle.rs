@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::Role;
 use crate::domain::delivery::{self, Action, DeliveryState};
+use crate::domain::document::{Classification, PartName, RecipientKind, Sha256, Speed};
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::service::app::App;
 use crate::service::caller::Caller;
@@ -29,12 +30,12 @@ pub struct DeliveryView {
     pub document_number: String,
     pub subject: String,
     /// 速別
-    pub speed: String,
+    pub speed: Speed,
     pub immediate_confirmation: bool,
-    /// `original` (正本) or `copy` (副本).
-    pub kind: String,
+    /// 正本 or 副本.
+    pub kind: RecipientKind,
     pub via_group: Option<String>,
-    pub state: String,
+    pub state: DeliveryState,
     pub delivered_at: DateTime<Utc>,
     pub fetched_at: Option<DateTime<Utc>>,
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -88,14 +89,14 @@ pub struct DocumentStatus {
     pub sender: String,
     pub document_number: String,
     pub subject: String,
-    pub speed: String,
-    pub classification: String,
+    pub speed: Speed,
+    pub classification: Classification,
     pub immediate_confirmation: bool,
     /// 函 or 書函.
     pub kind: String,
     /// 發文日期 (Gregorian).
     pub document_date: String,
-    pub envelope_sha256: String,
+    pub envelope_sha256: Sha256,
     pub accepted_at: DateTime<Utc>,
     pub parts: Vec<Part>,
     pub recipients: Vec<DeliveryView>,
@@ -123,7 +124,7 @@ fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String)
 pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<Vec<Part>, ServiceError> {
     caller.require(Role::Receiver)?;
     let d = own_delivery(app, caller, id).await?;
-    let state = d.state()?;
+    let state = d.state;
     let log = entry(
         caller,
         LogAction::DeliveryFetched,
@@ -156,7 +157,7 @@ pub async fn decide(
     };
     for _ in 0..3 {
         let d = own_delivery(app, caller, id).await?;
-        let from = d.state()?;
+        let from = d.state;
         let to = delivery::transition(from, action).map_err(|e| ServiceError::WrongState(e.to_string()))?;
         if from == to {
             return Ok(d); // confirming twice: the first confirmation stands
@@ -184,7 +185,7 @@ pub async fn decide(
         if app.store.change_delivery(id, from, change, now, &log).await? {
             // What the update wrote, without reading it back.
             let mut d = d;
-            d.state = to.as_str().to_owned();
+            d.state = to;
             let who = Some(caller.credential.fingerprint.clone());
             match action {
                 Action::Confirm => (d.confirmed_at, d.confirmed_by) = (Some(now), who),
@@ -239,7 +240,7 @@ pub async fn paper_resend(
         Some(d) if d.sender_code == caller.participant.code.as_str() => d,
         _ => return Err(ServiceError::NotFound(format!("{} sent no delivery {id}", caller.participant.code))),
     };
-    let state = d.state()?;
+    let state = d.state;
     if !delivery::paper_resend_allowed(state) {
         return Err(ServiceError::WrongState(format!(
             "{} confirmed the document; no paper resend is needed",
@@ -268,7 +269,7 @@ pub async fn paper_resend(
 
 /// Whether the delivery is in a state the sender must still act on.
 pub fn needs_paper(d: &DeliveryRecord) -> bool {
-    d.state().is_ok_and(|s| s != DeliveryState::Confirmed) && d.paper_resend_at.is_none()
+    d.state != DeliveryState::Confirmed && d.paper_resend_at.is_none()
 }
 
 /// The longest a long-poll of the inbox waits.
@@ -334,7 +335,7 @@ pub async fn package(app: &App, caller: &Caller, id: &str) -> Result<Vec<(Part, 
     for mut p in parts {
         let bytes = match p.inline.take() {
             Some(b) => PartBytes::Inline(b),
-            None => PartBytes::File(app.blobs.open_blob(&p.sha256).await.map_err(|e| {
+            None => PartBytes::File(app.blobs.open_blob(p.sha256.as_str()).await.map_err(|e| {
                 tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
                 ServiceError::from(e)
             })?),
@@ -348,7 +349,7 @@ pub async fn package(app: &App, caller: &Caller, id: &str) -> Result<Vec<(Part, 
 pub async fn part_bytes(app: &App, p: &Part) -> Result<Vec<u8>, ServiceError> {
     match &p.inline {
         Some(b) => Ok(b.clone()),
-        None => Ok(tokio::fs::read(app.blobs.path(&p.sha256)).await?),
+        None => Ok(tokio::fs::read(app.blobs.path(p.sha256.as_str())).await?),
     }
 }
 
@@ -383,7 +384,7 @@ pub async fn file(app: &App, caller: &Caller, id: &str, seq: usize) -> Result<(P
     let p = parts
         .into_iter()
         .nth(seq)
-        .filter(|p| p.part == "document" || p.part == "attachment")
+        .filter(Part::is_file)
         .ok_or_else(|| ServiceError::NotFound(format!("no file {seq} in delivery {id}")))?;
     let bytes = part_bytes(app, &p).await?;
     Ok((p, bytes))
@@ -403,8 +404,8 @@ pub enum Signature {
 
 /// The envelope signature checked again against today's trust store.
 pub async fn verify_signature(app: &App, parts: &[Part]) -> Signature {
-    let find = |name: &str| parts.iter().find(|p| p.part == name);
-    let (Some(env), Some(sig)) = (find("envelope"), find("signature")) else {
+    let find = |name: PartName| parts.iter().find(|p| p.part == name);
+    let (Some(env), Some(sig)) = (find(PartName::Envelope), find(PartName::Signature)) else {
         return Signature::Incomplete;
     };
     let (Ok(env), Ok(sig)) = (part_bytes(app, env).await, part_bytes(app, sig).await) else {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::intake::{PartName, ReceivedPart};
 use super::receipt::{ReceiptContent, ReceiptRecipient};
-use crate::domain::document::FileName;
+use crate::domain::document::{FileName, Sha256};
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::routing::{self, Resolved};
 use crate::domain::{ParticipantStatus, Role};
@@ -136,7 +136,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
 
     // Idempotent resubmission: the same number and envelope give the first result.
     if let Some(prev) = app.store.document_by_number(me.code.as_str(), &envelope.document_number).await? {
-        if prev.envelope_sha256 == envelope_sha256.as_str() {
+        if prev.envelope_sha256 == envelope_sha256 {
             return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
         }
         return Err(ServiceError::DuplicateNumber(format!(
@@ -238,7 +238,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     }
 
     // 9. Store: blobs durable first, then one transaction, then the receipt.
-    accept(app, caller, &envelope, &doc, envelope_sha256.to_string(), signer_fp, &mut parts, resolved).await
+    accept(app, caller, &envelope, &doc, envelope_sha256, signer_fp, &mut parts, resolved).await
 }
 
 /// The DI must say what the envelope says (DESIGN §3.2).
@@ -350,7 +350,7 @@ async fn accept(
     caller: &Caller,
     envelope: &Envelope,
     doc: &OfficialDocument,
-    envelope_sha256: String,
+    envelope_sha256: Sha256,
     signer_fp: String,
     parts: &mut [ReceivedPart],
     resolved: Vec<Resolved>,
@@ -384,12 +384,12 @@ async fn accept(
             }
         };
         stored_parts.push(Part {
-            part: p.name.as_str().to_owned(),
-            role: role.map(|r| r.as_str().to_owned()),
+            part: p.name,
+            role,
             name,
             media_type,
             size: p.data.size as i64,
-            sha256: p.data.sha256.to_string(),
+            sha256: p.data.sha256.clone(),
             inline,
         });
     }
@@ -408,7 +408,7 @@ async fn accept(
         document_id: id.clone(),
         sender: me.to_string(),
         document_number: envelope.document_number.clone(),
-        envelope_sha256: envelope_sha256.clone(),
+        envelope_sha256: envelope_sha256.to_string(),
         accepted_at: ReceiptContent::accepted_at(now),
         recipients: resolved
             .iter()
@@ -460,8 +460,8 @@ async fn accept(
             document_number: envelope.document_number.clone(),
             envelope_sha256: envelope_sha256.clone(),
             subject: envelope.subject.clone(),
-            speed: envelope.speed.as_str().to_owned(),
-            classification: envelope.classification.as_str().to_owned(),
+            speed: envelope.speed,
+            classification: envelope.classification,
             immediate_confirmation: envelope.immediate_confirmation,
             kind: doc.kind.clone(),
             document_date: doc.date.to_string(),
