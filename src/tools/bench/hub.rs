@@ -1,0 +1,106 @@
+//! The hub under test: a running one named on the command line, or a
+//! fresh demo hub started as a child process so its memory and CPU can be read.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::client::Identity;
+use crate::tools::demo;
+
+use super::*;
+
+pub(super) struct HubUnderTest {
+    pub(super) url: String,
+    pub(super) dir: PathBuf,
+    pub(super) pid: Option<u32>,
+    pub(super) child: Option<std::process::Child>,
+    pub(super) temp: Option<PathBuf>,
+}
+
+impl Drop for HubUnderTest {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(t) = &self.temp {
+            let _ = std::fs::remove_dir_all(t);
+        }
+    }
+}
+
+pub(super) async fn hub_under_test(args: &BenchArgs) -> anyhow::Result<HubUnderTest> {
+    if let Some(url) = &args.hub {
+        let dir =
+            args.dir.clone().context("--hub needs --dir, the demo directory with the participants' certificates")?;
+        return Ok(HubUnderTest {
+            url: url.trim_end_matches('/').into(),
+            dir,
+            pid: args.hub_pid,
+            child: None,
+            temp: None,
+        });
+    }
+    let temp = std::env::temp_dir().join(format!("gwx-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&temp);
+    demo::init(&temp, args.database.as_deref(), false).await?;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args(["serve", "--dir"]).arg(&temp).args(["--https", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+    if let Some(db) = &args.database {
+        cmd.args(["--database", db]);
+    }
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("piped")), &mut line)?;
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .with_context(|| format!("the hub did not start: {line}"))?;
+    Ok(HubUnderTest {
+        url: format!("https://localhost:{port}"),
+        dir: temp.clone(),
+        pid: Some(child.id()),
+        child: Some(child),
+        temp: Some(temp),
+    })
+}
+
+pub(super) fn identity(hub: &HubUnderTest, code: &str) -> Identity {
+    Identity {
+        hub: hub.url.clone(),
+        cert: hub.dir.join(format!("clients/{code}.pem")),
+        key: hub.dir.join(format!("clients/{code}.key")),
+        ca: hub.dir.join("certs/ca.pem"),
+    }
+}
+
+/// kB of the hub process: (current RSS, peak RSS since the last reset).
+pub(super) fn rss_kb(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// CPU seconds (user + system) the hub process has used so far.
+pub(super) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Resets the kernel's peak-RSS mark of `pid` (Linux `clear_refs` 5).
+pub(super) fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}

@@ -1,0 +1,198 @@
+//! What the bench measured, and the report as text (each figure labelled).
+
+use std::time::Duration;
+
+use super::*;
+
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Latencies {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Latencies {
+    pub(super) fn of(mut v: Vec<Duration>) -> Self {
+        v.sort_unstable();
+        Latencies {
+            count: v.len(),
+            p50_ms: percentile(&v, 0.50),
+            p95_ms: percentile(&v, 0.95),
+            p99_ms: percentile(&v, 0.99),
+            max_ms: v.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    pub ceiling: Option<ceiling::Ceiling>,
+    pub throughput: Option<Throughput>,
+    pub latency: Option<RateRun>,
+    pub lifecycle: Option<RateRun>,
+    pub large: Option<Large>,
+    pub fanout: Option<Fanout>,
+    pub audit: Option<Audit>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Audit {
+    /// Deliveries the timeliness report counted.
+    pub deliveries: i64,
+    /// Median of five timeliness reports, milliseconds.
+    pub timeliness_ms: f64,
+    /// Exchange-log entries exported as CSV, and the time it took.
+    pub log_entries: usize,
+    pub log_csv_seconds: f64,
+    pub log_csv_mib: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Throughput {
+    pub documents: usize,
+    pub package_bytes: usize,
+    pub recipients: usize,
+    pub clients: usize,
+    pub seconds: f64,
+    pub documents_per_s: f64,
+    pub submit: Latencies,
+    pub failures: usize,
+    /// Hub CPU time per accepted document (user + system), when the hub's PID is known.
+    pub hub_cpu_ms_per_document: Option<f64>,
+    /// The bench process's own CPU per document.
+    pub client_cpu_ms_per_document: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RateRun {
+    pub target_per_s: f64,
+    pub achieved_per_s: f64,
+    pub submit: Latencies,
+    /// From the hub's delivery time to its confirmation time, when recipients confirmed.
+    pub inbox_to_confirm: Option<Latencies>,
+    pub failures: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Large {
+    pub package_mib: f64,
+    pub seconds: f64,
+    pub hub_idle_rss_mib: Option<f64>,
+    pub hub_peak_rss_mib: Option<f64>,
+    pub hub_peak_above_idle_mib: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Fanout {
+    pub recipients: usize,
+    pub seconds: f64,
+    /// New blob files: the attachment once, and the envelope when it is too
+    /// large to keep inline (10,000 recipients make a large envelope).
+    pub blob_files_stored: Option<usize>,
+    /// The attachment's content-addressed file exists (one copy for all).
+    pub attachment_stored_once: Option<bool>,
+}
+
+/// The report as text.
+pub fn print(r: &Report) {
+    let Some(c) = &r.ceiling else { return };
+    println!("machine ceiling ({} cores, each figure one core):", c.cores);
+    println!(
+        "  RSA-2048 sign {:>9.0}/s   verify {:>9.0}/s   ECDSA P-256 sign {:>9.0}/s",
+        c.rsa_sign_per_s, c.rsa_verify_per_s, c.ecdsa_sign_per_s
+    );
+    println!(
+        "  SHA-256 {:>9.0} MiB/s    fsync (4 KiB) {:>7.0}/s, p99 {:.1} ms, max {:.1} ms",
+        c.sha256_mib_per_s, c.fsync_per_s, c.fsync_p99_ms, c.fsync_max_ms
+    );
+    if let Some(t) = &r.throughput {
+        println!(
+            "throughput: {} documents of {} KiB to {} recipients, {} clients: {:.0} documents/s ({} failed)",
+            t.documents,
+            t.package_bytes / 1024,
+            t.recipients,
+            t.clients,
+            t.documents_per_s,
+            t.failures
+        );
+        println!(
+            "  submit latency p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            t.submit.p50_ms, t.submit.p95_ms, t.submit.p99_ms, t.submit.max_ms
+        );
+        if let Some(cpu) = t.hub_cpu_ms_per_document {
+            println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
+        }
+        let crypto = c.crypto_documents_per_core(t.package_bytes);
+        println!(
+            "  ceiling: the per-document cryptography alone (RSA verify + ECDSA receipt + SHA-256) allows {:.0} documents/s \
+             per core; achieved {:.0}% of that on {} cores, {:.0}% of one core's fsync/s",
+            crypto,
+            100.0 * t.documents_per_s / (crypto * c.cores as f64),
+            c.cores,
+            100.0 * t.documents_per_s / c.fsync_per_s
+        );
+        if let Some(client) = t.client_cpu_ms_per_document {
+            println!("  the bench client itself used {client:.2} ms CPU per document on the same machine");
+        }
+    }
+    for (name, run) in [("latency", &r.latency), ("lifecycle", &r.lifecycle)] {
+        let Some(l) = run else { continue };
+        let what = if l.inbox_to_confirm.is_some() { ", every recipient fetching and confirming" } else { "" };
+        println!(
+            "{name}: {:.0} documents/s (achieved {:.0}/s, {} failed){what}:",
+            l.target_per_s, l.achieved_per_s, l.failures
+        );
+        println!(
+            "  submit            p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
+            l.submit.p50_ms, l.submit.p95_ms, l.submit.p99_ms
+        );
+        if let Some(c) = &l.inbox_to_confirm {
+            println!(
+                "  inbox-to-confirm  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  ({} confirmations)",
+                c.p50_ms, c.p95_ms, c.p99_ms, c.count
+            );
+        }
+    }
+    if let Some(g) = &r.large {
+        let mib =
+            |v: Option<f64>| v.map(|v| format!("{v:.1} MiB")).unwrap_or_else(|| "unknown (give --hub-pid)".into());
+        println!(
+            "large: {:.1} MiB package accepted in {:.2} s; hub RSS idle {}, peak {}, peak above idle {}",
+            g.package_mib,
+            g.seconds,
+            mib(g.hub_idle_rss_mib),
+            mib(g.hub_peak_rss_mib),
+            mib(g.hub_peak_above_idle_mib)
+        );
+    }
+    if let Some(f) = &r.fanout {
+        let stored = match (f.attachment_stored_once, f.blob_files_stored) {
+            (Some(true), Some(n)) => format!("the attachment stored once ({n} new blob files in all)"),
+            (Some(false), _) => "the attachment was NOT found in the blob store".into(),
+            _ => String::new(),
+        };
+        println!("fanout: one document to {} recipients accepted in {:.3} s; {stored}", f.recipients, f.seconds);
+    }
+    if let Some(a) = &r.audit {
+        println!(
+            "audit: timeliness report over {} deliveries in {:.0} ms (median of 5); exchange log of {} entries \
+             exported as CSV in {:.2} s ({:.1} MiB, {:.0} entries/s)",
+            a.deliveries,
+            a.timeliness_ms,
+            a.log_entries,
+            a.log_csv_seconds,
+            a.log_csv_mib,
+            a.log_entries as f64 / a.log_csv_seconds.max(1e-9)
+        );
+    }
+}
