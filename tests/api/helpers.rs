@@ -198,6 +198,11 @@ impl TestHub {
         self.builder().build().unwrap()
     }
 
+    /// A client builder with no certificate, trusting the demo CA.
+    pub fn anonymous_builder(&self) -> reqwest::ClientBuilder {
+        self.builder()
+    }
+
     fn builder(&self) -> reqwest::ClientBuilder {
         let ca = std::fs::read(self.path("certs/ca.pem")).unwrap();
         reqwest::Client::builder()

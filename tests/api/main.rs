@@ -5,7 +5,10 @@
 mod helpers;
 
 mod admin;
+mod applications;
 mod auth;
 mod deliveries;
 mod documents;
+mod groups;
 mod packages;
+mod sanctions;
