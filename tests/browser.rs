@@ -8,12 +8,13 @@
 //! without them the test is skipped, unless `GWX_REQUIRE_BROWSER=1` (as in
 //! CI), where it fails.
 
-mod common;
+#[path = "api/helpers.rs"]
+mod helpers;
 
 use std::path::Path;
 
-use common::{Backend, TestHub, json, send_plain};
 use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS, IT_BUREAU, RDEC, SOCIAL_WELFARE, UNREGISTERED_UBN};
+use helpers::{Backend, TestHub};
 use serde_json::json;
 
 fn browser_ready() -> bool {
@@ -37,21 +38,16 @@ async fn the_console_in_a_real_browser() {
     }
     let hub = TestHub::start(Backend::Sqlite).await;
     // A new document for Education, from Civil Affairs.
-    let sent = json(
-        send_plain(&hub, &hub.client(CIVIL_AFFAIRS), CIVIL_AFFAIRS, CIVIL_AFFAIRS, "8801", &[EDUCATION], &[]).await,
-        201,
-    )
-    .await;
+    let sent = hub.send_plain(CIVIL_AFFAIRS, "8801", &[EDUCATION], &[]).await.created();
     let doc = sent["document_id"].as_str().unwrap().to_owned();
-    let status =
-        json(hub.client(CIVIL_AFFAIRS).get(hub.url(&format!("/api/v1/documents/{doc}"))).send().await.unwrap(), 200)
-            .await;
+    let status = hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{doc}")).await.ok();
     let number = status["document_number"].as_str().unwrap().to_owned();
     // An application for Education (a supervising agency) to review.
-    let application = json(
-        hub.client("unregistered")
-            .post(hub.url("/api/v1/applications"))
-            .json(&json!({
+    let application = hub
+        .as_("unregistered")
+        .post(
+            "/api/v1/applications",
+            json!({
                 "kind": "new",
                 "capabilities": {"receive": true, "send": true},
                 "organisation_name": "社團法人臺北市瀏覽器測試協會",
@@ -64,13 +60,10 @@ async fn the_console_in_a_real_browser() {
                 "contact_email": "browser@example.org.tw",
                 "supervisor": EDUCATION,
                 "terms_accepted": true,
-            }))
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+            }),
+        )
+        .await
+        .created();
     let application = application["id"].as_str().unwrap().to_owned();
 
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-artifacts");
@@ -109,9 +102,7 @@ async fn the_console_in_a_real_browser() {
     assert!(out.status.success(), "the browser run failed:\n{log}");
 
     // What the browser did reached the hub.
-    let after =
-        json(hub.client(CIVIL_AFFAIRS).get(hub.url(&format!("/api/v1/documents/{doc}"))).send().await.unwrap(), 200)
-            .await;
+    let after = hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{doc}")).await.ok();
     assert_eq!(after["recipients"][0]["state"], "returned");
     assert_eq!(after["recipients"][0]["return_reason"], "非本局業務，請改送民政局");
     let a = hub.store().application(&application).await.unwrap().unwrap();
@@ -121,6 +112,6 @@ async fn the_console_in_a_real_browser() {
     {
         assert!(artifacts.join(format!("{shot}.png")).exists(), "screenshot {shot}");
     }
-    common::wait_for_log(hub.store(), "auth.refused", "is not addressed to").await;
+    hub.logged("auth.refused", "is not addressed to").await;
     hub.stop().await;
 }

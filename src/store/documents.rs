@@ -149,6 +149,13 @@ impl Store {
         rows.into_iter().map(Part::try_from).collect()
     }
 
+    /// How many documents are stored.
+    pub async fn document_count(&self) -> Result<i64> {
+        let (n,): (i64,) =
+            with_pool!(self, |pool| sqlx::query_as("SELECT COUNT(*) FROM documents").fetch_one(pool).await?);
+        Ok(n)
+    }
+
     /// How many blobs are stored: (all, kept inline in the database).
     pub async fn blob_counts(&self) -> Result<(i64, i64)> {
         Ok(with_pool!(self, |pool| sqlx::query_as("SELECT COUNT(*), COUNT(data) FROM blobs").fetch_one(pool).await?))

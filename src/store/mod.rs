@@ -21,6 +21,7 @@ pub(crate) mod log;
 pub(crate) mod participants;
 mod retention;
 pub(crate) mod sanctions;
+pub mod schema;
 
 use std::path::Path;
 use std::str::FromStr;

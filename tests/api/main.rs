@@ -6,9 +6,18 @@ mod helpers;
 
 mod admin;
 mod applications;
+mod audit;
 mod auth;
+mod bench;
+mod cli;
+mod console;
+mod crash;
+mod deadlines;
 mod deliveries;
 mod documents;
+mod formats;
 mod groups;
 mod packages;
+mod retention;
 mod sanctions;
+mod store;

@@ -37,14 +37,15 @@ pub async fn serve(
     if !http.is_empty() {
         config.server.http = http;
     }
+    // Handlers first: a SIGHUP sent as soon as the hub says it listens
+    // must reload the trust store, not end the process.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let store = Store::open(&config.database_url()).await.context("open the database")?;
     let hub = Hub::start(config, store, Arc::new(crate::runtime::clock::SystemClock)).await?;
     for a in &hub.https {
         println!("gwx hub: https://{a}/  (plain HTTP {:?} redirects)", hub.http);
     }
-
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = hup.recv() => match crate::service::trust::reload_on_signal(&hub.app).await {

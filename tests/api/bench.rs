@@ -2,7 +2,7 @@
 //! numbers: this checks the tool, it measures nothing).
 
 #[test]
-fn gwx_bench_runs_every_scenario_and_reports() {
+fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
         .args([
             "bench",

@@ -1,9 +1,8 @@
-//! The store test suite, run against SQLite and PostgreSQL alike.
+//! The store test suite, run against SQLite and PostgreSQL alike, and the
+//! parity of the two migration sets.
 
-mod common;
-
+use crate::helpers::{Backend, drop_postgres_database, fresh_database};
 use chrono::{Duration, Utc};
-use common::{Backend, fresh_database};
 use gwx::domain::log::{ChainBreak, LogAction, NewLogEntry};
 use gwx::domain::{Capabilities, IpRange, ParticipantCode, ParticipantKind, ParticipantStatus, Role, Roles};
 use gwx::pki::CertInfo;
@@ -28,8 +27,7 @@ impl Fixture {
     async fn close(self) {
         self.store.close().await;
         if let Backend::Postgres(server) = &self.backend {
-            let admin = Store::open_admin(&format!("{server}/postgres")).await.unwrap();
-            admin.drop_database(self.url.rsplit('/').next().unwrap()).await.unwrap();
+            drop_postgres_database(server, &self.url).await;
         }
     }
 
@@ -76,7 +74,7 @@ fn certificate(cn: &str) -> CertInfo {
     CertInfo::from_pem(&kp.cert_pem()).unwrap()
 }
 
-async fn participants_and_allowlists(backend: Backend) {
+async fn a_participant_is_created_once_and_logged_in_the_same_transaction(backend: Backend) {
     let f = open(backend).await;
     let s = &f.store;
     let now = Utc::now();
@@ -89,16 +87,28 @@ async fn participants_and_allowlists(backend: Backend) {
     ));
     // The failed creation wrote no log entry: the log is in the same transaction.
     assert_eq!(log_count(s).await, 1);
+    f.close().await;
+}
 
-    for (i, code) in ["379020000A", "379030000W", "379040000N"].into_iter().enumerate() {
+async fn participants_are_listed_by_code_in_pages(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let now = Utc::now();
+    for (i, code) in ["379010000Q", "379020000A", "379030000W", "379040000N"].into_iter().enumerate() {
         s.create_participant(&agency(code, &format!("機關{i}")), now, &log("create")).await.unwrap();
     }
     let first = s.participants(&Page { after: None, limit: 2 }).await.unwrap();
     assert_eq!(first.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["379010000Q", "379020000A"]);
     let rest = s.participants(&Page { after: Some("379020000A".into()), limit: 10 }).await.unwrap();
     assert_eq!(rest.len(), 2);
+    f.close().await;
+}
 
-    let code = p.code.clone();
+async fn a_participants_fields_change_and_an_unknown_one_is_not_found(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let now = Utc::now();
+    let code = s.create_participant(&agency("379010000Q", "臺北市政府民政局"), now, &log("create")).await.unwrap().code;
     let upd = ParticipantUpdate {
         name: Some("臺北市政府民政局（新）".into()),
         capabilities: Some(Capabilities { receive: true, send: false }),
@@ -111,7 +121,14 @@ async fn participants_and_allowlists(backend: Backend) {
         s.update_participant(&ParticipantCode::parse("379999999Z").unwrap(), &upd, now, &log("x")).await,
         Err(StoreError::NotFound)
     ));
+    f.close().await;
+}
 
+async fn a_suspension_keeps_its_reason_and_a_termination_is_final(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let now = Utc::now();
+    let code = s.create_participant(&agency("379010000Q", "臺北市政府民政局"), now, &log("create")).await.unwrap().code;
     let p = s
         .set_participant_status(&code, ParticipantStatus::Suspended, Some("調查中"), now, &log("suspend"))
         .await
@@ -122,7 +139,14 @@ async fn participants_and_allowlists(backend: Backend) {
         s.set_participant_status(&code, ParticipantStatus::Active, None, now, &log("revive")).await,
         Err(StoreError::Conflict(_))
     ));
+    f.close().await;
+}
 
+async fn allowlist_entries_are_added_once_listed_and_removed(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let now = Utc::now();
+    let code = s.create_participant(&agency("379010000Q", "臺北市政府民政局"), now, &log("create")).await.unwrap().code;
     let v4 = s
         .add_allowlist_entry(&code, IpRange::parse("10.0.0.0/24").unwrap(), Some("機房"), now, &log("allow"))
         .await
@@ -141,56 +165,98 @@ async fn participants_and_allowlists(backend: Backend) {
     f.close().await;
 }
 
-async fn credentials_lifecycle(backend: Backend) {
-    let f = open(backend).await;
-    let s = &f.store;
-    let t0 = Utc::now();
+/// Two cards (王小明, 陳代理) of 民政局, registered at `t0`.
+async fn two_cards(
+    s: &Store,
+    t0: chrono::DateTime<Utc>,
+) -> (NewCredential, gwx::store::Credential, gwx::store::Credential) {
     let code = ParticipantCode::parse("379010000Q").unwrap();
     s.create_participant(&agency(code.as_str(), "民政局"), t0, &log("create")).await.unwrap();
-    let cert = certificate("王小明");
     let new = NewCredential {
         participant: code.clone(),
-        cert: cert.clone(),
+        cert: certificate("王小明"),
         card_number: Some("TP03000001".into()),
         holder: "王小明".into(),
         roles: Roles::new([Role::Sender, Role::Receiver]),
     };
     let c = s.register_credential(&new, t0, &log("register")).await.unwrap();
-    assert_eq!(c.fingerprint, cert.fingerprint);
-    assert_eq!(c.unified_business_number.as_deref(), Some("10450009"));
-    assert_eq!(c.roles, Roles::new([Role::Receiver, Role::Sender]));
-    assert!(matches!(s.register_credential(&new, t0, &log("dup")).await, Err(StoreError::Conflict(_))));
-    assert_eq!(s.credential_by_fingerprint(&cert.fingerprint).await.unwrap().unwrap().id, c.id);
-    assert!(s.credential_by_fingerprint("00").await.unwrap().is_none());
-
     let other = NewCredential { cert: certificate("陳代理"), holder: "陳代理".into(), ..new.clone() };
     let c2 = s.register_credential(&other, t0, &log("register")).await.unwrap();
-    assert_eq!(s.credentials(Some(code.as_str()), None, &Page { after: None, limit: 10 }).await.unwrap().len(), 2);
-    assert_eq!(
-        s.credentials(Some(code.as_str()), None, &Page { after: Some(c.id), limit: 10 }).await.unwrap().len(),
-        1
-    );
-    assert!(s.credentials(Some("379999999Z"), None, &Page { after: None, limit: 10 }).await.unwrap().is_empty());
+    (new, c, c2)
+}
 
+async fn a_credential_is_registered_once_and_found_by_fingerprint(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let (new, c, _) = two_cards(s, Utc::now()).await;
+    assert_eq!(c.fingerprint, new.cert.fingerprint);
+    assert_eq!(c.unified_business_number.as_deref(), Some("10450009"));
+    assert_eq!(c.roles, Roles::new([Role::Receiver, Role::Sender]));
+    assert!(matches!(s.register_credential(&new, Utc::now(), &log("dup")).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.credential_by_fingerprint(&new.cert.fingerprint).await.unwrap().unwrap().id, c.id);
+    assert!(s.credential_by_fingerprint("00").await.unwrap().is_none());
+    f.close().await;
+}
+
+async fn credentials_are_listed_by_participant_in_pages(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let (new, c, _) = two_cards(s, Utc::now()).await;
+    let code = new.participant.as_str();
+    assert_eq!(s.credentials(Some(code), None, &Page { after: None, limit: 10 }).await.unwrap().len(), 2);
+    assert_eq!(s.credentials(Some(code), None, &Page { after: Some(c.id), limit: 10 }).await.unwrap().len(), 1);
+    assert!(s.credentials(Some("379999999Z"), None, &Page { after: None, limit: 10 }).await.unwrap().is_empty());
+    f.close().await;
+}
+
+async fn the_renewal_list_holds_the_cards_expiring_within_its_window(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let t0 = Utc::now();
+    two_cards(s, t0).await;
     // Both certificates expire in 30 days: on the renewal list for 31, not for 29.
     let soon = |days| s.credentials(None, Some(t0 + Duration::days(days)), &Page { after: None, limit: 10 });
     assert_eq!(soon(31).await.unwrap().len(), 2);
     assert!(soon(29).await.unwrap().is_empty());
+    f.close().await;
+}
 
+async fn a_credential_is_disabled_with_its_reason_and_enabled_again(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let t0 = Utc::now();
+    let (_, c, _) = two_cards(s, t0).await;
     let d = s.set_credential_disabled(c.id, Some("卡片遺失"), t0, &log("disable")).await.unwrap();
     assert!(d.is_disabled());
     assert_eq!(d.disabled_reason.as_deref(), Some("卡片遺失"));
     let e = s.set_credential_disabled(c.id, None, t0, &log("enable")).await.unwrap();
     assert!(!e.is_disabled());
+    f.close().await;
+}
 
-    // Use is recorded at most once an interval.
+async fn credential_use_is_recorded_at_most_once_an_interval(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let t0 = Utc::now();
+    let (_, _, c2) = two_cards(s, t0).await;
     let t1 = t0 + Duration::days(10);
     s.touch_credential(c2.id, t1, t1 - Duration::hours(1)).await.unwrap();
     s.touch_credential(c2.id, t1 + Duration::minutes(5), t1 + Duration::minutes(5) - Duration::hours(1)).await.unwrap();
     let used = s.credential(c2.id).await.unwrap().unwrap().last_used_at.unwrap();
     assert_eq!(used.timestamp(), t1.timestamp());
+    f.close().await;
+}
 
-    // c was re-enabled at t0 (counts as use); c2 used at t1.
+async fn unused_credentials_are_disabled_once_and_logged(backend: Backend) {
+    let f = open(backend).await;
+    let s = &f.store;
+    let t0 = Utc::now();
+    let (_, c, c2) = two_cards(s, t0).await;
+    // c is re-enabled at t0 (counts as use); c2 used at t1.
+    s.set_credential_disabled(c.id, Some("卡片遺失"), t0, &log("disable")).await.unwrap();
+    s.set_credential_disabled(c.id, None, t0, &log("enable")).await.unwrap();
+    let t1 = t0 + Duration::days(10);
+    s.touch_credential(c2.id, t1, t1 - Duration::hours(1)).await.unwrap();
     let before = log_count(s).await;
     let gone = s.disable_inactive_credentials(t0 + Duration::days(5), t0 + Duration::days(95)).await.unwrap();
     assert_eq!(gone.iter().map(|c| c.id).collect::<Vec<_>>(), [c.id]);
@@ -270,10 +336,35 @@ async fn log_filters(backend: Backend) {
     f.close().await;
 }
 
-both_databases!(
-    participants_and_allowlists,
-    credentials_lifecycle,
+crate::both_databases!(
+    a_participant_is_created_once_and_logged_in_the_same_transaction,
+    participants_are_listed_by_code_in_pages,
+    a_participants_fields_change_and_an_unknown_one_is_not_found,
+    a_suspension_keeps_its_reason_and_a_termination_is_final,
+    allowlist_entries_are_added_once_listed_and_removed,
+    a_credential_is_registered_once_and_found_by_fingerprint,
+    credentials_are_listed_by_participant_in_pages,
+    the_renewal_list_holds_the_cards_expiring_within_its_window,
+    a_credential_is_disabled_with_its_reason_and_enabled_again,
+    credential_use_is_recorded_at_most_once_an_interval,
+    unused_credentials_are_disabled_once_and_logged,
     log_chain_verifies_and_detects_tampering,
     log_removal_is_detected,
     log_filters,
 );
+
+/// The SQLite and PostgreSQL migrations give the same tables, columns,
+/// nullability, primary keys and indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_migration_sets_give_the_same_schema() {
+    let Some(pg) = Backend::postgres() else { return };
+    let sqlite = open(Backend::Sqlite).await;
+    let postgres = open(pg).await;
+    let (a, b) = (sqlite.store.schema().await.unwrap(), postgres.store.schema().await.unwrap());
+    assert!(a.len() > 10, "the hub's tables: {:?}", a.keys());
+    for table in a.keys().chain(b.keys()).collect::<std::collections::BTreeSet<_>>() {
+        assert_eq!(a.get(table), b.get(table), "table {table}: SQLite (left) and PostgreSQL (right) differ");
+    }
+    sqlite.close().await;
+    postgres.close().await;
+}

@@ -3,8 +3,6 @@
 //! 201 has its document, all its deliveries and its receipt, the exchange
 //! log still verifies, and no temporary upload is left behind.
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 
@@ -18,7 +16,7 @@ use gwx::pki::demo::KeyPair;
 const GWX: &str = env!("CARGO_BIN_EXE_gwx");
 
 fn serve(dir: &std::path::Path, port: u16) -> std::process::Child {
-    common::spawn_serve(dir, &format!("127.0.0.1:{port}")).0
+    crate::helpers::spawn_serve(dir, &format!("127.0.0.1:{port}")).0
 }
 
 fn free_port() -> u16 {

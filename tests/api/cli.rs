@@ -1,31 +1,59 @@
 //! The `gwx` binary as a newcomer uses it: `gwx init`, `gwx serve`, the
 //! `gwx whoami` client, SIGHUP reload and `gwx log verify`.
 
-mod common;
-
+use std::path::PathBuf;
 use std::process::{Child, Command};
 
+use crate::helpers::spawn_serve;
+
 const GWX: &str = env!("CARGO_BIN_EXE_gwx");
-
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn gwx(args: &[&str]) -> std::process::Output {
     Command::new(GWX).args(args).env_remove("GWX_DATABASE_URL").output().unwrap()
 }
 
-#[tokio::test]
-async fn init_serve_whoami_reload_and_verify() {
+/// A demo made by `gwx init` and run by `gwx serve`; killed when dropped.
+struct Served {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    child: Child,
+    hub: String,
+}
+
+impl Served {
+    fn start() -> Served {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("demo");
+        let out = gwx(&["init", "--dir", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (child, port) = spawn_serve(&dir, "127.0.0.1:0");
+        Served { _tmp: tmp, dir, child, hub: format!("https://localhost:{port}") }
+    }
+
+    /// `gwx whoami` as the demo's `code`.
+    fn whoami(&self, code: &str) -> std::process::Output {
+        Command::new(GWX)
+            .args(["whoami", "--hub", &self.hub])
+            .env("GWX_CERT", self.dir.join(format!("clients/{code}.pem")))
+            .env("GWX_KEY", self.dir.join(format!("clients/{code}.key")))
+            .env("GWX_CA", self.dir.join("certs/ca.pem"))
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn gwx_init_creates_a_ready_demo_and_refuses_to_overwrite_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let d = dir.to_str().unwrap();
-
     let out = gwx(&["init", "--dir", d]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -42,40 +70,31 @@ async fn init_serve_whoami_reload_and_verify() {
     ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
-    // A second init refuses to overwrite.
     let again = gwx(&["init", "--dir", d]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
 
-    let (child, port) = common::spawn_serve(&dir, "127.0.0.1:0");
-    let server = Serving(child);
-    let hub = format!("https://localhost:{port}");
-
-    let client = |code: &str| {
-        Command::new(GWX)
-            .args(["whoami", "--hub", &hub])
-            .env("GWX_CERT", dir.join(format!("clients/{code}.pem")))
-            .env("GWX_KEY", dir.join(format!("clients/{code}.key")))
-            .env("GWX_CA", dir.join("certs/ca.pem"))
-            .output()
-            .unwrap()
-    };
-    let out = client("379130000C");
+#[test]
+fn gwx_whoami_asks_a_served_hub_and_shows_refusals_in_its_words() {
+    let served = Served::start();
+    let out = served.whoami("379130000C");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let who: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(who["participant"]["name"], "臺北市政府資訊局");
     assert!(who["roles"].as_array().unwrap().contains(&"it_bureau".into()));
-
-    // Refusals reach the user in the hub's own words.
-    let out = client("unregistered");
+    let out = served.whoami("unregistered");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("憑證未註冊") && err.contains("urn:gwx:error:unknown-certificate"), "{err}");
+}
 
-    // SIGHUP reloads the trust store and says so in the exchange log.
-    let pid = server.0.id().to_string();
+#[tokio::test]
+async fn sighup_reloads_the_trust_store_and_the_log_still_verifies() {
+    let served = Served::start();
+    let pid = served.child.id().to_string();
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    let read = |p: &str| std::fs::read(dir.join(p)).unwrap();
+    let read = |p: &str| std::fs::read(served.dir.join(p)).unwrap();
     let operator = reqwest::Client::builder()
         .identity(
             reqwest::Identity::from_pkcs8_pem(&read("clients/379130000C.pem"), &read("clients/379130000C.key"))
@@ -88,16 +107,17 @@ async fn init_serve_whoami_reload_and_verify() {
     let mut reloaded = false;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let log: serde_json::Value =
-            operator.get(format!("{hub}/api/v1/log?action=trust.reloaded")).send().await.unwrap().json().await.unwrap();
+        let url = format!("{}/api/v1/log?action=trust.reloaded", served.hub);
+        let log: serde_json::Value = operator.get(url).send().await.unwrap().json().await.unwrap();
         if log["items"].as_array().unwrap().iter().any(|e| e["detail"].as_str().unwrap().contains("SIGHUP")) {
             reloaded = true;
             break;
         }
     }
     assert!(reloaded, "no SIGHUP reload entry in the log");
-    drop(server);
-    let out = gwx(&["log", "verify", "--dir", d]);
+    let dir = served.dir.clone();
+    drop(served);
+    let out = gwx(&["log", "verify", "--dir", dir.to_str().unwrap()]);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("exchange log intact"),
         "{}",

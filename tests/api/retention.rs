@@ -1,0 +1,238 @@
+//! The one-year retention of the exchange log (§8, DESIGN §9) and backups
+//! (DESIGN §11): the purge keeps the chain verifiable from its checkpoint
+//! and never goes below the policy; a backup taken while documents arrive
+//! restores into an empty hub and verifies.
+
+use chrono::Duration;
+use gwx::client::package::SendOptions;
+use gwx::runtime::config::Config;
+use gwx::store::{LogFilter, PurgeReport, Store};
+use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS};
+
+use crate::helpers::{Backend, TestHub, drop_postgres_database, fresh_database};
+
+async fn start(backend: Backend) -> TestHub {
+    TestHub::start_with(backend, |c| c.auth.inactivity_days = 3650).await
+}
+
+/// Sends a document with a 100 KiB attachment (a blob file); returns its id.
+async fn send_with_file(hub: &TestHub, serial: &str) -> String {
+    let opts = SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
+    let v = hub.send_doc(&hub.as_(CIVIL_AFFAIRS), CIVIL_AFFAIRS, CIVIL_AFFAIRS, serial, &opts, Some(100 * 1024)).await;
+    v.created()["document_id"].as_str().unwrap().to_owned()
+}
+
+/// The blob files of a document's parts.
+async fn files_of(hub: &TestHub, doc: &str) -> Vec<std::path::PathBuf> {
+    let parts = hub.store().document_parts(doc).await.unwrap();
+    parts.iter().filter(|p| p.inline.is_none()).map(|p| hub.hub.app.blobs.path(p.sha256.as_str())).collect()
+}
+
+async fn purge(hub: &TestHub) -> PurgeReport {
+    gwx::service::jobs::purge(&hub.hub.app).await.unwrap()
+}
+
+/// A document on day 0 and one on day 366, then the purge. (old, new, the
+/// old one's blob files, entries logged on day 0, the purge's report).
+async fn a_year_and_a_purge(hub: &TestHub) -> (String, String, Vec<std::path::PathBuf>, usize, PurgeReport) {
+    let old = send_with_file(hub, "8001").await;
+    let old_files = files_of(hub, &old).await;
+    assert_eq!(old_files.len(), 1);
+    assert!(old_files[0].exists());
+    let before = hub.store().log_entries(&LogFilter { limit: 100_000, ..Default::default() }).await.unwrap();
+    hub.clock.advance(Duration::days(366));
+    let new = send_with_file(hub, "8002").await;
+    (old, new, old_files, before.len(), purge(hub).await)
+}
+
+async fn nothing_is_purged_before_a_year(backend: Backend) {
+    let hub = start(backend).await;
+    send_with_file(&hub, "8001").await;
+    hub.clock.advance(Duration::days(364));
+    let r = purge(&hub).await;
+    assert_eq!((r.entries, r.documents, r.blobs), (0, 0, 0));
+    assert!(hub.store().log_checkpoint().await.unwrap().is_none());
+    hub.stop().await;
+}
+
+async fn a_purge_after_a_year_removes_old_documents_and_their_blobs_only(backend: Backend) {
+    let hub = start(backend).await;
+    let (old, new, old_files, logged, r) = a_year_and_a_purge(&hub).await;
+    assert_eq!(r.entries as usize, logged, "everything from the first day: {r:?}");
+    assert_eq!((r.documents, r.deliveries, r.files), (1, 1, 1), "{r:?}");
+    assert!(r.blobs >= 2, "the old document's blobs, inline and file: {r:?}");
+    assert!(!old_files[0].exists(), "the old blob file is gone");
+    assert!(hub.store().document(&old).await.unwrap().is_none());
+    for f in files_of(&hub, &new).await {
+        assert!(f.exists(), "the new document keeps its blobs");
+    }
+    hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{old}")).await.refused(404, "not-found");
+    hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{new}")).await.ok();
+    hub.stop().await;
+}
+
+async fn the_chain_verifies_from_the_purge_checkpoint(backend: Backend) {
+    let hub = start(backend).await;
+    let (_, _, _, _, r) = a_year_and_a_purge(&hub).await;
+    let cp = hub.store().log_checkpoint().await.unwrap().expect("checkpoint");
+    assert_eq!(Some(cp.seq), r.checkpoint_seq);
+    let report = hub.store().verify_log().await.unwrap().expect("chain intact");
+    assert_eq!(report.checkpoint, Some(cp.seq));
+    let kept = hub.store().log_entries(&LogFilter { limit: 100_000, ..Default::default() }).await.unwrap();
+    assert_eq!(kept[0].seq, cp.seq + 1);
+    assert_eq!(kept[0].prev_hash, cp.hash, "the first kept entry chains to the checkpoint");
+    assert!(kept.iter().all(|e| e.at >= gwx::runtime::clock::Clock::now(&hub.clock) - Duration::days(365)));
+    hub.stop().await;
+}
+
+async fn a_purge_is_logged_for_the_security_view(backend: Backend) {
+    let hub = start(backend).await;
+    a_year_and_a_purge(&hub).await;
+    let purged = hub.logged("log.purged", "1 documents").await;
+    assert!(purged.detail.contains("retention purge (365 days)"), "{}", purged.detail);
+    let sec = hub.as_(ETHICS).get("/api/v1/audit/security?action=log.purged").await.ok();
+    assert!(!sec["items"].as_array().unwrap().is_empty());
+    hub.stop().await;
+}
+
+async fn a_second_purge_keeps_the_chain_verifiable(backend: Backend) {
+    let hub = start(backend).await;
+    a_year_and_a_purge(&hub).await;
+    // Purging again removes the first purge's own entry and the second document.
+    hub.clock.advance(Duration::days(366));
+    let again = purge(&hub).await;
+    assert!(again.entries >= 1 && again.documents == 1, "{again:?}");
+    hub.store().verify_log().await.unwrap().expect("chain intact after a second purge");
+    hub.stop().await;
+}
+
+#[test]
+fn a_retention_below_the_policy_is_refused() {
+    let dir = std::path::Path::new("/srv/gwx");
+    let e = Config::parse(dir, "[log]\nretention_days = 364\n").unwrap_err().to_string();
+    assert!(e.contains("below the policy") && e.contains("365"), "{e}");
+    assert_eq!(Config::parse(dir, "").unwrap().log.retention_days, 365);
+    assert_eq!(Config::parse(dir, "[log]\nretention_days = 730\n").unwrap().log.retention_days, 730);
+}
+
+/// Three documents, then a backup while fifteen more arrive. (backup directory, manifest).
+async fn backed_up_while_sending(hub: &TestHub) -> (std::path::PathBuf, gwx::tools::backup::Manifest) {
+    for i in 0..3 {
+        send_with_file(hub, &format!("90{i:02}")).await;
+    }
+    let backup_dir = hub.path("backup");
+    let (db_url, data_dir) = (hub.hub.app.config.database_url(), hub.hub.app.config.data_dir());
+    let sending = async {
+        let mut n = 0;
+        for i in 0..15 {
+            send_with_file(hub, &format!("91{i:02}")).await;
+            n += 1;
+        }
+        n
+    };
+    let (m, sent) = tokio::join!(gwx::tools::backup::backup(&db_url, &data_dir, &backup_dir), sending);
+    let m = m.unwrap();
+    assert_eq!(sent, 15);
+    assert!(m.blob_files >= 3, "{m:?}");
+    assert!(backup_dir.join("manifest.json").exists());
+    (backup_dir, m)
+}
+
+/// A new, empty database (on `backend`) and data directory; dropped (PostgreSQL) by `drop`.
+struct Target {
+    dir: tempfile::TempDir,
+    url: String,
+    backend: Backend,
+}
+
+impl Target {
+    async fn new(backend: &Backend) -> Target {
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database(backend, dir.path()).await;
+        Target { dir, url, backend: backend.clone() }
+    }
+
+    fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    async fn drop(self) {
+        if let Backend::Postgres(server) = &self.backend {
+            drop_postgres_database(server, &self.url).await;
+        }
+    }
+}
+
+async fn a_backup_taken_while_documents_arrive_restores_whole_and_verified(backend: Backend) {
+    let hub = start(backend.clone()).await;
+    let (backup_dir, m) = backed_up_while_sending(&hub).await;
+    let target = Target::new(&backend).await;
+    let r = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
+    assert!(r.blobs_checked >= 4 * 3, "{r:?}");
+    assert!(r.log_entries_checked > 0);
+    let store = Store::open(&target.url).await.unwrap();
+    let report = store.verify_log().await.unwrap().expect("restored chain intact");
+    assert_eq!(report.head_seq, m.log_head_seq);
+    // Every restored document is whole: each of its file blobs is there.
+    let docs = store.document_count().await.unwrap();
+    assert!((3..=18).contains(&docs), "{docs}");
+    assert_eq!(m.blob_files as i64, docs, "one attachment file per document in the snapshot");
+    store.close().await;
+    target.drop().await;
+    hub.stop().await;
+}
+
+async fn a_restore_refuses_a_target_that_is_not_empty(backend: Backend) {
+    let hub = start(backend.clone()).await;
+    let (backup_dir, _) = backed_up_while_sending(&hub).await;
+    let target = Target::new(&backend).await;
+    gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
+    let again = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err().to_string();
+    assert!(again.contains("empty"), "{again}");
+    target.drop().await;
+    hub.stop().await;
+}
+
+async fn a_restore_refuses_a_damaged_backup(backend: Backend) {
+    let hub = start(backend.clone()).await;
+    let (backup_dir, _) = backed_up_while_sending(&hub).await;
+    let blob = std::fs::read_dir(backup_dir.join("blobs")).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(blob).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[500] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let target = Target::new(&backend).await;
+    let damaged = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err().to_string();
+    assert!(damaged.contains("damaged"), "{damaged}");
+    target.drop().await;
+    hub.stop().await;
+}
+
+async fn gwx_backup_copies_a_running_hub(backend: Backend) {
+    let hub = start(backend).await;
+    send_with_file(&hub, "9201").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["backup", "--dir"])
+        .arg(hub.dir.path())
+        .arg("--database")
+        .arg(hub.hub.app.config.database_url())
+        .arg("--to")
+        .arg(hub.path("backup2"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backup written to"));
+    hub.stop().await;
+}
+
+crate::both_databases!(
+    nothing_is_purged_before_a_year,
+    a_purge_after_a_year_removes_old_documents_and_their_blobs_only,
+    the_chain_verifies_from_the_purge_checkpoint,
+    a_purge_is_logged_for_the_security_view,
+    a_second_purge_keeps_the_chain_verifiable,
+    a_backup_taken_while_documents_arrive_restores_whole_and_verified,
+    a_restore_refuses_a_target_that_is_not_empty,
+    a_restore_refuses_a_damaged_backup,
+    gwx_backup_copies_a_running_hub,
+);
