@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod architecture;
+
 mod admin;
 mod applications;
 mod audit;
