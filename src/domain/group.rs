@@ -22,15 +22,41 @@ named_enum!(
 );
 
 /// One member of a group.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupMember {
     /// An agency code, optionally with a unit code.
-    #[schema(value_type = String)]
     Participant(#[serde(with = "recipient_code")] RecipientCode),
     /// Another group, by id.
     Group(String),
 }
+
+impl utoipa::PartialSchema for GroupMember {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let member = |name: &str, description: &str, pattern: Option<&str>| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    name,
+                    ObjectBuilder::new().schema_type(Type::String).description(Some(description)).pattern(pattern),
+                )
+                .required(name)
+                .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(member(
+                "participant",
+                "An agency code, optionally with a 7-character unit code.",
+                Some("^[0-9A-Z]{10}([0-9A-Za-z]{7})?$"),
+            ))
+            .item(member("group", "Another send group, by id.", None))
+            .description(Some("One member of a group: a participant or another group."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for GroupMember {}
 
 mod recipient_code {
     use super::RecipientCode;

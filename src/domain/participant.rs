@@ -10,7 +10,7 @@ use super::{Invalid, UnifiedBusinessNumber};
 /// e.g. `379130000C`) or the code the IT bureau gives a connected user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = String, example = "379130000C")]
+#[schema(value_type = String, pattern = "^[0-9A-Z]{10}$", example = "379130000C")]
 pub struct ParticipantCode(String);
 
 impl ParticipantCode {
@@ -49,14 +49,19 @@ impl<'de> serde::Deserialize<'de> for ParticipantCode {
     }
 }
 
-/// Declares a string-backed enum stored by its snake_case name.
+/// Declares a string-backed enum, stored, sent and documented by the text
+/// of each variant (the OpenAPI schema is written here, not derived, so
+/// that it lists exactly the strings the API sends).
 macro_rules! named_enum {
-    ($(#[$m:meta])* $name:ident, $what:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+    ($(#[doc = $doc:literal])* $name:ident, $what:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name { $($(#[$vm])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
@@ -84,6 +89,19 @@ macro_rules! named_enum {
                 s.parse()
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$($doc),*];
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ")))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 pub(crate) use named_enum;

@@ -185,6 +185,7 @@ struct NotificationParams {
     /// At most this many items (1–1000, default 100).
     limit: Option<Limit>,
     /// The `next_cursor` of the previous page.
+    #[param(schema_with = super::extract::numeric_cursor_schema)]
     cursor: Option<String>,
 }
 

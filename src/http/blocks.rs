@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewBlock {
     /// An IPv4/IPv6 address or CIDR block.
+    #[schema(schema_with = super::extract::ip_range_schema)]
     pub ip: String,
     pub reason: String,
 }

@@ -82,7 +82,7 @@ async fn year(State(app): State<AppState>, Path(year): Path<i32>, Query(q): Quer
 
 /// The body is the DGPA office-calendar CSV (`西元日期,星期,是否放假,備註`).
 #[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar",
-    params(("year" = i32, Path, description = "The Gregorian year, 2000–2100")),
+    params(("year" = i32, Path, description = "The Gregorian year", minimum = 2000, maximum = 2100)),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = CalendarYearInfo), (status = 422, description = "problem: invalid-field")))]
 async fn load(

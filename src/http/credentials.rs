@@ -35,10 +35,12 @@ pub struct ListParams {
     pub participant: Option<String>,
     /// Only enabled credentials whose certificate expires within this many
     /// days (the IT bureau's renewal list).
+    #[param(maximum = 3660)]
     pub expiring_within_days: Option<u32>,
     /// At most this many items (1–1000, default 100).
     pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page.
+    #[param(schema_with = super::extract::numeric_cursor_schema)]
     pub cursor: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,23 +38,33 @@ pub fn routes(max_package_bytes: u64) -> Router<AppState> {
 }
 
 /// multipart/form-data with parts `envelope`, `signature`, `document`, `attachment`…
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct PackageForm {
     /// The exchange envelope (schemas/envelope.xsd).
+    #[schema(value_type = String, format = Binary)]
     envelope: Vec<u8>,
     /// Detached CMS signature (DER) over the exact envelope bytes.
+    #[schema(value_type = String, format = Binary)]
     signature: Vec<u8>,
     /// The 公文 DI.
+    #[schema(value_type = String, format = Binary)]
     document: Vec<u8>,
     /// Zero or more attachments (and the SW), each with its file name.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
     attachment: Vec<Vec<u8>>,
 }
 
 /// Hands the multipart body of a package, part by part and chunk by
 /// chunk, to the service that checks and spools it.
-pub(super) async fn receive_package(app: &AppState, body: &mut Multipart) -> ApiResult<Vec<intake::ReceivedPart>> {
+pub(super) async fn receive_package(
+    app: &AppState,
+    body: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Vec<intake::ReceivedPart>> {
     let mut rx = intake::Receiver::new(app);
+    // Not multipart/form-data, or no boundary: refused like any unreadable package.
+    let mut body = body.map_err(|e| rx.unreadable(false, &e.body_text()))?;
     let unreadable = |rx: &intake::Receiver, e: MultipartError| {
         rx.unreadable(e.status() == StatusCode::PAYLOAD_TOO_LARGE, &e.body_text())
     };
@@ -100,9 +110,9 @@ struct DocumentPath {
 async fn send(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    let parts = receive_package(&app, &mut multipart).await?;
+    let parts = receive_package(&app, multipart).await?;
     Ok(match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) => (StatusCode::CREATED, Json(a)).into_response(),
         Submitted::Replayed(a) => (StatusCode::OK, Json(a)).into_response(),
@@ -141,14 +151,20 @@ struct InboxParams {
     /// The `next_cursor` of the previous page (a delivery id).
     cursor: Option<String>,
     /// Long-poll: wait up to this many seconds for a delivery when there is none.
-    #[param(maximum = 60)]
     wait: Option<Wait>,
 }
 
 /// Seconds of a long-poll, at most 60.
-#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
-#[schema(value_type = u64, minimum = 0, maximum = 60)]
-struct Wait(u64);
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Wait(u64);
+
+impl utoipa::PartialSchema for Wait {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::extract::integer_schema("Seconds to wait.", 0, lifecycle::MAX_WAIT.as_secs())
+    }
+}
+
+impl utoipa::ToSchema for Wait {}
 
 impl<'de> serde::Deserialize<'de> for Wait {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

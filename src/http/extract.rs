@@ -70,9 +70,31 @@ pub const MAX_LIMIT: u32 = 1000;
 
 /// `limit` of a paginated list: 1 to [`MAX_LIMIT`]; anything else is
 /// refused `invalid-request`, not quietly cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[schema(value_type = u32, minimum = 1, maximum = 1000)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit(u32);
+
+impl utoipa::PartialSchema for Limit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        integer_schema("At most this many items.", 1, u64::from(MAX_LIMIT))
+    }
+}
+
+impl utoipa::ToSchema for Limit {}
+
+/// An integer between `min` and `max`, as the OpenAPI document states it.
+pub fn integer_schema(
+    description: &str,
+    min: u64,
+    max: u64,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .description(Some(description))
+        .minimum(Some(min as f64))
+        .maximum(Some(max as f64))
+        .into()
+}
 
 impl Limit {
     pub fn get(self) -> i64 {
@@ -111,9 +133,35 @@ impl PageParams {
     }
 }
 
-/// A numeric cursor (`next_cursor` of an id- or sequence-ordered list).
+/// A numeric cursor (`next_cursor` of an id- or sequence-ordered list);
+/// empty means the first page.
 pub fn numeric_cursor(cursor: Option<&str>) -> Result<Option<i64>, Problem> {
-    cursor.map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'")))).transpose()
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse::<i64>().map_err(|_| Problem::invalid_field(format!("bad cursor '{c}'"))))
+        .transpose()
+}
+
+/// The schema of a numeric cursor's text.
+pub fn numeric_cursor_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some("The `next_cursor` of the previous page."))
+        .pattern(Some("^[0-9]{0,18}$"))
+        .build()
+}
+
+/// The schema of an address or CIDR block, IPv4 or IPv6.
+pub fn ip_range_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let v4_cidr = "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/(3[0-2]|[12]?[0-9])$";
+    AnyOfBuilder::new()
+        .item(text().format(Some(SchemaFormat::Custom("ipv4".into()))))
+        .item(text().format(Some(SchemaFormat::Custom("ipv6".into()))))
+        .item(text().pattern(Some(v4_cidr)))
+        .description(Some("An IPv4/IPv6 address or an IPv4 CIDR block."))
+        .into()
 }
 
 /// One page of a list, with the cursor of the next page when there is one.

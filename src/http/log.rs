@@ -41,6 +41,7 @@ pub struct LogParams {
     /// At most this many items (1–1000, default 100).
     pub limit: Option<Limit>,
     /// The `next_cursor` of the previous page (a sequence number).
+    #[param(schema_with = super::extract::numeric_cursor_schema)]
     pub cursor: Option<String>,
 }
 

@@ -38,6 +38,7 @@ pub struct StatusChange {
 #[serde(deny_unknown_fields)]
 pub struct NewAllowlistEntry {
     /// An IPv4/IPv6 address or CIDR block.
+    #[schema(schema_with = super::extract::ip_range_schema)]
     pub ip: String,
     pub note: Option<String>,
 }

@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
 /// `?format=` of the roster.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum RosterFormat {
+pub(super) enum RosterFormat {
     #[default]
     Json,
     Csv,
@@ -70,6 +70,7 @@ struct ChangeParams {
     /// At most this many items (1–1000, default 500).
     limit: Option<Limit>,
     /// The `next_cursor` of the previous page.
+    #[param(schema_with = super::extract::numeric_cursor_schema)]
     cursor: Option<String>,
 }
 

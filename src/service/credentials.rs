@@ -11,6 +11,9 @@ use crate::service::caller::Caller;
 use crate::service::error::{Result, ServiceError};
 use crate::store::{Credential, NewCredential, Page};
 
+/// How far ahead the renewal list looks at most.
+pub const MAX_RENEWAL_DAYS: u32 = 3660;
+
 /// A certificate to register for a participant.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +46,14 @@ pub async fn list(
     page: &Page<i64>,
 ) -> Result<Vec<Credential>> {
     caller.require(Role::ItBureau)?;
-    let expiring_before = expiring_within_days.map(|d| app.now() + chrono::Duration::days(i64::from(d)));
+    let expiring_before = match expiring_within_days {
+        Some(d) if d > MAX_RENEWAL_DAYS => {
+            return Err(ServiceError::InvalidField(format!(
+                "the renewal list looks at most {MAX_RENEWAL_DAYS} days ahead (a card is valid six years)"
+            )));
+        }
+        d => d.map(|d| app.now() + chrono::Duration::days(i64::from(d))),
+    };
     Ok(app.store.credentials(participant, expiring_before, page).await?)
 }
 
@@ -100,6 +110,11 @@ pub async fn register(app: &App, caller: &Caller, form: CredentialForm) -> Resul
 pub async fn disable(app: &App, caller: &Caller, id: i64, reason: &str) -> Result<Credential> {
     caller.require(Role::ItBureau)?;
     let c = existing(app, id).await?;
+    if c.id == caller.credential.id {
+        return Err(ServiceError::InvalidField(format!(
+            "credential {id} is the one you are using; disable it from another credential"
+        )));
+    }
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ServiceError::InvalidField("a reason is required to disable a credential".into()));

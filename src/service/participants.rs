@@ -20,7 +20,7 @@ pub struct ParticipantForm {
     pub code: ParticipantCode,
     pub kind: ParticipantKind,
     pub name: String,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{8}$")]
     pub unified_business_number: Option<UnifiedBusinessNumber>,
     pub capabilities: Capabilities,
     /// Required for a connected user: the agency that reviews its applications.
@@ -36,7 +36,7 @@ pub struct ParticipantForm {
 #[serde(deny_unknown_fields)]
 pub struct ParticipantChanges {
     pub name: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{8}$")]
     pub unified_business_number: Option<UnifiedBusinessNumber>,
     pub capabilities: Option<Capabilities>,
     pub supervisor: Option<ParticipantCode>,
@@ -150,7 +150,14 @@ pub async fn change_status(
     caller.require(Role::ItBureau)?;
     let p = existing(app, code).await?;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-    if matches!(to, ParticipantStatus::Suspended | ParticipantStatus::Terminated) && reason.is_none() {
+    let stopping = matches!(to, ParticipantStatus::Suspended | ParticipantStatus::Terminated);
+    if stopping && p.code == caller.participant.code {
+        return Err(ServiceError::InvalidField(format!(
+            "{} is your own participant: it is made {to} by the IT bureau from another participant's credential",
+            p.code
+        )));
+    }
+    if stopping && reason.is_none() {
         return Err(ServiceError::InvalidField(format!("a reason is required to make a participant {to}")));
     }
     if !status_change_allowed(p.status, to) {
@@ -191,6 +198,14 @@ pub async fn disallow(app: &App, caller: &Caller, code: &str, id: i64) -> Result
         .iter()
         .find(|e| e.id == id)
         .ok_or_else(|| ServiceError::NotFound(format!("{code} has no allowlist entry {id}")))?;
+    // The operator cannot shut itself out by accident: its own address keeps an entry.
+    let mine = p.code == caller.participant.code && entry.ip_range.contains(caller.source_ip);
+    if mine && !entries.iter().any(|e| e.id != id && e.ip_range.contains(caller.source_ip)) {
+        return Err(ServiceError::InvalidField(format!(
+            "{} is the only entry that allows your own address {}; remove it from elsewhere",
+            entry.ip_range, caller.source_ip
+        )));
+    }
     let log = admin_log(
         caller,
         LogAction::AllowlistRemoved,

@@ -248,3 +248,91 @@ crate::both_databases!(
     the_it_bureau_lists_the_cards_about_to_expire,
     an_expired_card_is_refused_by_the_hubs_own_clock,
 );
+
+mod the_operator_cannot_lock_itself_out {
+    use gwx::tools::demo::{CIVIL_AFFAIRS, IT_BUREAU};
+    use serde_json::json;
+
+    use crate::helpers::{Backend, TestHub, detail};
+
+    async fn its_own_participant_is_not_suspended_or_terminated(backend: Backend) {
+        let hub = TestHub::start(backend).await;
+        let admin = hub.as_(IT_BUREAU);
+        for action in ["suspend", "terminate"] {
+            let url = format!("/api/v1/participants/{IT_BUREAU}/{action}");
+            let v = admin.post(&url, json!({"reason": "誤按"})).await.refused(422, "invalid-field");
+            assert!(detail(&v).contains("your own participant"), "{v}");
+        }
+        admin.get("/api/v1/whoami").await.ok();
+        // Another participant it suspends as before.
+        admin.post(&format!("/api/v1/participants/{CIVIL_AFFAIRS}/suspend"), json!({"reason": "調查"})).await.ok();
+        hub.stop().await;
+    }
+
+    async fn the_credential_in_use_is_not_disabled(backend: Backend) {
+        let hub = TestHub::start(backend).await;
+        let admin = hub.as_(IT_BUREAU);
+        let me = admin.get("/api/v1/whoami").await.ok()["credential"]["id"].as_i64().unwrap();
+        let url = format!("/api/v1/credentials/{me}/disable");
+        let v = admin.post(&url, json!({"reason": "誤按"})).await.refused(422, "invalid-field");
+        assert!(detail(&v).contains("the one you are using"), "{v}");
+        admin.get("/api/v1/whoami").await.ok();
+        hub.stop().await;
+    }
+
+    async fn the_last_entry_allowing_its_own_address_stays(backend: Backend) {
+        let hub = TestHub::start(backend).await;
+        let admin = hub.as_(IT_BUREAU);
+        let list = admin.get(&format!("/api/v1/participants/{IT_BUREAU}/allowlist")).await.ok();
+        let v4 =
+            list.as_array().unwrap().iter().find(|e| e["ip_range"] == "127.0.0.1").unwrap()["id"].as_i64().unwrap();
+        let url = format!("/api/v1/participants/{IT_BUREAU}/allowlist/{v4}");
+        let v = admin.delete(&url).await.refused(422, "invalid-field");
+        assert!(detail(&v).contains("your own address 127.0.0.1"), "{v}");
+        // With a second entry covering it, the first may go.
+        admin
+            .post(&format!("/api/v1/participants/{IT_BUREAU}/allowlist"), json!({"ip": "127.0.0.0/30"}))
+            .await
+            .created();
+        admin.delete(&url).await.no_content();
+        admin.get("/api/v1/whoami").await.ok();
+        hub.stop().await;
+    }
+
+    crate::both_databases!(
+        its_own_participant_is_not_suspended_or_terminated,
+        the_credential_in_use_is_not_disabled,
+        the_last_entry_allowing_its_own_address_stays,
+    );
+}
+
+async fn a_page_holds_1_to_1000_items_and_an_empty_cursor_is_the_first(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let admin = hub.as_(IT_BUREAU);
+    for limit in ["0", "1001", "-1", "many"] {
+        admin.get(&format!("/api/v1/participants?limit={limit}")).await.refused(400, "invalid-request");
+        admin.get(&format!("/api/v1/log?limit={limit}")).await.refused(400, "invalid-request");
+    }
+    let all = admin.get("/api/v1/participants?limit=1000").await.ok();
+    assert_eq!(all["items"].as_array().unwrap().len(), gwx::tools::demo::PARTICIPANTS.len());
+    let first = admin.get("/api/v1/credentials?limit=2").await.ok();
+    assert_eq!(admin.get("/api/v1/credentials?limit=2&cursor=").await.ok(), first);
+    hub.stop().await;
+}
+
+async fn the_renewal_list_looks_at_most_ten_years_ahead(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let admin = hub.as_(IT_BUREAU);
+    admin.get("/api/v1/credentials?expiring_within_days=3660").await.ok();
+    // Further ahead is refused, however far (it once overflowed the date and dropped the connection).
+    for days in ["3661", "4294967295"] {
+        let v = admin.get(&format!("/api/v1/credentials?expiring_within_days={days}")).await;
+        assert!(detail(&v.refused(422, "invalid-field")).contains("3660 days"));
+    }
+    hub.stop().await;
+}
+
+crate::both_databases!(
+    a_page_holds_1_to_1000_items_and_an_empty_cursor_is_the_first,
+    the_renewal_list_looks_at_most_ten_years_ahead
+);

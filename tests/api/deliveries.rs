@@ -138,3 +138,12 @@ crate::both_databases!(
     a_long_poll_returns_when_a_document_arrives,
     an_inbox_without_news_answers_at_once,
 );
+
+async fn a_long_poll_waits_at_most_a_minute(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let v = hub.as_(SECRETARIAT).get("/api/v1/inbox?wait=61").await.refused(400, "invalid-request");
+    assert!(detail(&v).contains("at most 60 seconds"), "{v}");
+    hub.stop().await;
+}
+
+crate::both_databases!(a_long_poll_waits_at_most_a_minute);

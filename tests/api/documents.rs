@@ -545,3 +545,14 @@ crate::both_databases!(
     a_sending_clerk_cannot_receive,
     a_receiving_clerk_cannot_send,
 );
+
+async fn a_body_that_is_not_multipart_is_an_invalid_package(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let c = hub.as_(IT_BUREAU);
+    let v = c.send(c.request(reqwest::Method::POST, "/api/v1/documents").json(&json!({"envelope": "x"}))).await;
+    assert!(detail(&v.refused(400, "invalid-package")).contains("multipart"));
+    hub.logged("request.refused", "multipart/form-data body cannot be read").await;
+    hub.stop().await;
+}
+
+crate::both_databases!(a_body_that_is_not_multipart_is_an_invalid_package);

@@ -19,6 +19,7 @@ mod deliveries;
 mod documents;
 mod formats;
 mod groups;
+mod openapi;
 mod packages;
 mod retention;
 mod sanctions;

@@ -306,9 +306,9 @@ pub async fn send_form(State(app): State<AppState>, Extension(caller): Extension
 pub async fn send(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<Response> {
-    let parts = crate::http::documents::receive_package(&app, &mut multipart).await?;
+    let parts = crate::http::documents::receive_package(&app, multipart).await?;
     let id = match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) | Submitted::Replayed(a) => a.content.document_id,
     };
