@@ -1,4 +1,4 @@
-//! The HTTPS API: thin axum routes over the domain and the store.
+//! The HTTPS API: thin axum routes over the services, one file a resource.
 //!
 //! Layers, outermost first: metrics, HSTS, problem logging (every problem
 //! response becomes an exchange-log entry), then per route group the

@@ -1,4 +1,6 @@
-//! The hub's shared context: configuration, storage, clock and TLS state.
+//! The hub's shared context: configuration, storage, clock and TLS state,
+//! and what a node keeps in memory of the database (the calendar, the
+//! block list): every service takes it.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Sanctions and protection of the hub (§15, terms §10–11, `seeds/002`
+//! The guard in front of every request (§15, terms §10–11, `seeds/002`
 //! §23): blocked addresses refused at once, even on open keep-alive
 //! connections, and per-address and per-certificate rate limits.
 //!

@@ -74,7 +74,7 @@ fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<&str, BTreeSet<&str>>
         let me: Vec<&str> = name.split("::").collect();
         let mut uses = BTreeSet::new();
         let mut rest = text.as_str();
-        while let Some(at) = rest.find(|c| c == 'c' || c == 's') {
+        while let Some(at) = rest.find(['c', 's']) {
             let tail = &rest[at..];
             let starts_word = at == 0 || !ident(rest[..at].chars().next_back().unwrap());
             let (base, after): (Vec<&str>, &str) = if starts_word && tail.starts_with("crate::") {

@@ -183,9 +183,9 @@ async fn an_unchecked_delivery_is_overdue_at_10_and_to_resend_at_14_the_next_wor
     let (to_edu, to_sw) = returned_by_one_ignored_by_the_other(&hub).await;
     // Tuesday 10:00: Social Welfare is overdue as a receiver...
     hub.clock.set(local("2027-11-02T10:00:00"));
-    assert_eq!(ids(&hub.as_(SOCIAL_WELFARE).get("/api/v1/deadlines/receiver").await.ok()), [to_sw.clone()]);
+    assert_eq!(ids(&hub.as_(SOCIAL_WELFARE).get("/api/v1/deadlines/receiver").await.ok()), [to_sw.as_str()]);
     // ...but the sender's deadline is 14:00.
-    assert_eq!(ids(&hub.as_(CIVIL_AFFAIRS).get("/api/v1/deadlines/sender").await.ok()), [to_edu.clone()]);
+    assert_eq!(ids(&hub.as_(CIVIL_AFFAIRS).get("/api/v1/deadlines/sender").await.ok()), [to_edu.as_str()]);
     hub.clock.set(local("2027-11-02T14:00:00"));
     let mut expected = vec![to_edu, to_sw];
     expected.sort();
@@ -220,7 +220,7 @@ async fn a_paper_resend_or_a_late_confirmation_takes_a_delivery_off_the_lists(ba
     hub.clock.set(local("2027-11-02T14:00:00"));
     let sender = hub.as_(CIVIL_AFFAIRS);
     sender.post(&format!("/api/v1/deliveries/{to_edu}/paper-resend"), json!({"note": "紙本已寄"})).await.ok();
-    assert_eq!(ids(&sender.get("/api/v1/deadlines/sender").await.ok()), [to_sw.clone()]);
+    assert_eq!(ids(&sender.get("/api/v1/deadlines/sender").await.ok()), [to_sw.as_str()]);
     // A late confirmation also does (no paper needed once it is confirmed).
     hub.fetch_and_confirm(SOCIAL_WELFARE, &to_sw).await;
     assert!(ids(&sender.get("/api/v1/deadlines/sender").await.ok()).is_empty());

@@ -1,6 +1,7 @@
 //! Receiving `POST /api/v1/documents`: the multipart body streamed part by
 //! part into spooled blobs, within the size limits, nothing kept in memory
-//! but the small parts the hub parses.
+//! but the small parts the hub parses. The transport reads the multipart
+//! framing and hands each part's name and chunks to a [`Receiver`].
 
 pub use crate::domain::document::PartName;
 use crate::formats::document::MAX_DOCUMENT_BYTES;

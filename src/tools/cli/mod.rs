@@ -187,8 +187,6 @@ pub enum Command {
     },
 }
 
-/// A 公文 DI and its recipients, as `send` and `sign` take them.
-
 /// The hub configuration in `dir`, with the database URL given on the command line.
 fn load_config(dir: &Path, database: Option<String>) -> anyhow::Result<Config> {
     let mut config = Config::load(dir)?;
