@@ -16,6 +16,12 @@ named_enum!(
     LogAction, "log action" {
         /// The TLS handshake refused a client certificate.
         TlsRefused = "tls.refused",
+        /// A connection was refused: the hub, or its address, holds the
+        /// most connections allowed.
+        ConnectionRefused = "connection.refused",
+        /// A connection was closed for stalling: a TLS handshake, request
+        /// headers or the reading of a response that did not progress.
+        ConnectionTimedOut = "connection.timed_out",
         /// A request was refused by authentication or authorisation.
         AuthRefused = "auth.refused",
         /// A request was refused for its content.

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -14,19 +15,24 @@ use http::{HeaderValue, StatusCode, header};
 
 use super::AppState;
 use super::extract::{Body as JsonBody, Limit, OptionalBody, PageOf, Path, Query};
-use super::problem::ApiResult;
+use super::problem::{ApiResult, Problem};
 use crate::domain::delivery::{Action, DeliveryState};
 use crate::service::caller::Caller;
 use crate::service::documents::intake;
 use crate::service::documents::lifecycle::{self, DeliveryView, DocumentStatus, PartBytes};
 use crate::service::documents::submit::{self, Accepted, Submitted};
+use crate::service::error::ServiceError;
 use crate::store::Part;
 
 pub fn routes(max_package_bytes: u64) -> Router<AppState> {
     // The whole request may be the package plus its small envelope parts.
     let body_limit = usize::try_from(max_package_bytes).unwrap_or(usize::MAX).saturating_add(4 * 1024 * 1024);
+    let declared = move |req: Request, next: Next| refuse_declared_oversize(max_package_bytes, body_limit, req, next);
     Router::new()
-        .route("/api/v1/documents", post(send).layer(DefaultBodyLimit::max(body_limit)))
+        .route(
+            "/api/v1/documents",
+            post(send).layer(DefaultBodyLimit::max(body_limit)).layer(middleware::from_fn(declared)),
+        )
         .route("/api/v1/documents/{id}", get(status))
         .route("/api/v1/documents/{id}/receipt", get(receipt))
         .route("/api/v1/inbox", get(inbox))
@@ -35,6 +41,21 @@ pub fn routes(max_package_bytes: u64) -> Router<AppState> {
         .route("/api/v1/deliveries/{id}/confirm", post(confirm))
         .route("/api/v1/deliveries/{id}/return", post(return_))
         .route("/api/v1/deliveries/{id}/paper-resend", post(paper_resend))
+}
+
+/// A request that announces a body over the limit is refused before a
+/// byte of it is read (and its connection closed).
+async fn refuse_declared_oversize(max_package: u64, body_limit: usize, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > body_limit as u64 => {
+            let detail = format!("the request declares {n} bytes, over the package limit of {max_package} bytes");
+            let mut resp = Problem::from(ServiceError::TooLarge(detail)).into_response();
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// multipart/form-data with parts `envelope`, `signature`, `document`, `attachment`…

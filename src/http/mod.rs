@@ -47,11 +47,19 @@ use crate::service::caller::{self, Caller};
 use crate::service::error::ServiceError;
 use crate::service::sanctions;
 use problem::{Problem, ProblemRecord};
+use server::stall::BodyVerdict;
 
 pub type AppState = Arc<App>;
 
 /// The HTTPS application.
 pub fn router(app: AppState) -> Router {
+    router_with(app, Router::new())
+}
+
+/// The HTTPS application with `extra` routes beside the API's, under the
+/// same guard, panic catcher and problem log (tests mount failing handlers
+/// this way).
+pub fn router_with(app: AppState, extra: Router<AppState>) -> Router {
     let it_bureau = Router::new()
         .merge(participants::routes())
         .merge(credentials::routes())
@@ -80,9 +88,12 @@ pub fn router(app: AppState) -> Router {
         .merge(authenticated)
         .merge(applications::routes(app.clone()))
         .merge(console::routes(app.clone()))
+        .merge(extra)
         .fallback(|| async { Problem::not_found("no such path") })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(middleware::from_fn_with_state(app.clone(), guard))
+        .layer(middleware::from_fn(catch_panics))
+        .layer(middleware::from_fn(stalled_uploads))
         .layer(middleware::from_fn_with_state(app.clone(), record_problems))
         .layer(middleware::map_response(move |mut resp: Response| {
             let hsts = hsts.clone();
@@ -151,6 +162,47 @@ async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Respons
             resp
         }
     }
+}
+
+/// A handler that panics is answered `500 internal` and logged like any
+/// failure, instead of the connection being dropped.
+async fn catch_panics(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let what = format!("{} {}", req.method(), req.uri().path());
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            tracing::error!(%what, %message, "a handler panicked");
+            metrics::counter!("gwx_panics_total").increment(1);
+            let mut resp = Problem::internal("the hub failed while answering; the failure is logged").into_response();
+            // The log keeps what failed; the client is told only that it did.
+            if let Some(rec) = resp.extensions_mut().get_mut::<ProblemRecord>() {
+                rec.detail = format!("handler panicked: {message}");
+            }
+            resp
+        }
+    }
+}
+
+/// A request whose body stopped or crawled is answered `408` (and the
+/// connection closed), whatever the handler made of the broken body.
+async fn stalled_uploads(req: Request, next: Next) -> Response {
+    let verdict = req.extensions().get::<BodyVerdict>().cloned();
+    let resp = next.run(req).await;
+    let Some(detail) = verdict.as_ref().and_then(|v| v.get()) else { return resp };
+    let mut timed_out = Problem::request_timeout(detail).into_response();
+    if let (Some(rec), Some(new)) =
+        (resp.extensions().get::<ProblemRecord>(), timed_out.extensions_mut().get_mut::<ProblemRecord>())
+    {
+        new.participant = rec.participant.clone();
+    }
+    timed_out.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    timed_out
 }
 
 /// Writes every problem response to the exchange log, with who asked, from where.

@@ -140,6 +140,9 @@ const JSON_BODY: &[(u16, &[&str])] = &[
     (422, &["invalid-request"]),
 ];
 
+/// Any request body that stops arriving, or arrives too slowly (`[connections]`).
+const ANY_BODY: &[(u16, &[&str])] = &[(408, &["request-timeout"])];
+
 /// Adds the problem responses to every operation (see the module's doc).
 fn complete(doc: &mut Value) {
     let paths = doc["paths"].as_object_mut().expect("paths");
@@ -165,6 +168,9 @@ fn complete(doc: &mut Value) {
                 .is_some_and(|c| c.contains_key("application/json"));
             if json_body {
                 add(JSON_BODY);
+            }
+            if op.contains_key("requestBody") {
+                add(ANY_BODY);
             }
             let responses = op.get_mut("responses").and_then(Value::as_object_mut).expect("responses");
             for (status, response) in responses.iter() {

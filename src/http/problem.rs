@@ -85,6 +85,11 @@ impl Problem {
         Problem::new(status, "invalid-request", "請求格式錯誤", detail)
     }
 
+    /// The request did not arrive in time (a stalled or too slow upload).
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::REQUEST_TIMEOUT, "request-timeout", "請求逾時", detail)
+    }
+
     pub fn invalid_field(detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "欄位內容不正確", detail)
     }

@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub connections: ConnectionsConfig,
+    #[serde(default)]
     pub receipts: ReceiptsConfig,
     #[serde(default)]
     pub deadlines: DeadlinesConfig,
@@ -146,6 +148,99 @@ fn default_max_package() -> u64 {
 impl Default for LimitsConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults")
+    }
+}
+
+/// What one client may hold of the hub's connections and for how long
+/// (DESIGN §2): a stalled or idle connection is closed, a slow upload
+/// refused, so that no single source can exhaust the hub.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Seconds a client has to complete the TLS handshake (and send its
+    /// PROXY header, behind a load balancer). Default 10.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds from the first byte of a request to the end of its headers
+    /// (HTTP/1.1). Default 10.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds an upload may go without a byte before it is refused (408).
+    /// Default 20.
+    #[serde(default = "default_body_idle_timeout")]
+    pub body_idle_timeout_secs: u64,
+    /// Slowest accepted upload, bytes a second on average over the time the
+    /// hub spent waiting for the body; checked once the hub has waited
+    /// `body_idle_timeout_secs`. Default 4096. 0: no minimum.
+    #[serde(default = "default_min_upload_rate")]
+    pub min_upload_bytes_per_sec: u64,
+    /// Seconds a response may wait for the client to read it before the
+    /// connection is closed. Default 20.
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection (no request in progress) stays
+    /// open. Default 20.
+    #[serde(default = "default_keep_alive_idle")]
+    pub keep_alive_idle_secs: u64,
+    /// Open connections at most, all clients together. Default 4096.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Open connections at most from one client address. Default 256 (an
+    /// agency's clerks often share one address). Connections from a trusted
+    /// proxy count against the address its PROXY header gives.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: u32,
+}
+
+fn default_handshake_timeout() -> u64 {
+    10
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_body_idle_timeout() -> u64 {
+    20
+}
+fn default_min_upload_rate() -> u64 {
+    4096
+}
+fn default_send_timeout() -> u64 {
+    20
+}
+fn default_keep_alive_idle() -> u64 {
+    20
+}
+fn default_max_connections() -> u32 {
+    4096
+}
+fn default_max_connections_per_ip() -> u32 {
+    256
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+impl ConnectionsConfig {
+    fn check(&self) -> anyhow::Result<()> {
+        let timeouts = [
+            ("handshake_timeout_secs", self.handshake_timeout_secs),
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_idle_timeout_secs", self.body_idle_timeout_secs),
+            ("send_timeout_secs", self.send_timeout_secs),
+            ("keep_alive_idle_secs", self.keep_alive_idle_secs),
+        ];
+        for (name, v) in timeouts {
+            anyhow::ensure!((1..=3600).contains(&v), "connections.{name} must be between 1 and 3600 seconds");
+        }
+        anyhow::ensure!(self.max_connections >= 1, "connections.max_connections must be at least 1");
+        anyhow::ensure!(
+            (1..=self.max_connections).contains(&self.max_connections_per_ip),
+            "connections.max_connections_per_ip must be between 1 and max_connections"
+        );
+        Ok(())
     }
 }
 
@@ -291,6 +386,7 @@ impl Config {
         if c.deadlines.immediate_minutes == 0 || c.deadlines.immediate_minutes > 8 * 60 * 5 {
             anyhow::bail!("deadlines.immediate_minutes must be between 1 and 2400 (five working days)");
         }
+        c.connections.check()?;
         if c.auth.inactivity_days == 0 {
             anyhow::bail!("auth.inactivity_days must be at least 1");
         }
@@ -347,6 +443,7 @@ mod tests {
         assert_eq!(c.public_url(), "https://localhost:8443");
         assert_eq!(c.auth.inactivity_days, 90);
         assert!(c.proxy.trusted.is_empty());
+        assert_eq!(c.connections.keep_alive_idle_secs, 20);
     }
 
     #[test]
@@ -356,6 +453,10 @@ mod tests {
         let short = Config::parse(Path::new("/"), "[log]\nretention_days = 364\n").unwrap_err().to_string();
         assert!(short.contains("below the policy"), "{short}");
         assert_eq!(Config::parse(Path::new("/"), "[log]\nretention_days = 400\n").unwrap().log.retention_days, 400);
+        let zero = Config::parse(Path::new("/"), "[connections]\nsend_timeout_secs = 0\n").unwrap_err().to_string();
+        assert!(zero.contains("send_timeout_secs"), "{zero}");
+        let per_ip = "[connections]\nmax_connections = 10\nmax_connections_per_ip = 11\n";
+        assert!(Config::parse(Path::new("/"), per_ip).is_err());
         let c = Config::parse(Path::new("/"), "[database]\nurl = \"postgres://u@h/db\"\n").unwrap();
         assert_eq!(c.database_url(), "postgres://u@h/db");
     }

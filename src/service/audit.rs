@@ -52,8 +52,10 @@ pub async fn timeliness(
 
 /// What the security view shows: authentication refusals, blocks,
 /// suspensions, credential and allowlist changes (DESIGN §8).
-pub const SECURITY_ACTIONS: [LogAction; 15] = [
+pub const SECURITY_ACTIONS: [LogAction; 17] = [
     LogAction::TlsRefused,
+    LogAction::ConnectionRefused,
+    LogAction::ConnectionTimedOut,
     LogAction::AuthRefused,
     LogAction::IpBlocked,
     LogAction::IpUnblocked,

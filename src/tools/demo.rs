@@ -334,6 +334,17 @@ expiry_warning_days = 30
 max_file_bytes = 20971520           # 20 MiB a file
 max_package_bytes = 104857600       # 100 MiB a package
 
+[connections]
+# A stalled or idle connection is closed, a too-slow upload refused (408).
+handshake_timeout_secs = 10
+header_timeout_secs = 10
+body_idle_timeout_secs = 20
+min_upload_bytes_per_sec = 4096
+send_timeout_secs = 20
+keep_alive_idle_secs = 20
+max_connections = 4096
+max_connections_per_ip = 256
+
 [proxy]
 # Behind a TCP load balancer: list it here and enable the PROXY protocol.
 trusted = []

@@ -39,6 +39,18 @@ async fn console_pages_are_html_under_a_strict_content_security_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_opening_the_hubs_address_lands_on_the_console() {
+    let hub = TestHub::start(Backend::Sqlite).await;
+    let no_redirects = hub.client_builder(EDUCATION).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = hub.with(no_redirects).get("/").await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/console/")));
+    let landed = page(&hub, EDUCATION, "/").await;
+    assert_eq!(landed.content_type(), "text/html; charset=utf-8");
+    assert!(landed.text().contains("/console/inbox"), "the console's menu");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_certificate_the_console_refuses_and_the_roster_is_public() {
     let hub = TestHub::start(Backend::Sqlite).await;
     let r = hub.anonymously().get("/console/inbox").await;

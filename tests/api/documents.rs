@@ -555,4 +555,34 @@ async fn a_body_that_is_not_multipart_is_an_invalid_package(backend: Backend) {
     hub.stop().await;
 }
 
-crate::both_databases!(a_body_that_is_not_multipart_is_an_invalid_package);
+/// Content types a clumsy agency system sends: each a logged invalid-package problem.
+async fn a_missing_or_malformed_multipart_boundary_is_an_invalid_package(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let c = hub.as_(SECRETARIAT);
+    let body = "--XX\r\nContent-Disposition: form-data; name=\"envelope\"\r\n\r\n<e/>\r\n--XX--\r\n";
+    for content_type in [
+        None,
+        Some("multipart/form-data"),
+        Some("multipart/form-data; boundary="),
+        Some("multipart/form-data; boundary=\"unterminated"),
+        Some("multipart/form-data; boundary=YY"),
+        Some("text/plain"),
+    ] {
+        let mut req = c.request(reqwest::Method::POST, "/api/v1/documents").body(body);
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        let resp = c.send(req).await;
+        assert_eq!(resp.header("content-type"), Some("application/problem+json"), "{content_type:?}");
+        resp.refused(400, "invalid-package");
+    }
+    let filter = gwx::store::LogFilter { actions: vec!["request.refused".into()], limit: 100, ..Default::default() };
+    let logged = hub.store().log_entries(&filter).await.unwrap();
+    assert_eq!(logged.iter().filter(|e| e.problem.as_deref() == Some("urn:gwx:error:invalid-package")).count(), 6);
+    hub.stop().await;
+}
+
+crate::both_databases!(
+    a_body_that_is_not_multipart_is_an_invalid_package,
+    a_missing_or_malformed_multipart_boundary_is_an_invalid_package
+);

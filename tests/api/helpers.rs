@@ -134,6 +134,15 @@ impl TestHub {
 
     /// Starts a hub after `configure` has adjusted the configuration.
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestHub {
+        Self::start_with_routes(backend, configure, axum::Router::new()).await
+    }
+
+    /// Starts a hub that also serves `extra` (e.g. a handler that fails).
+    pub async fn start_with_routes(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+        extra: axum::Router<gwx::http::AppState>,
+    ) -> TestHub {
         // The hub's own warnings and errors, shown with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -151,7 +160,7 @@ impl TestHub {
         let clock = ManualClock::new(Utc::now());
         let store = Store::open(&config.database_url()).await.expect("open store");
         gwx::tools::demo::seed(&store, dir.path(), &clock).await.expect("seed demo participants");
-        let hub = Hub::start(config, store, Arc::new(clock.clone())).await.expect("start hub");
+        let hub = Hub::start_with_routes(config, store, Arc::new(clock.clone()), extra).await.expect("start hub");
         TestHub { hub, dir, clock, backend }
     }
 
@@ -503,4 +512,61 @@ impl TestHub {
     pub async fn inbox(&self, who: &str) -> Vec<Value> {
         self.as_(who).get("/api/v1/inbox").await.ok()["items"].as_array().unwrap().clone()
     }
+}
+
+/// A TLS stream spoken to by hand, for what no HTTP client would do.
+pub type RawTls = tokio_openssl::SslStream<tokio::net::TcpStream>;
+
+impl TestHub {
+    /// A bare TCP connection to the HTTPS port from `local` (e.g. "127.0.0.2").
+    pub async fn raw_tcp(&self, local: &str) -> tokio::net::TcpStream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local.parse().unwrap(), 0)).unwrap();
+        socket.connect(self.addr()).await.unwrap()
+    }
+
+    /// A TLS connection from `local` presenting `clients/<name>`, offering
+    /// `alpn` ("h2" or "http/1.1"); `Err` when the hub closes it first.
+    pub async fn raw_tls(&self, name: &str, alpn: &str, local: &str) -> Result<RawTls, String> {
+        use openssl::ssl::{SslConnector, SslFiletype, SslMethod};
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_ca_file(self.path("certs/ca.pem")).unwrap();
+        b.set_certificate_file(self.path(&format!("clients/{name}.pem")), SslFiletype::PEM).unwrap();
+        b.set_private_key_file(self.path(&format!("clients/{name}.key")), SslFiletype::PEM).unwrap();
+        let mut wire = vec![u8::try_from(alpn.len()).unwrap()];
+        wire.extend(alpn.as_bytes());
+        b.set_alpn_protos(&wire).unwrap();
+        let ssl = b.build().configure().unwrap().into_ssl("localhost").unwrap();
+        let mut tls = tokio_openssl::SslStream::new(ssl, self.raw_tcp(local).await).unwrap();
+        std::pin::Pin::new(&mut tls).connect().await.map_err(|e| e.to_string())?;
+        Ok(tls)
+    }
+}
+
+/// Reads until the hub closes the connection (a reset counts), at most
+/// `limit` seconds; what was read. Panics if the hub keeps it open.
+pub async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin), limit: u64) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16384];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(limit), read).await.is_err() {
+        panic!("the hub kept the connection open for {limit} s");
+    }
+    out
+}
+
+/// The status and the problem `type` (or body) of a raw HTTP/1.1 response.
+pub fn raw_response(bytes: &[u8]) -> (u16, String, Value) {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response in {text:?}"));
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
 }

@@ -57,6 +57,8 @@ async fn every_refusal_is_documented_as_problem_json_with_its_types() {
     let types =
         submit["content"]["application/problem+json"]["schema"]["allOf"][1]["properties"]["type"]["enum"].to_string();
     assert!(types.contains("urn:gwx:error:confidential-not-allowed") && types.contains("urn:gwx:error:unsafe-xml"));
+    let stalled = doc["paths"]["/api/v1/documents"]["post"]["responses"]["408"].to_string();
+    assert!(stalled.contains("urn:gwx:error:request-timeout"), "a stalled upload's 408 is documented");
     hub.stop().await;
 }
 

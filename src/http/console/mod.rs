@@ -64,6 +64,8 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(app, super::authenticate));
     Router::new()
         .merge(authenticated)
+        // A browser opening the hub's address lands on the console.
+        .route("/", get(|| async { axum::response::Redirect::to("/console/") }))
         .route("/console/assets/{file}", get(asset))
         .route("/roster", get(manage::roster_page))
         .layer(middleware::map_response(html_errors))

@@ -12,7 +12,6 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -26,8 +25,12 @@ use crate::service::app::App;
 use crate::service::jobs;
 use crate::store::Store;
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+mod connections;
+mod proxy;
+pub mod stall;
+
+use connections::{Admitted, Connections, Event};
+use stall::{Activity, BodyVerdict, Stalled, TimedBody, Timeouts, Tracked, Watched, watchdog};
 
 /// A running hub.
 pub struct Hub {
@@ -42,6 +45,17 @@ pub struct Hub {
 impl Hub {
     /// Binds every listener and starts serving. Returns once listening.
     pub async fn start(config: Config, store: Store, clock: SharedClock) -> anyhow::Result<Hub> {
+        Self::start_with_routes(config, store, clock, Router::new()).await
+    }
+
+    /// [`start`](Self::start), with `extra` routes served beside the API
+    /// (see [`router_with`](crate::http::router_with)).
+    pub async fn start_with_routes(
+        config: Config,
+        store: Store,
+        clock: SharedClock,
+        extra: Router<crate::http::AppState>,
+    ) -> anyhow::Result<Hub> {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
         jobs::prepare(&app).await?;
@@ -49,12 +63,14 @@ impl Hub {
         let (shutdown, _) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
-        let router = crate::http::router(app.clone());
+        let router = crate::http::router_with(app.clone(), extra);
+        let conns = Connections::new(&app.config.connections);
+        raise_open_file_limit(app.config.connections.max_connections);
         let mut https = Vec::new();
         for addr in &app.config.server.https {
             let l = TcpListener::bind(addr).await.with_context(|| format!("bind HTTPS {addr}"))?;
             https.push(l.local_addr()?);
-            tasks.spawn(serve_https(app.clone(), l, router.clone(), shutdown.subscribe()));
+            tasks.spawn(serve_https(app.clone(), l, router.clone(), conns.clone(), shutdown.subscribe()));
         }
 
         // The redirect goes to the configured public URL; with port 0 the
@@ -89,13 +105,20 @@ impl Hub {
     }
 }
 
-async fn serve_https(app: Arc<App>, listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve_https(
+    app: Arc<App>,
+    listener: TcpListener,
+    router: Router,
+    conns: Arc<Connections>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, socket_peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
+                    // Out of file descriptors, most often: wait for some to close.
                     tracing::warn!(%e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -103,21 +126,50 @@ async fn serve_https(app: Arc<App>, listener: TcpListener, router: Router, mut s
             },
             _ = shutdown.changed() => break,
         };
+        let admitted = match conns.admit() {
+            Ok(a) => a,
+            Err(why) => {
+                drop(stream);
+                let (app, conns) = (app.clone(), conns.clone());
+                tokio::spawn(async move { conns.log(&app, socket_peer.ip(), None, Event::Refused(why)).await });
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let router = router.clone();
+        let (app, router, conns) = (app.clone(), router.clone(), conns.clone());
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let Some((tls, conn)) = accept_tls(&app, stream, socket_peer).await else { return };
-            let conn = Arc::new(conn);
-            let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            let Some((tls, conn, _admitted)) = accept_tls(&app, &conns, admitted, stream, socket_peer).await else {
+                return;
+            };
+            let http1 = tls.ssl().selected_alpn_protocol() != Some(b"h2");
+            let activity = Activity::new(http1);
+            let timeouts = Timeouts::from(&app.config.connections);
+            let (ip, cert) = (conn.peer.ip(), conn.cert.as_ref().map(|c| c.fingerprint.clone()));
+            let (conn, requests) = (Arc::new(conn), activity.clone());
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let in_flight = requests.begin();
+                let verdict = BodyVerdict::default();
+                let mut req = req.map(|b| axum::body::Body::new(TimedBody::new(b, timeouts, verdict.clone())));
                 req.extensions_mut().insert(conn.clone());
-                router.clone().oneshot(req.map(axum::body::Body::new))
+                req.extensions_mut().insert(verdict);
+                let response = router.clone().oneshot(req);
+                async move { response.await.map(|r| r.map(|b| axum::body::Body::new(Tracked::new(b, in_flight)))) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(%e, "connection ended with an error");
+            let connection = builder.serve_connection(TokioIo::new(Watched::new(tls, activity.clone())), service);
+            tokio::select! {
+                r = watcher.watch(connection) => if let Err(e) = r {
+                    tracing::debug!(%e, "connection ended with an error");
+                },
+                why = watchdog(&activity, timeouts) => {
+                    let detail = match why {
+                        Stalled::Idle => return,
+                        Stalled::Headers => format!("the request headers did not arrive within {} s", timeouts.header.as_secs()),
+                        Stalled::Sending => format!("the client read nothing of its response for {} s", timeouts.send.as_secs()),
+                    };
+                    conns.log(&app, ip, cert, Event::TimedOut(detail)).await;
+                }
             }
         });
     }
@@ -126,17 +178,22 @@ async fn serve_https(app: Arc<App>, listener: TcpListener, router: Router, mut s
     }
 }
 
-/// PROXY protocol (when configured), then the TLS handshake. A refused
-/// client certificate is written to the exchange log with its reason.
+/// PROXY protocol (when configured), the per-address connection limit,
+/// then the TLS handshake. A refused client certificate is written to the
+/// exchange log with its reason; so is a handshake that stalls.
 async fn accept_tls(
     app: &App,
+    conns: &Arc<Connections>,
+    mut admitted: Admitted,
     mut stream: TcpStream,
     socket_peer: SocketAddr,
-) -> Option<(tokio_openssl::SslStream<TcpStream>, ConnInfo)> {
+) -> Option<(tokio_openssl::SslStream<TcpStream>, ConnInfo, Admitted)> {
+    let handshake_timeout = Duration::from_secs(app.config.connections.handshake_timeout_secs);
+    let started = tokio::time::Instant::now();
     let from_proxy = app.trusted_proxies.iter().any(|p| p.contains(socket_peer.ip()));
     let mut peer = socket_peer;
     if app.config.proxy.proxy_protocol && from_proxy {
-        match tokio::time::timeout(PROXY_HEADER_TIMEOUT, read_proxy_header(&mut stream)).await {
+        match tokio::time::timeout(handshake_timeout, proxy::read_header(&mut stream)).await {
             Ok(Ok(Some(source))) => peer = source,
             Ok(Ok(None)) => {} // PROXY UNKNOWN / LOCAL: the proxy's own connection
             Ok(Err(e)) => {
@@ -146,10 +203,18 @@ async fn accept_tls(
             Err(_) => return None,
         }
     }
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, crate::runtime::tls::handshake(&app.tls, stream)).await {
+    // Behind a proxy that does not announce clients, its address is not one client's.
+    if (!from_proxy || peer != socket_peer)
+        && let Err(why) = conns.admit_from(&mut admitted, peer.ip())
+    {
+        conns.log(app, peer.ip(), None, Event::Refused(why)).await;
+        return None;
+    }
+    let handshake = crate::runtime::tls::handshake(&app.tls, stream);
+    match tokio::time::timeout_at(started + handshake_timeout, handshake).await {
         Ok(Ok((tls, cert))) => {
             let resumed = tls.ssl().session_reused();
-            Some((tls, ConnInfo { peer, socket_peer, cert, resumed }))
+            Some((tls, ConnInfo { peer, socket_peer, cert, resumed }, admitted))
         }
         Ok(Err((error, Some(f)))) => {
             metrics::counter!("gwx_tls_refusals_total").increment(1);
@@ -169,49 +234,37 @@ async fn accept_tls(
             tracing::debug!(%peer, %error, "TLS handshake failed");
             None
         }
-        Err(_) => None,
+        Err(_) => {
+            let detail = format!("the TLS handshake did not complete within {} s", handshake_timeout.as_secs());
+            conns.log(app, peer.ip(), None, Event::TimedOut(detail)).await;
+            None
+        }
     }
 }
 
-/// Reads exactly one PROXY protocol v1 or v2 header and returns the source
-/// address it announces (`None` for UNKNOWN/LOCAL).
-async fn read_proxy_header(stream: &mut TcpStream) -> anyhow::Result<Option<SocketAddr>> {
-    const V2_SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
-    let mut buf = vec![0u8; 16];
-    stream.read_exact(&mut buf[..5]).await?;
-    if &buf[..5] == b"PROXY" {
-        // v1: text up to CRLF, at most 107 bytes.
-        buf.truncate(5);
-        while !buf.ends_with(b"\r\n") {
-            anyhow::ensure!(buf.len() < 107, "PROXY v1 header too long");
-            let mut b = [0u8; 1];
-            stream.read_exact(&mut b).await?;
-            buf.push(b[0]);
+/// Lets the process hold `max_connections` sockets besides its files: the
+/// soft limit on open files (often 1024) is raised up to the hard one.
+fn raise_open_file_limit(max_connections: u32) {
+    let wanted = u64::from(max_connections) + 1024;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= wanted {
+            return;
         }
-    } else {
-        stream.read_exact(&mut buf[5..16]).await?;
-        anyhow::ensure!(&buf[..12] == V2_SIGNATURE, "connection from a trusted proxy without a PROXY header");
-        let len = usize::from(u16::from_be_bytes([buf[14], buf[15]]));
-        anyhow::ensure!(len <= 512, "PROXY v2 header too long");
-        buf.resize(16 + len, 0);
-        stream.read_exact(&mut buf[16..]).await?;
+        let target = wanted.min(lim.rlim_max);
+        if target > lim.rlim_cur {
+            lim.rlim_cur = target;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+        if target < wanted {
+            tracing::warn!(
+                hard_limit = lim.rlim_max,
+                max_connections,
+                "the open-file limit is below connections.max_connections; accepts will fail before the limit"
+            );
+        }
     }
-    let header = ppp::HeaderResult::parse(&buf);
-    let addresses = match header {
-        ppp::HeaderResult::V1(Ok(h)) => match h.addresses {
-            ppp::v1::Addresses::Tcp4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
-            ppp::v1::Addresses::Tcp6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
-            ppp::v1::Addresses::Unknown => None,
-        },
-        ppp::HeaderResult::V2(Ok(h)) => match h.addresses {
-            ppp::v2::Addresses::IPv4(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
-            ppp::v2::Addresses::IPv6(a) => Some(SocketAddr::from((a.source_address, a.source_port))),
-            _ => None,
-        },
-        ppp::HeaderResult::V1(Err(e)) => anyhow::bail!("PROXY v1: {e:?}"),
-        ppp::HeaderResult::V2(Err(e)) => anyhow::bail!("PROXY v2: {e:?}"),
-    };
-    Ok(addresses)
 }
 
 /// The plain-HTTP port: every request gets a 301 to the same path on HTTPS.
