@@ -199,3 +199,65 @@ async fn the_total_of_connections_is_bounded_for_all_addresses_together() {
     assert_eq!(e.source_ip.as_deref(), Some("127.0.0.3"));
     hub.stop().await;
 }
+
+/// A multipart body whose first part the hub refuses at once, followed by
+/// 8 MiB the client sends anyway.
+fn refused_at_once() -> Vec<u8> {
+    let mut body = b"--XX\r\nContent-Disposition: form-data; name=\"bogus\"\r\n\r\n".to_vec();
+    body.resize(body.len() + (8 << 20), b'x');
+    body.extend(b"\r\n--XX--\r\n");
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http1_client_that_sends_all_before_reading_gets_the_refusal() {
+    let hub = hub(|c| c.keep_alive_idle_secs = 2).await;
+    let body = refused_at_once();
+    let mut tls = start_upload(&hub, body.len() as u64, b"").await;
+    tls.write_all(&body).await.expect("the hub reads the rest of a refused upload");
+    tls.flush().await.unwrap();
+    let (status, _, problem) = raw_response(&read_until_closed(&mut tls, 30).await);
+    assert_eq!((status, problem["type"].as_str()), (400, Some("urn:gwx:error:invalid-package")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("unknown part 'bogus'"));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_client_gets_the_refusal_not_a_reset_stream() {
+    let hub = hub(|_| {}).await;
+    let tls = hub.raw_tls(SECRETARIAT, "h2", "127.0.0.1").await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(connection);
+    let req = http::Request::post(hub.url("/api/v1/documents"))
+        .header("content-type", "multipart/form-data; boundary=XX")
+        .body(())
+        .unwrap();
+    let (response, mut upload) = client.send_request(req, false).unwrap();
+    let sender = tokio::spawn(async move {
+        for chunk in refused_at_once().chunks(16384) {
+            upload.reserve_capacity(chunk.len());
+            loop {
+                match std::future::poll_fn(|cx| upload.poll_capacity(cx)).await {
+                    Some(Ok(n)) if n >= chunk.len() => break,
+                    Some(Ok(_)) => continue,
+                    _ => return Err("the hub reset the stream"),
+                }
+            }
+            upload.send_data(bytes::Bytes::copy_from_slice(chunk), false).map_err(|_| "send failed")?;
+        }
+        upload.send_data(bytes::Bytes::new(), true).map_err(|_| "end failed")
+    });
+    let response = response.await.expect("a response, not a stream error");
+    assert_eq!(response.status(), 400);
+    let mut body = response.into_body();
+    let mut problem = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("the whole problem, not a stream error");
+        let _ = body.flow_control().release_capacity(chunk.len());
+        problem.extend_from_slice(&chunk);
+    }
+    let problem: serde_json::Value = serde_json::from_slice(&problem).unwrap();
+    assert_eq!(problem["type"], "urn:gwx:error:invalid-package");
+    assert_eq!(sender.await.unwrap(), Ok(()), "the hub read the whole upload");
+    hub.stop().await;
+}

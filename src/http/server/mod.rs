@@ -30,7 +30,7 @@ mod proxy;
 pub mod stall;
 
 use connections::{Admitted, Connections, Event};
-use stall::{Activity, BodyVerdict, Stalled, TimedBody, Timeouts, Tracked, Watched, watchdog};
+use stall::{Activity, BodyVerdict, Lingering, Stalled, TimedBody, Timeouts, Tracked, Watched, watchdog};
 
 /// A running hub.
 pub struct Hub {
@@ -147,10 +147,18 @@ async fn serve_https(
             let timeouts = Timeouts::from(&app.config.connections);
             let (ip, cert) = (conn.peer.ip(), conn.cert.as_ref().map(|c| c.fingerprint.clone()));
             let (conn, requests) = (Arc::new(conn), activity.clone());
+            let linger_bytes = app.config.limits.max_package_bytes + 4 * 1024 * 1024;
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let in_flight = requests.begin();
                 let verdict = BodyVerdict::default();
-                let mut req = req.map(|b| axum::body::Body::new(TimedBody::new(b, timeouts, verdict.clone())));
+                let waits_for_continue = req
+                    .headers()
+                    .get(http::header::EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+                let mut req = req.map(|b| {
+                    let timed = TimedBody::new(b, timeouts, verdict.clone());
+                    axum::body::Body::new(Lingering::new(timed, linger_bytes, waits_for_continue, requests.clone()))
+                });
                 req.extensions_mut().insert(conn.clone());
                 req.extensions_mut().insert(verdict);
                 let response = router.clone().oneshot(req);

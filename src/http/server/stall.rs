@@ -328,6 +328,75 @@ where
     }
 }
 
+/// How long the rest of a refused upload is read and thrown away.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// A request body that, dropped before its end (a handler refused the
+/// request early), is read on and thrown away — at most `max_bytes` more,
+/// for at most [`LINGER`] — so that the client, which may send everything
+/// before it reads (or, on HTTP/2, would see its stream reset), gets the
+/// answer. Not when the body is known to be longer than that, nor when an
+/// HTTP/1.1 client waits for `100 Continue` and was never told to send.
+pub struct Lingering<B: Body<Data = Bytes> + Unpin + Send + 'static> {
+    inner: Option<B>,
+    max_bytes: u64,
+    started: bool,
+    activity: Arc<Activity>,
+}
+
+impl<B: Body<Data = Bytes> + Unpin + Send + 'static> Lingering<B> {
+    pub fn new(inner: B, max_bytes: u64, waits_for_continue: bool, activity: Arc<Activity>) -> Self {
+        Lingering { inner: Some(inner), max_bytes, started: !waits_for_continue, activity }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin + Send + 'static> Body for Lingering<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        self.started = true;
+        match self.inner.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.as_ref().map(|b| b.size_hint()).unwrap_or_else(|| SizeHint::with_exact(0))
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin + Send + 'static> Drop for Lingering<B> {
+    fn drop(&mut self) {
+        let Some(mut body) = self.inner.take() else { return };
+        if !self.started || body.is_end_stream() || body.size_hint().lower() > self.max_bytes {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        // The connection is busy while it drains: not idle, not a new request.
+        let busy = self.activity.begin();
+        let max_bytes = self.max_bytes;
+        runtime.spawn(async move {
+            let mut read = 0u64;
+            let drain = async {
+                while let Some(Ok(frame)) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                    read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                    if read > max_bytes {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
+            drop(busy);
+        });
+    }
+}
+
 /// A response body that keeps its request [`InFlight`] until it is sent or dropped.
 pub struct Tracked<B> {
     inner: B,
