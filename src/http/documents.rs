@@ -4,19 +4,19 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures_util::StreamExt;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::AppState;
 use super::extract::{Body as JsonBody, Limit, OptionalBody, PageOf, Path, Query};
 use super::problem::{ApiResult, Problem};
 use crate::domain::delivery::{Action, DeliveryState};
+use crate::formats::multipart;
 use crate::service::caller::Caller;
 use crate::service::documents::intake;
 use crate::service::documents::lifecycle::{self, DeliveryView, DocumentStatus, PartBytes};
@@ -26,13 +26,10 @@ use crate::store::Part;
 
 pub fn routes(max_package_bytes: u64) -> Router<AppState> {
     // The whole request may be the package plus its small envelope parts.
-    let body_limit = usize::try_from(max_package_bytes).unwrap_or(usize::MAX).saturating_add(4 * 1024 * 1024);
+    let body_limit = body_limit(max_package_bytes);
     let declared = move |req: Request, next: Next| refuse_declared_oversize(max_package_bytes, body_limit, req, next);
     Router::new()
-        .route(
-            "/api/v1/documents",
-            post(send).layer(DefaultBodyLimit::max(body_limit)).layer(middleware::from_fn(declared)),
-        )
+        .route("/api/v1/documents", post(send).layer(middleware::from_fn(declared)))
         .route("/api/v1/documents/{id}", get(status))
         .route("/api/v1/documents/{id}/receipt", get(receipt))
         .route("/api/v1/inbox", get(inbox))
@@ -41,6 +38,11 @@ pub fn routes(max_package_bytes: u64) -> Router<AppState> {
         .route("/api/v1/deliveries/{id}/confirm", post(confirm))
         .route("/api/v1/deliveries/{id}/return", post(return_))
         .route("/api/v1/deliveries/{id}/paper-resend", post(paper_resend))
+}
+
+/// The whole request may be the package plus its small envelope parts and framing.
+fn body_limit(max_package_bytes: u64) -> usize {
+    usize::try_from(max_package_bytes).unwrap_or(usize::MAX).saturating_add(4 * 1024 * 1024)
 }
 
 /// A request that announces a body over the limit is refused before a
@@ -78,32 +80,58 @@ struct PackageForm {
 }
 
 /// Hands the multipart body of a package, part by part and chunk by
-/// chunk, to the service that checks and spools it.
+/// chunk, to the service that checks and spools it. The framing is read by
+/// [`multipart::Reader`], in linear time, within the limits on part headers
+/// and parts; the whole body within the package limit.
 pub(super) async fn receive_package(
     app: &AppState,
-    body: Result<Multipart, MultipartRejection>,
+    headers: &HeaderMap,
+    body: Body,
 ) -> ApiResult<Vec<intake::ReceivedPart>> {
     let mut rx = intake::Receiver::new(app);
+    let limits = &app.config.limits;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     // Not multipart/form-data, or no boundary: refused like any unreadable package.
-    let mut body = body.map_err(|e| rx.unreadable(false, &e.body_text()))?;
-    let unreadable = |rx: &intake::Receiver, e: MultipartError| {
-        rx.unreadable(e.status() == StatusCode::PAYLOAD_TOO_LARGE, &e.body_text())
-    };
+    let boundary = multipart::boundary(content_type).map_err(|e| rx.unreadable(false, &e.0))?;
+    let mut reader = multipart::Reader::new(
+        &boundary,
+        multipart::Limits {
+            max_header_bytes: usize::try_from(limits.max_part_header_bytes).unwrap_or(usize::MAX),
+            max_parts: limits.max_parts as usize,
+        },
+    );
+    let body_limit = body_limit(limits.max_package_bytes) as u64;
+    let (mut stream, mut received) = (body.into_data_stream(), 0u64);
+    let mut part = None;
     loop {
-        let mut field = match body.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(rx.parts()),
-            Err(e) => return Err(unreadable(&rx, e).into()),
-        };
-        let mut part = rx.part(field.name(), field.file_name(), field.content_type())?;
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => rx.write(&mut part, &chunk).await?,
-                Ok(None) => break,
-                Err(e) => return Err(unreadable(&rx, e).into()),
+        match reader.next_event().map_err(|e| rx.unreadable(false, &e.0))? {
+            Some(multipart::Event::Part(head)) => {
+                if let Some(done) = part.take() {
+                    rx.finish(done).await?;
+                }
+                part = Some(rx.part(head.name.as_deref(), head.filename.as_deref(), head.content_type.as_deref())?);
             }
+            Some(multipart::Event::Data(bytes)) => {
+                rx.write(part.as_mut().expect("data follows a part"), &bytes).await?
+            }
+            Some(multipart::Event::End) => {
+                if let Some(done) = part.take() {
+                    rx.finish(done).await?;
+                }
+                return Ok(rx.parts());
+            }
+            None => match stream.next().await {
+                Some(Ok(chunk)) => {
+                    received += chunk.len() as u64;
+                    if received > body_limit {
+                        return Err(rx.unreadable(true, "").into());
+                    }
+                    reader.feed(&chunk);
+                }
+                Some(Err(e)) => return Err(rx.unreadable(false, &e.to_string()).into()),
+                None => reader.finish_input(),
+            },
         }
-        rx.finish(part).await?;
     }
 }
 
@@ -131,9 +159,10 @@ struct DocumentPath {
 async fn send(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    multipart: Result<Multipart, MultipartRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> ApiResult<Response> {
-    let parts = receive_package(&app, multipart).await?;
+    let parts = receive_package(&app, &headers, body).await?;
     Ok(match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) => (StatusCode::CREATED, Json(a)).into_response(),
         Submitted::Replayed(a) => (StatusCode::OK, Json(a)).into_response(),

@@ -123,6 +123,16 @@ pub struct LimitsConfig {
     /// Largest package (all files together), bytes. Default 100 MiB.
     #[serde(default = "default_max_package")]
     pub max_package_bytes: u64,
+    /// Bytes all uploads in flight may hold in memory together; the rest
+    /// of their parts waits in temporary files. Default 32 MiB.
+    #[serde(default = "default_intake_memory")]
+    pub intake_memory_bytes: u64,
+    /// Largest header block of one part of a package. Default 16 KiB.
+    #[serde(default = "default_max_part_header")]
+    pub max_part_header_bytes: u64,
+    /// Most parts in one package. Default 500.
+    #[serde(default = "default_max_parts")]
+    pub max_parts: u32,
     /// Requests a minute from one client address before `429`.
     #[serde(default = "default_per_ip")]
     pub requests_per_minute_per_ip: u32,
@@ -136,6 +146,16 @@ fn default_per_ip() -> u32 {
 }
 fn default_per_certificate() -> u32 {
     30_000
+}
+
+fn default_intake_memory() -> u64 {
+    32 * 1024 * 1024
+}
+fn default_max_part_header() -> u64 {
+    16 * 1024
+}
+fn default_max_parts() -> u32 {
+    500
 }
 
 fn default_max_file() -> u64 {
@@ -376,6 +396,13 @@ impl Config {
         }
         if c.limits.max_file_bytes == 0 || c.limits.max_package_bytes < c.limits.max_file_bytes {
             anyhow::bail!("limits: max_package_bytes must be at least max_file_bytes, both above 0");
+        }
+        if c.limits.intake_memory_bytes < 8 * 1024 * 1024 {
+            // A document (5 MiB) and its envelope (1 MiB) must fit to be parsed.
+            anyhow::bail!("limits.intake_memory_bytes must be at least 8 MiB");
+        }
+        if !(1024..=1024 * 1024).contains(&c.limits.max_part_header_bytes) || c.limits.max_parts < 3 {
+            anyhow::bail!("limits: max_part_header_bytes must be 1 KiB to 1 MiB, max_parts at least 3");
         }
         if c.log.retention_days < MIN_RETENTION_DAYS {
             anyhow::bail!(

@@ -15,7 +15,7 @@ use crate::runtime::clock::SharedClock;
 use crate::runtime::config::Config;
 use crate::runtime::tls::TlsState;
 use crate::service::error::ServiceError;
-use crate::store::blobs::Blobs;
+use crate::store::blobs::{Blobs, MemoryBudget};
 use crate::store::{Store, StoreError};
 
 pub struct App {
@@ -25,6 +25,8 @@ pub struct App {
     pub tls: TlsState,
     pub trusted_proxies: Vec<IpRange>,
     pub blobs: Blobs,
+    /// The memory all uploads in flight share (`limits.intake_memory_bytes`).
+    pub intake_memory: MemoryBudget,
     pub receipts: ReceiptSigner,
     /// Participant codes with new deliveries, for long-polling inboxes on
     /// this node (other nodes' deliveries are found by re-querying).
@@ -54,6 +56,7 @@ impl App {
         let console_key = hasher.finish();
         let (inbox_events, _) = tokio::sync::broadcast::channel(1024);
         let guard = crate::service::guard::Guard::new(&config.limits);
+        let intake_memory = MemoryBudget::new(usize::try_from(config.limits.intake_memory_bytes).unwrap_or(usize::MAX));
         Ok(App {
             config,
             store,
@@ -61,6 +64,7 @@ impl App {
             tls,
             trusted_proxies,
             blobs,
+            intake_memory,
             receipts,
             inbox_events,
             guard,

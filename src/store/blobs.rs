@@ -2,8 +2,9 @@
 //! once, by its SHA-256, however many recipients it has (DESIGN §11).
 //!
 //! A part is received into memory and spills to a temporary file once it
-//! outgrows its memory allowance, so a 100 MiB package needs no more memory
-//! than a few chunks. When a package is accepted, each part is kept either
+//! outgrows its memory allowance, or once the [`MemoryBudget`] shared by
+//! every upload in flight is spent, so a 100 MiB package (or many at once)
+//! needs no more memory than the budget and a few chunks. When a package is accepted, each part is kept either
 //! *inline* (small parts: stored in the database row of the blob, durable
 //! with the same commit that accepts the document) or as a *file*
 //! (fsync file → rename into `blobs/ab/<sha256>` → fsync directory, before
@@ -13,13 +14,55 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::document::Sha256;
 use crate::formats::attachment::{SNIFF_BYTES, TextCheck};
 
 /// Parts up to this size are stored inline in the database.
 pub const INLINE_MAX: u64 = 64 * 1024;
+
+/// The bytes all uploads in flight may hold in memory together; what does
+/// not fit waits on disk.
+#[derive(Debug, Clone)]
+pub struct MemoryBudget {
+    bytes: Arc<Semaphore>,
+    total: usize,
+}
+
+impl MemoryBudget {
+    pub fn new(total: usize) -> MemoryBudget {
+        let total = total.clamp(1, Semaphore::MAX_PERMITS);
+        MemoryBudget { bytes: Arc::new(Semaphore::new(total)), total }
+    }
+
+    /// `n` bytes now, if they are free.
+    fn try_take(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        self.bytes.clone().try_acquire_many_owned(u32::try_from(n).ok()?).ok()
+    }
+
+    /// `n` bytes (at most the whole budget), waiting until they are free.
+    async fn take(&self, n: usize) -> OwnedSemaphorePermit {
+        let n = u32::try_from(n.min(self.total)).unwrap_or(u32::MAX);
+        self.bytes.clone().acquire_many_owned(n).await.expect("the budget's semaphore is never closed")
+    }
+
+    /// Bytes held at the moment.
+    pub fn in_use(&self) -> usize {
+        self.total - self.bytes.available_permits()
+    }
+}
+
+/// Adds `more` to what `held` holds.
+fn hold(held: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
+    match held {
+        Some(h) => h.merge(more),
+        None => *held = Some(more),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Blobs {
@@ -52,9 +95,12 @@ impl Blobs {
         self.dir.join(&sha[..2]).join(sha)
     }
 
-    /// A new part to receive; it stays in memory up to `memory_cap` bytes.
-    pub fn spool(&self, memory_cap: usize) -> Spool {
+    /// A new part to receive; it stays in memory up to `memory_cap` bytes
+    /// while `budget` has room for them.
+    pub fn spool(&self, memory_cap: usize, budget: &MemoryBudget) -> Spool {
         Spool {
+            budget: budget.clone(),
+            held: None,
             tmp_dir: self.tmp.clone(),
             file: None,
             guard: TempGuard(None),
@@ -130,6 +176,9 @@ impl Drop for TempGuard {
 
 /// A part being received.
 pub struct Spool {
+    budget: MemoryBudget,
+    /// The budget's bytes `memory` holds (its capacity).
+    held: Option<OwnedSemaphorePermit>,
     tmp_dir: PathBuf,
     file: Option<tokio::fs::File>,
     guard: TempGuard,
@@ -150,7 +199,7 @@ impl Spool {
             self.head.extend_from_slice(&chunk[..n]);
         }
         self.text.feed(chunk);
-        if self.file.is_none() && self.memory.len() + chunk.len() <= self.memory_cap {
+        if self.file.is_none() && self.keep_in_memory(chunk.len()) {
             self.memory.extend_from_slice(chunk);
             return Ok(());
         }
@@ -159,9 +208,29 @@ impl Spool {
             let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
             self.guard = TempGuard(Some(path));
             file.write_all(&std::mem::take(&mut self.memory)).await?;
+            self.held = None;
             self.file = Some(file);
         }
         self.file.as_mut().expect("spilled").write_all(chunk).await
+    }
+
+    /// Whether `more` bytes fit in memory: within the part's allowance, and
+    /// the budget has room for the buffer's growth (doubling, so that
+    /// growing costs linear time).
+    fn keep_in_memory(&mut self, more: usize) -> bool {
+        let needed = self.memory.len() + more;
+        if needed > self.memory_cap {
+            return false;
+        }
+        let capacity = self.memory.capacity();
+        if needed <= capacity {
+            return true;
+        }
+        let grown = needed.max(capacity * 2).min(self.memory_cap);
+        let Some(permit) = self.budget.try_take(grown - capacity) else { return false };
+        hold(&mut self.held, permit);
+        self.memory.reserve_exact(grown - self.memory.len());
+        true
     }
 
     pub fn size(&self) -> u64 {
@@ -177,6 +246,7 @@ impl Spool {
             None => Some(self.memory),
         };
         Ok(Spooled {
+            held: self.held,
             sha256: Sha256::from_digest(self.hasher.finish()),
             size: self.size,
             head: self.head,
@@ -196,9 +266,26 @@ pub struct Spooled {
     pub head: Vec<u8>,
     /// The whole part was UTF-8 text without NUL.
     pub is_text: bool,
-    /// The bytes, when the part fit in its memory allowance.
+    /// The bytes, when the part fit in its memory allowance (or was loaded).
     pub bytes: Option<Vec<u8>>,
     guard: TempGuard,
+    /// The budget's bytes `bytes` holds.
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Spooled {
+    /// The part's bytes in memory, read back from its temporary file if it
+    /// was spilled: for the parts the hub parses (bounded by their limits).
+    /// Waits for room in `budget` first, so parsing too stays within it.
+    pub async fn load(&mut self, budget: &MemoryBudget) -> io::Result<&[u8]> {
+        if self.bytes.is_none() {
+            let permit = budget.take(usize::try_from(self.size).unwrap_or(usize::MAX)).await;
+            let path = self.guard.0.as_ref().ok_or_else(|| io::Error::other("a spilled part without its file"))?;
+            self.bytes = Some(tokio::fs::read(path).await?);
+            hold(&mut self.held, permit);
+        }
+        Ok(self.bytes.as_deref().expect("loaded"))
+    }
 }
 
 #[cfg(test)]
@@ -206,11 +293,39 @@ mod tests {
     use super::*;
 
     async fn receive(blobs: &Blobs, cap: usize, data: &[u8]) -> Spooled {
-        let mut s = blobs.spool(cap);
+        let mut s = blobs.spool(cap, &MemoryBudget::new(64 << 20));
         for c in data.chunks(7) {
             s.write(c).await.unwrap();
         }
         s.finish().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn uploads_share_one_memory_budget_and_spill_beyond_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let budget = MemoryBudget::new(100);
+        let first = {
+            let mut s = blobs.spool(80, &budget);
+            s.write(&[1; 80]).await.unwrap();
+            s.finish().await.unwrap()
+        };
+        assert!(first.bytes.is_some());
+        assert_eq!(budget.in_use(), 80);
+        // The second upload finds only 20 bytes free: it goes to disk.
+        let mut second = {
+            let mut s = blobs.spool(80, &budget);
+            s.write(&[2; 50]).await.unwrap();
+            s.finish().await.unwrap()
+        };
+        assert!(second.bytes.is_none(), "spilled");
+        assert_eq!(budget.in_use(), 80);
+        // Read back to be parsed once the first is done with its share.
+        drop(first);
+        assert_eq!(second.load(&budget).await.unwrap(), &[2; 50]);
+        assert_eq!(budget.in_use(), 50);
+        drop(second);
+        assert_eq!(budget.in_use(), 0);
     }
 
     #[tokio::test]

@@ -333,6 +333,9 @@ expiry_warning_days = 30
 [limits]
 max_file_bytes = 20971520           # 20 MiB a file
 max_package_bytes = 104857600       # 100 MiB a package
+intake_memory_bytes = 33554432      # 32 MiB for all uploads in flight; the rest waits on disk
+max_part_header_bytes = 16384
+max_parts = 500
 
 [connections]
 # A stalled or idle connection is closed, a too-slow upload refused (408).

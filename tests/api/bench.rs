@@ -18,6 +18,10 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
             "10",
             "--large-mib",
             "3",
+            "--large-packages",
+            "2",
+            "--large-parts",
+            "3",
             "--fanout",
             "25",
             "--json",
@@ -37,12 +41,13 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
     assert!(r["latency"]["inbox_to_confirm"].is_null());
     assert_eq!(r["lifecycle"]["inbox_to_confirm"]["count"], 10 * 3);
     assert!(r["large"]["hub_peak_above_idle_mib"].as_f64().is_some());
+    assert_eq!((r["large"]["packages"].as_u64(), r["large"]["files_each"].as_u64()), (Some(2), Some(4)));
     assert_eq!(r["fanout"]["recipients"], 25);
     assert_eq!(r["fanout"]["attachment_stored_once"], true);
     assert_eq!(r["fanout"]["blob_files_stored"], 1);
     // Every delivery of the run is in the timeliness report (24 + 20 + 10
-    // documents to 3 recipients, the large package to one, and the
+    // documents to 3 recipients, the two large packages to one, and the
     // fan-out), and the log exported.
-    assert_eq!(r["audit"]["deliveries"], (24 + 20 + 10) * 3 + 1 + 25);
+    assert_eq!(r["audit"]["deliveries"], (24 + 20 + 10) * 3 + 2 + 25);
     assert!(r["audit"]["log_entries"].as_u64().unwrap() > (24 + 20 + 10) * 4);
 }

@@ -21,6 +21,7 @@ mod documents;
 mod failures;
 mod formats;
 mod groups;
+mod intake;
 mod openapi;
 mod packages;
 mod retention;

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use http::header;
@@ -306,9 +306,10 @@ pub async fn send_form(State(app): State<AppState>, Extension(caller): Extension
 pub async fn send(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
-    let parts = crate::http::documents::receive_package(&app, multipart).await?;
+    let parts = crate::http::documents::receive_package(&app, &headers, body).await?;
     let id = match submit::submit(&app, &caller, parts).await? {
         Submitted::Accepted(a) | Submitted::Replayed(a) => a.content.document_id,
     };

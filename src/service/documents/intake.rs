@@ -1,16 +1,17 @@
 //! Receiving `POST /api/v1/documents`: the multipart body streamed part by
-//! part into spooled blobs, within the size limits, nothing kept in memory
-//! but the small parts the hub parses. The transport reads the multipart
-//! framing and hands each part's name and chunks to a [`Receiver`].
+//! part into spooled blobs, within the size limits. In memory stay only the
+//! parts the hub parses and attachments small enough to be stored inline,
+//! and only while the budget all uploads share has room. The transport
+//! reads the multipart framing and hands each part's name and chunks to a
+//! [`Receiver`].
 
 pub use crate::domain::document::PartName;
 use crate::formats::document::MAX_DOCUMENT_BYTES;
 use crate::formats::envelope::MAX_ENVELOPE_BYTES;
-use crate::formats::roster::MAX_ROSTER_BYTES;
 use crate::runtime::config::LimitsConfig;
 use crate::service::app::App;
 use crate::service::error::ServiceError;
-use crate::store::blobs::{Blobs, Spooled};
+use crate::store::blobs::{Blobs, INLINE_MAX, MemoryBudget, Spooled};
 
 /// The largest detached signature accepted (a few certificates at most).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
@@ -29,6 +30,7 @@ pub struct ReceivedPart {
 /// chunks over, the receiver checks and spools them.
 pub struct Receiver<'a> {
     blobs: &'a Blobs,
+    memory: &'a MemoryBudget,
     limits: &'a LimitsConfig,
     parts: Vec<ReceivedPart>,
     files_total: u64,
@@ -46,7 +48,13 @@ pub struct Incoming {
 
 impl<'a> Receiver<'a> {
     pub fn new(app: &'a App) -> Self {
-        Receiver { blobs: &app.blobs, limits: &app.config.limits, parts: Vec::new(), files_total: 0 }
+        Receiver {
+            blobs: &app.blobs,
+            memory: &app.intake_memory,
+            limits: &app.config.limits,
+            parts: Vec::new(),
+            files_total: 0,
+        }
     }
 
     /// Starts a part; a name a package does not have is refused.
@@ -68,21 +76,21 @@ impl<'a> Receiver<'a> {
                 )));
             }
         };
-        // (size limit, memory allowance): the parts the hub parses stay in
-        // memory; attachments spill to disk beyond the inline size.
+        // (size limit, memory allowance): the parts the hub parses may stay in
+        // memory; attachments spill to disk beyond the inline size (an SW
+        // among them is read back to be parsed).
         let (cap, keep) = match name {
             PartName::Envelope => (MAX_ENVELOPE_BYTES as u64, MAX_ENVELOPE_BYTES),
             PartName::Signature => (MAX_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES as usize),
             PartName::Document => (self.limits.max_file_bytes.min(MAX_DOCUMENT_BYTES as u64), MAX_DOCUMENT_BYTES),
-            // The SW travels as an attachment and must be parsed: allow up to its own limit.
-            PartName::Attachment => (self.limits.max_file_bytes, MAX_ROSTER_BYTES),
+            PartName::Attachment => (self.limits.max_file_bytes, INLINE_MAX as usize),
         };
         Ok(Incoming {
             name,
             filename: filename.map(str::to_owned),
             content_type: content_type.map(str::to_owned),
             cap,
-            spool: self.blobs.spool(keep),
+            spool: self.blobs.spool(keep, self.memory),
         })
     }
 

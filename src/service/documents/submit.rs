@@ -91,7 +91,8 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     };
     let (env_i, sig_i, doc_i) =
         (single(PartName::Envelope)?, single(PartName::Signature)?, single(PartName::Document)?);
-    let envelope_bytes = parts[env_i].data.bytes.clone().unwrap_or_default();
+    let memory = &app.intake_memory;
+    let envelope_bytes = parts[env_i].data.load(memory).await?.to_vec();
     let envelope = Envelope::parse(&envelope_bytes).map_err(|e| format_refusal(e, ServiceError::InvalidEnvelope))?;
     if envelope.sender != me.code {
         return Err(ServiceError::SenderMismatch(format!(
@@ -102,7 +103,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     let envelope_sha256 = parts[env_i].data.sha256.clone();
 
     // 3. The signature: valid, by a certificate registered to the sender.
-    let signature = parts[sig_i].data.bytes.clone().unwrap_or_default();
+    let signature = parts[sig_i].data.load(memory).await?.to_vec();
     let signer = cms::verify_detached(&signature, &envelope_bytes, &app.tls.trust())
         .map_err(|e| ServiceError::BadSignature(format!("{e}")))?;
     let signer_fp = fingerprint(&signer);
@@ -192,7 +193,7 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     }
 
     // 5. The document: valid 公文, and consistent with the envelope.
-    let doc_bytes = parts[doc_i].data.bytes.clone().unwrap_or_default();
+    let doc_bytes = parts[doc_i].data.load(memory).await?.to_vec();
     let doc = OfficialDocument::parse(&doc_bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?;
     check_consistency(&envelope, &doc)?;
 
@@ -206,15 +207,17 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
 
     // 7. Attachment formats, by content; the SW is a 交換表單.
     let mut sw = None;
-    for p in parts.iter().filter(|p| p.name == PartName::Attachment) {
+    for p in parts.iter_mut().filter(|p| p.name == PartName::Attachment) {
         let name = FileName::parse(p.filename.as_deref().unwrap_or("")).expect("checked above");
         let listed = envelope.file(name.as_str()).expect("checked above");
         if listed.role == FileRole::Roster {
-            let bytes = p
-                .data
-                .bytes
-                .as_deref()
-                .ok_or_else(|| ServiceError::InvalidDocument(format!("the SW {name} is too large")))?;
+            if p.data.size > roster::MAX_ROSTER_BYTES as u64 {
+                return Err(ServiceError::InvalidDocument(format!(
+                    "the SW {name} is larger than {} bytes",
+                    roster::MAX_ROSTER_BYTES
+                )));
+            }
+            let bytes = p.data.load(memory).await?;
             sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?);
             continue;
         }

@@ -9,7 +9,8 @@
 //! - `lifecycle`: submissions at a (lower) fixed rate while every recipient
 //!   long-polls, downloads and confirms: submit and inbox-to-confirm
 //!   percentiles.
-//! - `large`: one 100 MiB package; the hub's peak RSS above idle.
+//! - `large`: four 100 MiB packages of 24 attachments each, sent at once;
+//!   the hub's peak RSS above idle (the intake memory budget at work).
 //! - `fanout`: one document to 10,000 recipients; time to accept, and the
 //!   attachment stored once.
 //! - `audit`: after the others, 研考會's timeliness report over everything
@@ -94,9 +95,15 @@ pub struct BenchArgs {
     /// also fetched and confirmed by every recipient).
     #[arg(long, default_value_t = 150.0)]
     pub lifecycle_rate: f64,
-    /// Size of the large package, MiB.
+    /// Size of each large package, MiB.
     #[arg(long, default_value_t = 100)]
     pub large_mib: usize,
+    /// Large packages sent at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub large_packages: usize,
+    /// Attachments in each large package.
+    #[arg(long, default_value_t = 24)]
+    pub large_parts: usize,
     /// Recipients of the fan-out document.
     #[arg(long, default_value_t = 10_000)]
     pub fanout: usize,
@@ -192,7 +199,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 report.lifecycle = Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm)).await);
             }
             Scenario::Large => {
-                eprintln!("large: a {} MiB package…", args.large_mib);
+                eprintln!("large: {} packages of {} MiB at once…", args.large_packages, args.large_mib);
                 report.large = Some(large(&hub, &signers[0], &clients[0], &args, run).await?);
             }
             Scenario::Fanout => {

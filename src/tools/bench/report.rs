@@ -85,6 +85,10 @@ pub struct RateRun {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Large {
+    /// Packages sent at the same time.
+    pub packages: usize,
+    /// Files in each (the DI and its attachments).
+    pub files_each: usize,
     pub package_mib: f64,
     pub seconds: f64,
     pub hub_idle_rss_mib: Option<f64>,
@@ -167,8 +171,11 @@ pub fn print(r: &Report) {
         let mib =
             |v: Option<f64>| v.map(|v| format!("{v:.1} MiB")).unwrap_or_else(|| "unknown (give --hub-pid)".into());
         println!(
-            "large: {:.1} MiB package accepted in {:.2} s; hub RSS idle {}, peak {}, peak above idle {}",
+            "large: {} packages of {:.1} MiB ({} files each) sent at once, all accepted in {:.2} s; \
+             hub RSS idle {}, peak {}, peak above idle {} (measured)",
+            g.packages,
             g.package_mib,
+            g.files_each,
             g.seconds,
             mib(g.hub_idle_rss_mib),
             mib(g.hub_peak_rss_mib),

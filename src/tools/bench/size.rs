@@ -1,4 +1,4 @@
-//! Size scenarios: one `large` package (peak memory) and one document to
+//! Size scenarios: `large` packages sent at once (peak memory) and one document to
 //! `fanout` recipients (time to accept, attachment stored once).
 
 use std::path::Path;
@@ -22,20 +22,28 @@ pub(super) async fn large(
     run: u64,
 ) -> anyhow::Result<Large> {
     let total = args.large_mib * 1024 * 1024 - 64 * 1024;
-    let out = make_package(signer, &format!("30{run:04}0001"), total, 5, vec![demo::SECRETARIAT.into()])?;
+    let parts = args.large_parts.max(1);
+    let packages: Vec<_> = (0..args.large_packages.max(1))
+        .map(|i| make_package(signer, &format!("30{run:04}{i:04}"), total, parts, vec![demo::SECRETARIAT.into()]))
+        .collect::<anyhow::Result<_>>()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = hub.pid.and_then(|p| {
         reset_peak(p);
         rss_kb(p).map(|r| r.0)
     });
     let t = Instant::now();
-    let (status, v) = client.send(&out, None).await?;
-    anyhow::ensure!(status == 201, "the large package was not accepted: {v}");
+    let sent = futures_util::future::join_all(packages.iter().map(|out| client.send(out, None))).await;
+    for r in sent {
+        let (status, v) = r?;
+        anyhow::ensure!(status == 201, "a large package was not accepted: {v}");
+    }
     let seconds = t.elapsed().as_secs_f64();
     let peak = hub.pid.and_then(|p| rss_kb(p).map(|r| r.1));
     let mib = |kb: u64| kb as f64 / 1024.0;
     Ok(Large {
-        package_mib: out.total_bytes() as f64 / 1024.0 / 1024.0,
+        packages: packages.len(),
+        files_each: parts + 1,
+        package_mib: packages[0].total_bytes() as f64 / 1024.0 / 1024.0,
         seconds,
         hub_idle_rss_mib: idle.map(mib),
         hub_peak_rss_mib: peak.map(mib),
