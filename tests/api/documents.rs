@@ -7,7 +7,7 @@ use gwx::client::package::{SendOptions, Source};
 use gwx::domain::ParticipantCode;
 use gwx::domain::document::Sha256;
 use gwx::formats::envelope::FileRole;
-use gwx::tools::demo::{CIVIL_AFFAIRS, IT_BUREAU, RDEC, SECRETARIAT};
+use gwx::tools::demo::{CIVIL_AFFAIRS, IT_BUREAU, RDEC, SECRETARIAT, SOCIAL_WELFARE};
 use serde_json::json;
 
 use crate::helpers::{Backend, TestHub, detail};
@@ -436,13 +436,32 @@ async fn the_same_envelope_again_returns_the_first_receipt(backend: Backend) {
     hub.stop().await;
 }
 
+async fn a_resubmission_with_an_altered_file_is_refused_like_a_first_submission(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let out = letter(&hub);
+    post(&hub, IT_BUREAU, parts(&out)).await.created();
+    // The same envelope and signature, one attachment altered (same size).
+    let mut altered = parts(&out);
+    let (_, name, bytes) = altered.iter_mut().find(|(_, n, _)| n.ends_with("_ATTCH1.pdf")).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    let name = name.clone();
+    let v = refused(&hub, IT_BUREAU, altered, 422, "file-mismatch").await;
+    assert!(detail(&v).contains(&name), "{v}");
+    assert_eq!(hub.inbox(SECRETARIAT).await.len(), 1, "the first document stands alone");
+    hub.stop().await;
+}
+
 async fn a_reused_number_with_another_envelope_is_refused(backend: Backend) {
     let hub = TestHub::start(backend).await;
     let out = letter(&hub);
     let first = post(&hub, IT_BUREAU, parts(&out)).await.created();
-    // The same number with another envelope (other recipients).
+    // The same number with another envelope (one more recipient), valid in every other way.
     let mut other = out.clone();
-    other.envelope.recipients.truncate(1);
+    let mut more = other.envelope.recipients[0].clone();
+    more.target = gwx::formats::envelope::RecipientTarget::Participant(
+        gwx::domain::document::RecipientCode::parse(SOCIAL_WELFARE).unwrap(),
+    );
+    other.envelope.recipients.push(more);
     resign(&hub, &mut other, IT_BUREAU);
     let v = refused(&hub, IT_BUREAU, parts(&other), 409, "duplicate-document-number").await;
     assert!(detail(&v).contains(first["document_id"].as_str().unwrap()));
@@ -540,6 +559,7 @@ crate::both_databases!(
     a_file_over_the_file_limit_is_refused_with_the_limit,
     files_together_over_the_package_limit_are_refused_with_the_limit,
     the_same_envelope_again_returns_the_first_receipt,
+    a_resubmission_with_an_altered_file_is_refused_like_a_first_submission,
     a_reused_number_with_another_envelope_is_refused,
     many_recipients_share_one_stored_attachment,
     a_sending_clerk_cannot_receive,

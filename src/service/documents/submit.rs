@@ -135,17 +135,6 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
         }
     }
 
-    // Idempotent resubmission: the same number and envelope give the first result.
-    if let Some(prev) = app.store.document_by_number(me.code.as_str(), &envelope.document_number).await? {
-        if prev.envelope_sha256 == envelope_sha256 {
-            return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
-        }
-        return Err(ServiceError::DuplicateNumber(format!(
-            "{} already sent document {} (id {}) with a different envelope",
-            me.code, envelope.document_number, prev.id
-        )));
-    }
-
     // 4. Every file present, as listed: names, sizes, hashes.
     let mut seen: HashSet<String> = HashSet::new();
     for p in parts.iter().filter(|p| p.name == PartName::Attachment) {
@@ -238,6 +227,19 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
                 extra.join(", ")
             )));
         }
+    }
+
+    // Idempotent resubmission: the same number and envelope give the first
+    // result, but only for a package that passed every check above (the
+    // envelope's hashes then vouch for every file being what was stored).
+    if let Some(prev) = app.store.document_by_number(me.code.as_str(), &envelope.document_number).await? {
+        if prev.envelope_sha256 == envelope_sha256 {
+            return Ok(Submitted::Replayed(Accepted::from_receipt(&prev.receipt)?));
+        }
+        return Err(ServiceError::DuplicateNumber(format!(
+            "{} already sent document {} (id {}) with a different envelope",
+            me.code, envelope.document_number, prev.id
+        )));
     }
 
     // 9. Store: blobs durable first, then one transaction, then the receipt.
