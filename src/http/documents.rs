@@ -261,22 +261,28 @@ async fn delivery(
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}/package", tag = "deliveries", params(DeliveryPath),
     responses((status = 200, content_type = "multipart/mixed", body = String,
-        description = "The stored parts, byte for byte, as submitted"), (status = 404, description = "problem: not-found")))]
+        description = "The stored parts, byte for byte, as submitted"), (status = 404, description = "problem: not-found"),
+        (status = 500, description = "problem: damaged-file")))]
 async fn package(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(multipart_mixed(lifecycle::package(&app, &caller, &id).await?))
+    let package = lifecycle::package(&app, &caller, &id).await?;
+    Ok(multipart_mixed(app, caller, package))
 }
 
 /// Streams the parts as multipart/mixed; each part carries its part name,
-/// file name, type, length and SHA-256.
-fn multipart_mixed(parts: Vec<(Part, PartBytes)>) -> Response {
+/// file name, type, length and SHA-256. A file's bytes are hashed as they
+/// go: a mismatch ends the response in an error (the client never gets a
+/// whole package) and is reported. The fetch is recorded once every part
+/// was produced, before the closing boundary: a client that has the whole
+/// package may confirm it.
+fn multipart_mixed(app: AppState, caller: Caller, package: lifecycle::Package) -> Response {
     let boundary = format!("gwx-{}", uuid::Uuid::now_v7().simple());
     let mut length: u64 = 0;
     let mut pieces = Vec::new();
-    for (p, body) in parts {
+    for (p, body) in package.parts {
         let name = p.name.replace(['"', '\\', '\r', '\n'], "_");
         let head = format!(
             "--{boundary}\r\nContent-Disposition: attachment; name=\"{}\"; filename=\"{name}\"\r\nContent-Type: {}\r\n\
@@ -284,21 +290,48 @@ fn multipart_mixed(parts: Vec<(Part, PartBytes)>) -> Response {
             p.part, p.media_type, p.size, p.sha256
         );
         length += head.len() as u64 + p.size as u64 + 2;
-        pieces.push((head, body));
+        pieces.push((p, head, body));
     }
     let tail = format!("--{boundary}--\r\n");
     length += tail.len() as u64;
-    let stream = futures_util::stream::iter(pieces)
-        .flat_map(|(head, body)| {
-            let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(head)) });
-            let body = match body {
-                PartBytes::Inline(b) => futures_util::stream::once(async move { Ok(bytes::Bytes::from(b)) }).boxed(),
-                PartBytes::File(f) => tokio_util::io::ReaderStream::with_capacity(f, 64 * 1024).boxed(),
+    // One chunk in flight: a send completes once the previous chunk was taken.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(1);
+    let delivery = package.delivery;
+    tokio::spawn(async move {
+        for (p, head, body) in pieces {
+            if tx.send(Ok(head.into())).await.is_err() {
+                return; // the client went away
+            }
+            let sent = match body {
+                PartBytes::Inline(b) => tx.send(Ok(b.into())).await.is_ok(),
+                PartBytes::File(f) => match send_checked(&tx, f, &p).await {
+                    Ok(sent) => sent,
+                    Err(what) => {
+                        lifecycle::damaged(&app, &delivery.document_id, &p, &what).await;
+                        let _ = tx.send(Err(std::io::Error::other(what))).await;
+                        return;
+                    }
+                },
             };
-            let crlf = futures_util::stream::once(async { Ok(bytes::Bytes::from_static(b"\r\n")) });
-            head.chain(body).chain(crlf)
-        })
-        .chain(futures_util::stream::once(async move { Ok(bytes::Bytes::from(tail)) }));
+            if !sent || tx.send(Ok(bytes::Bytes::from_static(b"\r\n"))).await.is_err() {
+                return;
+            }
+        }
+        // Every byte of every part is out: the fetch counts, then the end.
+        if tx.reserve().await.is_err() {
+            return;
+        }
+        match lifecycle::fetched(&app, &caller, &delivery).await {
+            Ok(()) => {
+                let _ = tx.send(Ok(tail.into())).await;
+            }
+            Err(e) => {
+                tracing::error!(%e, delivery = %delivery.id, "cannot record a fetch");
+                let _ = tx.send(Err(std::io::Error::other("the fetch could not be recorded"))).await;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(
@@ -307,6 +340,44 @@ fn multipart_mixed(parts: Vec<(Part, PartBytes)>) -> Response {
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     resp
+}
+
+/// Sends a part's file in chunks, hashing it: `Ok(false)` when the client
+/// went away, `Err` with what was wrong when the bytes are not the part's.
+async fn send_checked(
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    mut file: tokio::fs::File,
+    p: &Part,
+) -> Result<bool, String> {
+    use tokio::io::AsyncReadExt;
+    let mut hasher = openssl::sha::Sha256::new();
+    let mut sent = 0u64;
+    let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
+    loop {
+        buf.reserve(64 * 1024);
+        match file.read_buf(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                sent += n as u64;
+                if sent > p.size as u64 {
+                    return Err(format!("its file grew beyond {} bytes", p.size));
+                }
+                hasher.update(&buf[..n]);
+                if tx.send(Ok(buf.split().freeze())).await.is_err() {
+                    return Ok(false);
+                }
+            }
+            Err(e) => return Err(format!("its file cannot be read: {e}")),
+        }
+    }
+    if sent != p.size as u64 {
+        return Err(format!("its file ended after {sent} of {} bytes", p.size));
+    }
+    let got = hex::encode(hasher.finish());
+    if got != p.sha256.as_str() {
+        return Err(format!("its file's bytes hash to {got}"));
+    }
+    Ok(true)
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/confirm", tag = "deliveries", params(DeliveryPath),

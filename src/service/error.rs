@@ -97,6 +97,9 @@ pub enum ServiceError {
     /// The database does not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// Stored bytes no longer match their SHA-256: not served.
+    #[error("{0}")]
+    Damaged(String),
     #[error("{0}")]
     Internal(String),
 }

@@ -23,6 +23,7 @@ pub async fn prepare(app: &App) -> anyhow::Result<()> {
         tracing::info!(?added, "shipped working-day calendars loaded");
     }
     app.reload_calendar().await.context("load the calendar")?;
+    crate::service::check::at_start_up(&app.config, &app.store, app.now()).await.context("the start-up check")?;
     Ok(())
 }
 

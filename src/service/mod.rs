@@ -10,6 +10,7 @@ pub mod app;
 pub mod applications;
 pub mod audit;
 pub mod caller;
+pub mod check;
 pub mod credentials;
 pub mod deadlines;
 pub mod documents;

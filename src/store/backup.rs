@@ -81,16 +81,29 @@ pub async fn pg_is_empty(url: &str) -> Result<bool> {
     Ok(tables == 0)
 }
 
+/// A blob as the database knows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BlobRow {
+    pub sha256: String,
+    pub size: i64,
+    /// The bytes, for a blob kept inline.
+    pub data: Option<Vec<u8>>,
+    pub damaged: bool,
+}
+
 impl Store {
-    /// Up to `limit` blobs after the SHA-256 `after`, in order: their hash
-    /// and, for those kept inline, their bytes.
-    pub async fn blobs_after(&self, after: &str, limit: i64) -> Result<Vec<(String, Option<Vec<u8>>)>> {
+    /// Up to `limit` blobs after the SHA-256 `after`, in order: their hash,
+    /// size, bytes (for those kept inline) and whether they are marked damaged.
+    pub async fn blobs_after(&self, after: &str, limit: i64) -> Result<Vec<BlobRow>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as("SELECT sha256, data FROM blobs WHERE sha256 > $1 ORDER BY sha256 LIMIT $2")
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+            sqlx::query_as(
+                "SELECT sha256, size, data, damaged_at IS NOT NULL AS damaged FROM blobs \
+                 WHERE sha256 > $1 ORDER BY sha256 LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
         }))
     }
 

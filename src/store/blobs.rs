@@ -91,6 +91,12 @@ impl Blobs {
         Ok(Blobs { dir, tmp })
     }
 
+    /// The blobs of `data_dir` as they are, for tools that run beside a
+    /// serving hub (its temporary files are left alone).
+    pub fn at(data_dir: &Path) -> Blobs {
+        Blobs { dir: data_dir.join("blobs"), tmp: data_dir.join("tmp") }
+    }
+
     pub fn path(&self, sha: &str) -> PathBuf {
         self.dir.join(&sha[..2]).join(sha)
     }

@@ -24,6 +24,9 @@ pub struct Part {
     /// The bytes, for a part kept inline in the database.
     #[serde(skip)]
     pub inline: Option<Vec<u8>>,
+    /// Its blob was found not to match its SHA-256.
+    #[serde(skip)]
+    pub damaged: bool,
 }
 
 impl Part {
@@ -43,6 +46,7 @@ struct PartRow {
     size: i64,
     sha256: String,
     inline: Option<Vec<u8>>,
+    damaged: bool,
 }
 
 impl TryFrom<PartRow> for Part {
@@ -56,6 +60,7 @@ impl TryFrom<PartRow> for Part {
             size: r.size,
             sha256: Sha256::parse(&r.sha256)?,
             inline: r.inline,
+            damaged: r.damaged,
         })
     }
 }
@@ -139,7 +144,8 @@ impl Store {
     pub async fn document_parts(&self, id: &str) -> Result<Vec<Part>> {
         let rows: Vec<PartRow> = with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data AS inline FROM document_parts p \
+                "SELECT p.part, p.role, p.name, p.media_type, p.size, p.sha256, b.data AS inline, \
+                 b.damaged_at IS NOT NULL AS damaged FROM document_parts p \
                  JOIN blobs b ON b.sha256 = p.sha256 WHERE p.document_id = $1 ORDER BY p.seq",
             )
             .bind(id)
@@ -153,6 +159,40 @@ impl Store {
     pub async fn document_count(&self) -> Result<i64> {
         let (n,): (i64,) =
             with_pool!(self, |pool| sqlx::query_as("SELECT COUNT(*) FROM documents").fetch_one(pool).await?);
+        Ok(n)
+    }
+
+    /// Marks a blob damaged (its bytes do not match its hash); `false` when
+    /// it already was.
+    pub async fn mark_blob_damaged(&self, sha256: &Sha256, at: DateTime<Utc>) -> Result<bool> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query("UPDATE blobs SET damaged_at = $2 WHERE sha256 = $1 AND damaged_at IS NULL")
+                .bind(sha256.as_str())
+                .bind(super::stored_time(at))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// A damaged blob is whole again (its file restored).
+    pub async fn clear_blob_damage(&self, sha256: &Sha256) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE blobs SET damaged_at = NULL WHERE sha256 = $1")
+                .bind(sha256.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// How many blobs are marked damaged.
+    pub async fn damaged_blob_count(&self) -> Result<i64> {
+        let (n,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM blobs WHERE damaged_at IS NOT NULL").fetch_one(pool).await?
+        });
         Ok(n)
     }
 

@@ -203,9 +203,32 @@ impl Store {
     /// Walks the whole chain in batches and checks every link, and that the
     /// head row agrees with the last entry.
     pub async fn verify_log(&self) -> Result<std::result::Result<LogReport, ChainBreak>> {
+        self.verify_log_from(None).await
+    }
+
+    /// Checks the last `entries` links of the chain (taking the entry before
+    /// them as known) and the head row: the cheap check of a start-up.
+    pub async fn verify_log_tail(&self, entries: i64) -> Result<std::result::Result<LogReport, ChainBreak>> {
+        self.verify_log_from(Some(entries)).await
+    }
+
+    async fn verify_log_from(&self, tail: Option<i64>) -> Result<std::result::Result<LogReport, ChainBreak>> {
         let checkpoint = self.log_checkpoint().await?;
-        let mut verifier = ChainVerifier::new(checkpoint.as_ref().map(|c| (c.seq, c.hash.clone())));
-        let mut after = 0;
+        let mut start = checkpoint.as_ref().map(|c| (c.seq, c.hash.clone()));
+        if let Some(n) = tail {
+            let (head,): (i64,) = with_pool!(self, |pool| {
+                sqlx::query_as("SELECT seq FROM log_head WHERE id = 1").fetch_one(pool).await?
+            });
+            let from = head - n;
+            if from > start.as_ref().map_or(0, |s| s.0) {
+                let filter = LogFilter { after_seq: Some(from - 1), limit: 1, ..Default::default() };
+                if let Some(e) = self.log_entries(&filter).await?.into_iter().next().filter(|e| e.seq == from) {
+                    start = Some((e.seq, e.hash));
+                }
+            }
+        }
+        let mut after = start.as_ref().map_or(0, |s| s.0);
+        let mut verifier = ChainVerifier::new(start);
         loop {
             let batch =
                 self.log_entries(&LogFilter { after_seq: Some(after), limit: 1000, ..Default::default() }).await?;

@@ -209,9 +209,9 @@ pub async fn verify(store: &Store, data_dir: &Path) -> anyhow::Result<(u64, u64)
     let mut after = String::new();
     loop {
         let batch = store.blobs_after(&after, 200).await?;
-        let Some((last, _)) = batch.last() else { break };
-        after = last.clone();
-        for (sha, data) in batch {
+        let Some(last) = batch.last() else { break };
+        after = last.sha256.clone();
+        for crate::store::backup::BlobRow { sha256: sha, data, .. } in batch {
             let got = match data {
                 Some(bytes) => hex::encode(openssl::sha::sha256(&bytes)),
                 None => {

@@ -142,9 +142,12 @@ async fn a_console_form_with_its_token_from_the_console_works() {
         .form(&[("reason", "不明來文")]);
     // reqwest follows the redirect to the delivery page.
     let r = rb.send().await.unwrap();
-    assert_eq!(r.status(), 200, "followed the redirect to the delivery page");
-    assert!(r.url().as_str().ends_with("?msg=returned"));
-    assert!(r.text().await.unwrap().contains("已退文"));
+    let status = r.status();
+    let url = r.url().clone();
+    let text = r.text().await.unwrap();
+    assert_eq!(status, 200, "followed the redirect to the delivery page: {text}");
+    assert!(url.as_str().ends_with("?msg=returned"));
+    assert!(text.contains("已退文"));
     hub.stop().await;
 }
 

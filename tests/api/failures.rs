@@ -1,8 +1,10 @@
 //! When the hub itself fails, the client still gets a problem and the
-//! exchange log an entry: nothing fails silently.
+//! exchange log an entry: nothing fails silently. Damaged stored bytes are
+//! never served, a download that fails is not a fetch, and `gwx check`
+//! finds what needs repair.
 
 use axum::routing::get;
-use gwx::tools::demo::SECRETARIAT;
+use gwx::tools::demo::{EDUCATION, SECRETARIAT};
 
 use crate::helpers::{Backend, TestHub};
 
@@ -23,3 +25,106 @@ async fn a_panicking_handler_is_a_500_problem_and_a_log_entry(backend: Backend) 
 }
 
 crate::both_databases!(a_panicking_handler_is_a_500_problem_and_a_log_entry);
+
+/// SECRETARIAT sends EDUCATION a document with a 200 kB attachment (kept
+/// as a blob file); the delivery id and the attachment's blob file.
+async fn with_a_blob_file(hub: &TestHub) -> (String, std::path::PathBuf) {
+    let opts = gwx::client::package::SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
+    let sent = hub.send_doc(&hub.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150000901", &opts, Some(200_000)).await;
+    let document = sent.created()["document_id"].as_str().unwrap().to_owned();
+    let parts = hub.store().document_parts(&document).await.unwrap();
+    let attachment = parts.iter().find(|p| p.inline.is_none()).expect("a part kept as a file");
+    let delivery = hub.inbox(EDUCATION).await[0]["id"].as_str().unwrap().to_owned();
+    (delivery, hub.hub.app.blobs.path(attachment.sha256.as_str()))
+}
+
+async fn state_of(hub: &TestHub, delivery: &str) -> String {
+    hub.as_(EDUCATION).get(&format!("/api/v1/deliveries/{delivery}")).await.ok()["state"].as_str().unwrap().to_owned()
+}
+
+async fn a_package_that_cannot_be_produced_is_not_counted_as_fetched(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let (delivery, blob) = with_a_blob_file(&hub).await;
+    std::fs::remove_file(&blob).unwrap();
+    let c = hub.as_(EDUCATION);
+    let v = c.get(&format!("/api/v1/deliveries/{delivery}/package")).await.refused(500, "damaged-file");
+    assert!(v["detail"].as_str().unwrap().contains("is damaged on the hub"), "{v}");
+    hub.logged("error", "is damaged: its file is missing").await;
+    assert_eq!(state_of(&hub, &delivery).await, "delivered", "a failed download is not a fetch");
+    c.post(&format!("/api/v1/deliveries/{delivery}/confirm"), serde_json::json!({}))
+        .await
+        .refused(409, "invalid-state");
+    hub.stop().await;
+}
+
+async fn damaged_bytes_are_cut_off_never_served_again_and_served_once_restored(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let (delivery, blob) = with_a_blob_file(&hub).await;
+    let original = std::fs::read(&blob).unwrap();
+    let mut damaged = original.clone();
+    damaged[100_000] ^= 0x20; // same size, one bit changed
+    std::fs::write(&blob, &damaged).unwrap();
+
+    let c = hub.as_(EDUCATION);
+    let url = hub.url(&format!("/api/v1/deliveries/{delivery}/package"));
+    let resp = c.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the damage shows only once the bytes were read");
+    assert!(resp.bytes().await.is_err(), "the download is cut off, never completed");
+    hub.logged("error", "its file's bytes hash to").await;
+    assert_eq!(state_of(&hub, &delivery).await, "delivered");
+    // Known damaged now: refused before a byte is sent.
+    c.get(&format!("/api/v1/deliveries/{delivery}/package")).await.refused(500, "damaged-file");
+
+    // The IT bureau restores the file from a backup: served again, and fetched.
+    std::fs::write(&blob, &original).unwrap();
+    let package = c.get(&format!("/api/v1/deliveries/{delivery}/package")).await;
+    assert_eq!(package.status, 200);
+    assert!(package.body.windows(original.len()).any(|w| w == original.as_slice()), "the whole attachment");
+    assert_eq!(state_of(&hub, &delivery).await, "fetched");
+    hub.stop().await;
+}
+
+/// `gwx check --dir` on the test hub's directory.
+fn gwx_check(hub: &TestHub) -> (bool, String) {
+    std::fs::write(hub.path("gwx.toml"), gwx::tools::demo::config_text(Some(&hub.hub.app.config.database_url())))
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["check", "--dir"])
+        .arg(hub.dir.path())
+        .env_remove("GWX_DATABASE_URL")
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+async fn gwx_check_finds_a_damaged_blob_and_sees_it_whole_again(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let (_, blob) = with_a_blob_file(&hub).await;
+    let (ok, out) = gwx_check(&hub);
+    assert!(ok && out.contains("all is well"), "{out}");
+
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, &original[..original.len() - 1]).unwrap();
+    let (ok, out) = gwx_check(&hub);
+    let sha = blob.file_name().unwrap().to_str().unwrap();
+    assert!(!ok && out.contains(&format!("blob {sha} is damaged: its file is")), "{out}");
+    assert_eq!(hub.store().damaged_blob_count().await.unwrap(), 1, "marked, so it is not served");
+
+    // At the next start-up the hub says so, in its log too.
+    let now = hub.hub.app.now();
+    let report = gwx::service::check::at_start_up(&hub.hub.app.config, hub.store(), now).await.unwrap();
+    assert!(report.problems.iter().any(|p| p.contains("1 blobs are marked damaged")), "{report:?}");
+    hub.logged("error", "start-up check: 1 blobs are marked damaged").await;
+
+    std::fs::write(&blob, &original).unwrap();
+    let (ok, out) = gwx_check(&hub);
+    assert!(ok && out.contains(&format!("blob {sha} is whole again")), "{out}");
+    assert_eq!(hub.store().damaged_blob_count().await.unwrap(), 0);
+    hub.stop().await;
+}
+
+crate::both_databases!(
+    a_package_that_cannot_be_produced_is_not_counted_as_fetched,
+    damaged_bytes_are_cut_off_never_served_again_and_served_once_restored,
+    gwx_check_finds_a_damaged_blob_and_sees_it_whole_again,
+);

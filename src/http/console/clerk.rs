@@ -108,7 +108,7 @@ pub async fn delivery(
     Query(q): Query<FlashQuery>,
 ) -> ApiResult<Response> {
     let (d, parts) = lifecycle::open(&app, &caller, &id).await?;
-    let signature = match lifecycle::verify_signature(&app, &parts).await {
+    let signature = match lifecycle::verify_signature(&app, &d.document_id, &parts).await {
         Signature::Valid(subject) => SignatureCheck { ok: true, text: format!("電子簽章驗證通過：{subject}") },
         Signature::Invalid(e) => SignatureCheck { ok: false, text: format!("電子簽章驗證失敗：{e}") },
         Signature::Incomplete => SignatureCheck { ok: false, text: "封裝不完整".into() },

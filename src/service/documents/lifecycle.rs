@@ -120,24 +120,22 @@ fn entry(caller: &Caller, action: LogAction, d: &DeliveryRecord, detail: String)
     )
 }
 
-/// Records a download of the package and returns its parts.
-pub async fn fetch(app: &App, caller: &Caller, id: &str) -> Result<Vec<Part>, ServiceError> {
-    caller.require(Role::Receiver)?;
-    let d = own_delivery(app, caller, id).await?;
-    let state = d.state;
+/// Records that the caller received its delivery's package whole (the
+/// API produced every byte of it, or the console showed it). Logged.
+pub async fn fetched(app: &App, caller: &Caller, d: &DeliveryRecord) -> Result<(), ServiceError> {
     let log = entry(
         caller,
         LogAction::DeliveryFetched,
-        &d,
+        d,
         format!("{} fetched by {}", d.document_number, caller.credential.holder),
     );
     let by = caller.credential.fingerprint.as_str();
-    let changed = app.store.change_delivery(id, state, DeliveryChange::Fetched { by }, app.now(), &log).await?;
+    let changed = app.store.change_delivery(&d.id, d.state, DeliveryChange::Fetched { by }, app.now(), &log).await?;
     if !changed {
         // The state moved meanwhile, or it was already past `delivered`: the fetch is still logged.
         app.log(&log).await;
     }
-    Ok(app.store.document_parts(&d.document_id).await?)
+    Ok(())
 }
 
 /// 確認 (or 退文 with `reason`).
@@ -323,33 +321,116 @@ pub async fn receipt(app: &App, caller: &Caller, id: &str) -> Result<Vec<u8>, Se
 
 /// Where the bytes of a stored part are.
 pub enum PartBytes {
+    /// Kept inline, and checked against the part's SHA-256.
     Inline(Vec<u8>),
+    /// A file of the right size; its bytes are checked as they are read.
     File(tokio::fs::File),
 }
 
-/// The package of the caller's delivery, recorded as fetched: every part
-/// with where to read its bytes.
-pub async fn package(app: &App, caller: &Caller, id: &str) -> Result<Vec<(Part, PartBytes)>, ServiceError> {
-    let parts = fetch(app, caller, id).await?;
-    let mut out = Vec::with_capacity(parts.len());
-    for mut p in parts {
-        let bytes = match p.inline.take() {
-            Some(b) => PartBytes::Inline(b),
-            None => PartBytes::File(app.blobs.open_blob(p.sha256.as_str()).await.map_err(|e| {
-                tracing::error!(part = %p.name, sha = %p.sha256, "blob file missing");
-                ServiceError::from(e)
-            })?),
-        };
-        out.push((p, bytes));
-    }
-    Ok(out)
+/// A delivery's package, ready to be sent: nothing is recorded yet.
+pub struct Package {
+    pub delivery: DeliveryRecord,
+    pub parts: Vec<(Part, PartBytes)>,
 }
 
-/// The stored bytes of a part.
-pub async fn part_bytes(app: &App, p: &Part) -> Result<Vec<u8>, ServiceError> {
-    match &p.inline {
-        Some(b) => Ok(b.clone()),
-        None => Ok(tokio::fs::read(app.blobs.path(p.sha256.as_str())).await?),
+/// The package of the caller's delivery: every part opened and checked as
+/// far as can be before sending (a part known or found damaged refuses the
+/// whole package). The caller records the fetch with [`fetched`] once it
+/// has produced every byte, each file's checked against its SHA-256 on the
+/// way (a mismatch is reported with [`damaged`]).
+pub async fn package(app: &App, caller: &Caller, id: &str) -> Result<Package, ServiceError> {
+    caller.require(Role::Receiver)?;
+    let d = own_delivery(app, caller, id).await?;
+    let mut parts = Vec::new();
+    for mut p in app.store.document_parts(&d.document_id).await? {
+        let bytes = open_part(app, &d.document_id, &mut p).await?;
+        parts.push((p, bytes));
+    }
+    Ok(Package { delivery: d, parts })
+}
+
+async fn open_part(app: &App, document: &str, p: &mut Part) -> Result<PartBytes, ServiceError> {
+    if p.damaged && !heal(app, p).await? {
+        return Err(damaged_refusal(document, p));
+    }
+    if let Some(bytes) = p.inline.take() {
+        if Sha256::of(&bytes) != p.sha256 {
+            return Err(damaged(app, document, p, "its bytes in the database do not match its SHA-256").await);
+        }
+        return Ok(PartBytes::Inline(bytes));
+    }
+    let file = match app.blobs.open_blob(p.sha256.as_str()).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(damaged(app, document, p, "its file is missing").await);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let len = file.metadata().await?.len();
+    if len != p.size as u64 {
+        return Err(damaged(app, document, p, &format!("its file is {len} bytes, not {}", p.size)).await);
+    }
+    Ok(PartBytes::File(file))
+}
+
+/// A part marked damaged whose file is whole again (restored from a
+/// backup, or stored anew by a later document) loses its mark.
+async fn heal(app: &App, p: &Part) -> Result<bool, ServiceError> {
+    let path = app.blobs.path(p.sha256.as_str());
+    let whole = tokio::task::spawn_blocking(move || crate::pki::digest_file(&path, None))
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .is_ok_and(|(_, digest)| hex::encode(digest) == p.sha256.as_str());
+    if whole {
+        app.store.clear_blob_damage(&p.sha256).await?;
+        tracing::warn!(sha256 = %p.sha256, "a damaged blob is whole again");
+    }
+    Ok(whole)
+}
+
+fn damaged_refusal(document: &str, p: &Part) -> ServiceError {
+    ServiceError::Damaged(format!(
+        "{} of document {document} is damaged on the hub (SHA-256 {}) and is not served; \
+         the IT bureau restores it from a backup",
+        p.name, p.sha256
+    ))
+}
+
+/// `p`'s bytes were found not to be what was accepted (`what`): the blob is
+/// marked damaged (never served again until whole) and the finding logged.
+/// Returns the refusal to give.
+pub async fn damaged(app: &App, document: &str, p: &Part, what: &str) -> ServiceError {
+    tracing::error!(sha256 = %p.sha256, part = %p.name, %document, what, "damaged blob");
+    metrics::counter!("gwx_damaged_blobs_total").increment(1);
+    match app.store.mark_blob_damaged(&p.sha256, app.now()).await {
+        Ok(true) => {
+            let entry = NewLogEntry::new(
+                LogAction::ServerError,
+                format!("blob {} ({} of document {document}) is damaged: {what}", p.sha256, p.name),
+            )
+            .document(document.to_owned())
+            .problem("urn:gwx:error:damaged-file");
+            app.log(&entry).await;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(%e, "cannot mark a damaged blob"),
+    }
+    damaged_refusal(document, p)
+}
+
+/// The stored bytes of a part of `document`, checked against its SHA-256.
+pub async fn part_bytes(app: &App, document: &str, p: &Part) -> Result<Vec<u8>, ServiceError> {
+    let mut p = p.clone();
+    match open_part(app, document, &mut p).await? {
+        PartBytes::Inline(b) => Ok(b),
+        PartBytes::File(mut f) => {
+            let mut bytes = Vec::with_capacity(p.size as usize);
+            tokio::io::AsyncReadExt::read_to_end(&mut f, &mut bytes).await?;
+            if Sha256::of(&bytes) != p.sha256 {
+                return Err(damaged(app, document, &p, "its file's bytes do not match its SHA-256").await);
+            }
+            Ok(bytes)
+        }
     }
 }
 
@@ -368,11 +449,22 @@ pub async fn addressed(app: &App, caller: &Caller, id: &str) -> Result<DeliveryR
 }
 
 /// Opens a delivery in the console: reading it counts (and is logged) as
-/// a fetch. Returns the delivery as it is now and its parts.
+/// a fetch, once every part was found whole. Returns the delivery as it is
+/// now and its parts.
 pub async fn open(app: &App, caller: &Caller, id: &str) -> Result<(DeliveryRecord, Vec<Part>), ServiceError> {
     addressed(app, caller, id).await?;
-    let parts = fetch(app, caller, id).await?;
+    let Package { delivery, parts } = package(app, caller, id).await?;
+    fetched(app, caller, &delivery).await?;
     let d = app.store.delivery(id).await?.ok_or_else(|| ServiceError::NotFound(format!("no delivery {id}")))?;
+    let parts = parts
+        .into_iter()
+        .map(|(mut p, bytes)| {
+            if let PartBytes::Inline(b) = bytes {
+                p.inline = Some(b);
+            }
+            p
+        })
+        .collect();
     Ok((d, parts))
 }
 
@@ -386,7 +478,7 @@ pub async fn file(app: &App, caller: &Caller, id: &str, seq: usize) -> Result<(P
         .nth(seq)
         .filter(Part::is_file)
         .ok_or_else(|| ServiceError::NotFound(format!("no file {seq} in delivery {id}")))?;
-    let bytes = part_bytes(app, &p).await?;
+    let bytes = part_bytes(app, &d.document_id, &p).await?;
     Ok((p, bytes))
 }
 
@@ -403,12 +495,12 @@ pub enum Signature {
 }
 
 /// The envelope signature checked again against today's trust store.
-pub async fn verify_signature(app: &App, parts: &[Part]) -> Signature {
+pub async fn verify_signature(app: &App, document: &str, parts: &[Part]) -> Signature {
     let find = |name: PartName| parts.iter().find(|p| p.part == name);
     let (Some(env), Some(sig)) = (find(PartName::Envelope), find(PartName::Signature)) else {
         return Signature::Incomplete;
     };
-    let (Ok(env), Ok(sig)) = (part_bytes(app, env).await, part_bytes(app, sig).await) else {
+    let (Ok(env), Ok(sig)) = (part_bytes(app, document, env).await, part_bytes(app, document, sig).await) else {
         return Signature::Unreadable;
     };
     match crate::pki::cms::verify_detached(&sig, &env, &app.tls.trust()) {

@@ -396,6 +396,7 @@ async fn accept(
             size: p.data.size as i64,
             sha256: p.data.sha256.clone(),
             inline,
+            damaged: false,
         });
     }
 

@@ -58,6 +58,17 @@ pub enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+    /// Check a hub's data: every blob against its SHA-256, the exchange
+    /// log's chain, the configuration. Exit 1 when repairs are needed.
+    Check {
+        #[arg(long, default_value = "gwx-demo")]
+        dir: PathBuf,
+        #[arg(long, env = "GWX_DATABASE_URL")]
+        database: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show who the hub thinks you are (participant, roles, source IP).
     Whoami {
         #[command(flatten)]
@@ -201,6 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init { dir, database, force } => hub::init(&dir, database, force).await,
         Command::Serve { dir, https, http, database, init } => hub::serve(&dir, https, http, database, init).await,
         Command::Log { command: LogCommand::Verify { dir, database } } => operator::verify_log(&dir, database).await,
+        Command::Check { dir, database, json } => operator::check(&dir, database, json).await,
         Command::Backup { dir, database, to } => operator::backup(&dir, database, &to).await,
         Command::Restore { dir, database, from } => operator::restore(&dir, database, &from).await,
         Command::Bench(args) => operator::bench(args).await,

@@ -31,6 +31,36 @@ pub async fn verify_log(dir: &Path, database: Option<String>) -> anyhow::Result<
     }
 }
 
+/// `gwx check`: every blob, the whole log chain and the configuration.
+/// Fails (exit 1) when anything needs repair.
+pub async fn check(dir: &Path, database: Option<String>, json: bool) -> anyhow::Result<()> {
+    let config = load_config(dir, database)?;
+    let store = Store::open(&config.database_url()).await?;
+    let blobs = crate::store::blobs::Blobs::at(&config.data_dir());
+    let report = crate::service::check::full(&config, &store, &blobs, chrono::Utc::now()).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for n in &report.notes {
+            println!("note: {n}");
+        }
+        for p in &report.problems {
+            println!("PROBLEM: {p}");
+        }
+        println!(
+            "{} blobs checked ({} damaged, {} whole again), {} log entries checked: {}",
+            report.blobs_checked,
+            report.blobs_damaged,
+            report.blobs_healed,
+            report.log_entries_checked,
+            if report.ok() { "all is well" } else { "repairs needed" }
+        );
+    }
+    anyhow::ensure!(report.ok(), "{} problems found", report.problems.len());
+    Ok(())
+}
+
 pub async fn backup(dir: &Path, database: Option<String>, to: &Path) -> anyhow::Result<()> {
     let config = load_config(dir, database)?;
     let m = crate::tools::backup::backup(&config.database_url(), &config.data_dir(), to).await?;
