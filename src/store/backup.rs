@@ -81,6 +81,28 @@ pub async fn pg_is_empty(url: &str) -> Result<bool> {
     Ok(tables == 0)
 }
 
+/// Empties the PostgreSQL database `url` again after a failed restore into
+/// it (it was empty before): every table, sequence and function of its
+/// public schema is dropped.
+pub async fn pg_empty_again(url: &str) -> Result<()> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(
+        "DO $$ DECLARE r record; BEGIN \
+           FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP \
+             EXECUTE 'DROP TABLE IF EXISTS public.' || quote_ident(r.tablename) || ' CASCADE'; END LOOP; \
+           FOR r IN SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' LOOP \
+             EXECUTE 'DROP SEQUENCE IF EXISTS public.' || quote_ident(r.sequence_name) || ' CASCADE'; END LOOP; \
+           FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                    WHERE n.nspname = 'public' LOOP \
+             EXECUTE 'DROP FUNCTION IF EXISTS ' || r.f || ' CASCADE'; END LOOP; \
+         END $$",
+    )
+    .execute(&mut conn)
+    .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// A blob as the database knows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BlobRow {

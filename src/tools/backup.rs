@@ -135,7 +135,13 @@ pub struct Restored {
 }
 
 /// Restores the backup in `from` into the empty database `db_url` and data
-/// directory `data_dir`, then verifies every blob hash and the log chain.
+/// directory `data_dir`, all or nothing: the blobs are copied (each checked
+/// against its name) into a staging directory and the database restored
+/// into a staging file (SQLite) or in one transaction (PostgreSQL); then
+/// every blob the database references and the log chain are verified
+/// against the staged copy, and only then is it all moved into place. On
+/// any failure the target is left as it was (empty), so the next, good
+/// backup can be restored into it.
 pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Result<Restored> {
     let manifest: Manifest = serde_json::from_slice(
         &std::fs::read(from.join(MANIFEST)).with_context(|| format!("{} has no {MANIFEST}", from.display()))?,
@@ -156,25 +162,105 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
     if is_pg {
         let empty = pg_is_empty(db_url).await.context("connect to PostgreSQL")?;
         ensure!(empty, "the database already has tables: restore into an empty database");
-        let out = Command::new("pg_restore")
-            .args(["--no-owner", "--exit-on-error", "--dbname", db_url])
-            .arg(from.join("gwx.pgdump"))
-            .output()
-            .context("run pg_restore (install the PostgreSQL client tools)")?;
-        ensure!(out.status.success(), "pg_restore failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     } else {
         let target = Path::new(db_url);
         ensure!(!target.exists(), "{} exists: restore into an empty data directory", target.display());
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::copy(from.join("gwx.db"), target).context("copy the database")?;
-        std::fs::File::open(target)?.sync_all()?;
     }
 
-    // Copy the blob files, each checked on the way.
-    let (src, dst) = (from.to_owned(), data_dir.to_owned());
+    std::fs::create_dir_all(data_dir).with_context(|| format!("create {}", data_dir.display()))?;
+    let staging = Staging::new(data_dir, db_url, is_pg);
+    match staged_restore(from, &manifest, &staging).await {
+        Ok((blobs_checked, log_entries_checked)) => {
+            staging.commit(&blobs_dir, db_url)?;
+            Ok(Restored { manifest, blobs_checked, log_entries_checked })
+        }
+        Err(e) => {
+            staging.abandon().await;
+            Err(e.context("nothing was restored: the target is as it was"))
+        }
+    }
+}
+
+/// Where a restore is assembled before it is moved into place.
+struct Staging {
+    /// `DATA/.restore-<id>/`: its `blobs/` becomes `DATA/blobs`.
+    dir: PathBuf,
+    /// SQLite: the database file beside the target, renamed onto it at the end.
+    sqlite: Option<PathBuf>,
+    /// The target database.
+    target: String,
+    /// PostgreSQL: the restore was applied to the target (in one transaction).
+    pg_applied: std::sync::atomic::AtomicBool,
+}
+
+impl Staging {
+    fn new(data_dir: &Path, db_url: &str, is_pg: bool) -> Staging {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let sqlite = (!is_pg).then(|| {
+            let target = Path::new(db_url);
+            let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "gwx.db".into());
+            target.with_file_name(format!(".{name}.restore-{id}"))
+        });
+        Staging {
+            dir: data_dir.join(format!(".restore-{id}")),
+            sqlite,
+            target: db_url.to_owned(),
+            pg_applied: false.into(),
+        }
+    }
+
+    /// The database the restore is written to: the staged SQLite file, or
+    /// the PostgreSQL target itself.
+    fn db_url(&self) -> String {
+        self.sqlite.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| self.target.clone())
+    }
+
+    /// Moves the staged blobs and database into place (renames, on the
+    /// same file system).
+    fn commit(self, blobs_dir: &Path, db_url: &str) -> anyhow::Result<()> {
+        if blobs_dir.exists() {
+            std::fs::remove_dir(blobs_dir).with_context(|| format!("{} is not empty", blobs_dir.display()))?;
+        }
+        std::fs::rename(self.dir.join("blobs"), blobs_dir).context("move the restored blobs into place")?;
+        if let Some(staged) = &self.sqlite {
+            // Any journal left beside it travels with it.
+            for suffix in ["-wal", "-shm"] {
+                let side = PathBuf::from(format!("{}{suffix}", staged.display()));
+                if side.exists() {
+                    std::fs::rename(&side, format!("{db_url}{suffix}"))?;
+                }
+            }
+            std::fs::rename(staged, db_url).context("move the restored database into place")?;
+            if let Some(dir) = Path::new(db_url).parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+
+    /// Removes everything the restore made.
+    async fn abandon(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(staged) = &self.sqlite {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", staged.display()));
+            }
+        }
+        if self.pg_applied.load(std::sync::atomic::Ordering::SeqCst)
+            && let Err(e) = crate::store::backup::pg_empty_again(&self.target).await
+        {
+            tracing::error!(%e, "could not empty the PostgreSQL target after a failed restore");
+        }
+    }
+}
+
+/// Copies, restores and verifies into `staging`. Returns (blobs, log entries) checked.
+async fn staged_restore(from: &Path, manifest: &Manifest, staging: &Staging) -> anyhow::Result<(u64, u64)> {
+    // The blob files, each checked against its name on the way.
+    let (src, dst) = (from.to_owned(), staging.dir.clone());
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        std::fs::create_dir_all(dst.join("blobs"))?;
         let root = src.join("blobs");
         if !root.exists() {
             return Ok(());
@@ -190,16 +276,36 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
     })
     .await??;
 
-    let store = Store::open(db_url).await.context("open the restored database")?;
-    let (blobs_checked, log_entries_checked) = verify(&store, data_dir).await?;
-    let head_seq = store.log_head_seq().await?;
+    let url = staging.db_url();
+    match &staging.sqlite {
+        Some(staged) => {
+            std::fs::copy(from.join("gwx.db"), staged).context("copy the database")?;
+            std::fs::File::open(staged)?.sync_all()?;
+        }
+        None => {
+            staging.pg_applied.store(true, std::sync::atomic::Ordering::SeqCst);
+            let out = Command::new("pg_restore")
+                .args(["--no-owner", "--exit-on-error", "--single-transaction", "--dbname", &url])
+                .arg(from.join("gwx.pgdump"))
+                .output()
+                .context("run pg_restore (install the PostgreSQL client tools)")?;
+            ensure!(out.status.success(), "pg_restore failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+    }
+    let store = Store::open(&url).await.context("open the restored database")?;
+    let verified = async {
+        let checked = verify(&store, &staging.dir).await?;
+        let head_seq = store.log_head_seq().await?;
+        ensure!(
+            head_seq == manifest.log_head_seq,
+            "the restored log ends at {head_seq}, the manifest says {}",
+            manifest.log_head_seq
+        );
+        Ok(checked)
+    }
+    .await;
     store.close().await;
-    ensure!(
-        head_seq == manifest.log_head_seq,
-        "the restored log ends at {head_seq}, the manifest says {}",
-        manifest.log_head_seq
-    );
-    Ok(Restored { manifest, blobs_checked, log_entries_checked })
+    verified
 }
 
 /// Checks every blob (inline bytes or file) against its hash and the whole

@@ -193,17 +193,54 @@ async fn a_restore_refuses_a_target_that_is_not_empty(backend: Backend) {
     hub.stop().await;
 }
 
-async fn a_restore_refuses_a_damaged_backup(backend: Backend) {
+/// The target as a failed restore must leave it: no database, no blobs,
+/// nothing half made.
+async fn assert_untouched(target: &Target) {
+    match &target.backend {
+        Backend::Sqlite => assert!(!std::path::Path::new(&target.url).exists(), "no database file"),
+        Backend::Postgres(_) => {
+            assert!(gwx::store::backup::pg_is_empty(&target.url).await.unwrap(), "no tables");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(target.data())
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the data directory: {left:?}");
+}
+
+async fn a_restore_refuses_a_damaged_backup_and_leaves_the_target_as_it_was(backend: Backend) {
     let hub = start(backend.clone()).await;
     let (backup_dir, _) = backed_up_while_sending(&hub).await;
     let blob = std::fs::read_dir(backup_dir.join("blobs")).unwrap().next().unwrap().unwrap().path();
     let file = std::fs::read_dir(blob).unwrap().next().unwrap().unwrap().path();
-    let mut bytes = std::fs::read(&file).unwrap();
+    let good = std::fs::read(&file).unwrap();
+    let mut bytes = good.clone();
     bytes[500] ^= 1;
     std::fs::write(&file, bytes).unwrap();
     let target = Target::new(&backend).await;
-    let damaged = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err().to_string();
-    assert!(damaged.contains("damaged"), "{damaged}");
+    let damaged = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err();
+    let damaged = format!("{damaged:#}");
+    assert!(damaged.contains("damaged") && damaged.contains("nothing was restored"), "{damaged}");
+    assert_untouched(&target).await;
+    // The repaired backup restores into the same target.
+    std::fs::write(&file, good).unwrap();
+    gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
+    target.drop().await;
+    hub.stop().await;
+}
+
+async fn a_backup_missing_a_blob_its_database_needs_restores_nothing(backend: Backend) {
+    let hub = start(backend.clone()).await;
+    let (backup_dir, _) = backed_up_while_sending(&hub).await;
+    let prefix = std::fs::read_dir(backup_dir.join("blobs")).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(&prefix).unwrap().next().unwrap().unwrap().path();
+    std::fs::remove_file(&file).unwrap();
+    let target = Target::new(&backend).await;
+    // The database is restored, then found to need a blob the backup lacks: undone.
+    let missing =
+        format!("{:#}", gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err());
+    assert!(missing.contains(file.file_name().unwrap().to_str().unwrap()), "{missing}");
+    assert_untouched(&target).await;
     target.drop().await;
     hub.stop().await;
 }
@@ -233,6 +270,7 @@ crate::both_databases!(
     a_second_purge_keeps_the_chain_verifiable,
     a_backup_taken_while_documents_arrive_restores_whole_and_verified,
     a_restore_refuses_a_target_that_is_not_empty,
-    a_restore_refuses_a_damaged_backup,
+    a_restore_refuses_a_damaged_backup_and_leaves_the_target_as_it_was,
+    a_backup_missing_a_blob_its_database_needs_restores_nothing,
     gwx_backup_copies_a_running_hub,
 );
