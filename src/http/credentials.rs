@@ -78,7 +78,7 @@ async fn show(
 
 #[utoipa::path(post, path = "/api/v1/credentials", tag = "credentials", request_body = CredentialForm,
     responses((status = 201, body = Credential), (status = 409, description = "problem: conflict"),
-        (status = 422, description = "problem: invalid-field, untrusted-certificate")))]
+        (status = 422, description = "problem: invalid-field, weak-certificate, untrusted-certificate")))]
 async fn register(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -153,7 +153,7 @@ struct DocumentPath {
         (status = 409, description = "problem: duplicate-document-number"),
         (status = 413, description = "problem: package-too-large"),
         (status = 422, description = "problem: invalid-envelope, sender-mismatch, unsafe-xml, unsafe-file-name, \
-            bad-signature, signer-not-sender, missing-file, unlisted-file, file-mismatch, invalid-document, \
+            bad-signature, weak-signature, signer-not-sender, missing-file, unlisted-file, file-mismatch, invalid-document, \
             document-mismatch, confidential-not-allowed, attachment-format, unknown-recipient, recipient-unreachable, \
             roster-mismatch, invalid-field")))]
 async fn send(

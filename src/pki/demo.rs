@@ -183,6 +183,65 @@ pub fn issue_new(
     Ok(KeyPair { cert, key })
 }
 
+/// A way a client certificate can fail the hub's policy (`pki::policy`),
+/// for tests and demonstrations of the refusals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weakness {
+    Rsa1024,
+    Sha1Signed,
+    /// keyUsage keyEncipherment only.
+    NoDigitalSignature,
+    /// basicConstraints CA:TRUE on what is presented as a client certificate.
+    Ca,
+    /// extendedKeyUsage emailProtection only.
+    NoClientAuth,
+}
+
+/// A client certificate from `issuer` with one `weakness`, and its key.
+pub fn issue_weak(
+    subject: &[(&str, &str)],
+    weakness: Weakness,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    issuer: &KeyPair,
+) -> Result<KeyPair> {
+    let key = if weakness == Weakness::Rsa1024 { PKey::from_rsa(Rsa::generate(1024)?)? } else { new_key()? };
+    let mut b = X509Builder::new()?;
+    b.set_version(2)?;
+    b.set_serial_number(&*random_serial()?)?;
+    let subject = name(subject)?;
+    b.set_subject_name(&subject)?;
+    b.set_issuer_name(issuer.cert.subject_name())?;
+    b.set_pubkey(&key)?;
+    b.set_not_before(&*asn1(not_before)?)?;
+    b.set_not_after(&*asn1(not_after)?)?;
+    let mut ku = KeyUsage::new();
+    ku.critical();
+    match weakness {
+        Weakness::NoDigitalSignature => ku.key_encipherment(),
+        Weakness::Ca => ku.digital_signature().key_cert_sign(),
+        _ => ku.digital_signature().non_repudiation(),
+    };
+    let mut bc = BasicConstraints::new();
+    if weakness == Weakness::Ca {
+        bc.critical().ca();
+    }
+    b.append_extension(bc.build()?)?;
+    b.append_extension(ku.build()?)?;
+    let mut eku = ExtendedKeyUsage::new();
+    if weakness == Weakness::NoClientAuth {
+        eku.email_protection()
+    } else {
+        eku.client_auth()
+    };
+    b.append_extension(eku.build()?)?;
+    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&issuer.cert), None))?;
+    b.append_extension(aki)?;
+    let digest = if weakness == Weakness::Sha1Signed { MessageDigest::sha1() } else { MessageDigest::sha256() };
+    b.sign(&issuer.key, digest)?;
+    Ok(KeyPair { cert: b.build(), key })
+}
+
 /// A CRL of `ca` revoking the given certificates, valid from `now` for `days`.
 pub fn crl(ca: &KeyPair, revoked: &[&X509], number: u32, now: DateTime<Utc>, days: i64) -> Result<X509Crl> {
     let mut b = X509CrlBuilder::new()?;

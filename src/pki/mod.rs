@@ -3,6 +3,7 @@
 
 pub mod cms;
 pub mod demo;
+pub mod policy;
 pub mod receipt;
 pub mod trust;
 

@@ -152,6 +152,24 @@ fn build_acceptor(cert: &PathBuf, key: &PathBuf, trust: &TrustMaterial) -> Resul
     Ok(b.build())
 }
 
+/// The hub's certificate policy (`pki::policy`) on the certificate OpenSSL
+/// has just accepted at this depth: the client's own certificate in full,
+/// an intermediate CA's key and signature; a trust anchor is taken as it is.
+fn tls_policy(ctx: &openssl::x509::X509StoreContextRef) -> Option<String> {
+    use crate::pki::policy;
+    let depth = ctx.error_depth() as usize;
+    let chain_len = ctx.chain().map_or(0, |c| c.len());
+    let cert = ctx.current_cert()?;
+    let verdict = if depth == 0 {
+        policy::certificate(cert, policy::Use::TlsClient)
+    } else if depth + 1 < chain_len {
+        policy::key(cert).and_then(|()| policy::issuer_signature(cert))
+    } else {
+        Ok(())
+    };
+    verdict.err().map(|w| format!("weak certificate: {w}"))
+}
+
 /// Runs the TLS handshake on an accepted connection. The verify callback
 /// keeps the first failure so the refusal can be logged with its reason.
 pub async fn handshake<S>(
@@ -167,6 +185,21 @@ where
         let mut ssl = openssl::ssl::Ssl::new(acceptor.context())?;
         let record = failure.clone();
         ssl.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
+            // OpenSSL's verdict first; then the hub's policy on what it accepted.
+            let policy = if ok { tls_policy(ctx) } else { None };
+            if let Some(weak) = policy {
+                let mut slot = record.lock().expect("verify failure lock");
+                if slot.is_none() {
+                    let leaf = ctx.chain().and_then(|c| c.get(0).map(|c| c.to_owned()));
+                    *slot = Some(VerifyFailure {
+                        reason: weak,
+                        depth: ctx.error_depth(),
+                        subject: leaf.as_ref().map(|c| name_to_string(c.subject_name())),
+                        fingerprint: leaf.as_ref().map(|c| fingerprint(c)),
+                    });
+                }
+                return false;
+            }
             if !ok {
                 let mut slot = record.lock().expect("verify failure lock");
                 if slot.is_none() {

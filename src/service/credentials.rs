@@ -78,6 +78,10 @@ pub async fn register(app: &App, caller: &Caller, form: CredentialForm) -> Resul
     let cert =
         CertInfo::from_pem(form.certificate.as_bytes()).map_err(|e| ServiceError::InvalidField(e.to_string()))?;
     let x509 = openssl::x509::X509::from_pem(cert.pem.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    // Only what TLS will accept: a credential is presented at the handshake.
+    crate::pki::policy::certificate(&x509, crate::pki::policy::Use::TlsClient).map_err(|weak| {
+        ServiceError::WeakCertificate(format!("certificate {} cannot be a credential: {weak}", cert.subject))
+    })?;
     app.tls.trust().verify(&x509).map_err(|reason| {
         ServiceError::UntrustedCertificate(format!(
             "certificate {} does not verify against the trust store: {reason}",

@@ -45,6 +45,9 @@ pub enum ServiceError {
     UnsafeFileName(String),
     #[error("{0}")]
     BadSignature(String),
+    /// The signature verifies, but its digest or certificate is too weak (`pki::policy`).
+    #[error("{0}")]
+    WeakSignature(String),
     #[error("{0}")]
     SignerNotSender(String),
     #[error("{0}")]
@@ -91,6 +94,9 @@ pub enum ServiceError {
     /// A certificate to register does not verify against the trust store.
     #[error("{0}")]
     UntrustedCertificate(String),
+    /// A certificate to register is one the hub's policy (and TLS) refuses.
+    #[error("{0}")]
+    WeakCertificate(String),
     /// The trust store could not be read again; the previous one stays.
     #[error("{0}")]
     TrustReloadFailed(String),

@@ -531,6 +531,14 @@ async fn a_receiving_clerk_cannot_send(backend: Backend) {
     resign(&hub, &mut out, IT_BUREAU);
     let v = refused(&hub, "receive-only", parts(&out), 403, "sender-cannot-send").await;
     assert!(detail(&v).contains("sender"));
+    // Its participant's documents, their status and receipts, are the senders' business.
+    let doc = post(&hub, IT_BUREAU, parts(&letter(&hub))).await.created();
+    let id = doc["document_id"].as_str().unwrap();
+    for path in [format!("/api/v1/documents/{id}"), format!("/api/v1/documents/{id}/receipt")] {
+        let v = hub.as_("receive-only").get(&path).await.refused(403, "forbidden");
+        assert!(detail(&v).contains("'sender' role"), "{path}: {v}");
+    }
+    assert_eq!(hub.as_(IT_BUREAU).get(&format!("/api/v1/documents/{id}/receipt")).await.status, 200);
     hub.stop().await;
 }
 

@@ -24,6 +24,7 @@ mod groups;
 mod intake;
 mod openapi;
 mod packages;
+mod policy;
 mod retention;
 mod sanctions;
 mod store;

@@ -316,6 +316,7 @@ pub async fn delivery(app: &App, caller: &Caller, id: &str) -> Result<DeliveryRe
 
 /// The receipt the hub signed for the caller's document (CMS, DER).
 pub async fn receipt(app: &App, caller: &Caller, id: &str) -> Result<Vec<u8>, ServiceError> {
+    caller.require(Role::Sender)?;
     Ok(own_document(app, caller, id).await?.receipt)
 }
 

@@ -104,8 +104,10 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
 
     // 3. The signature: valid, by a certificate registered to the sender.
     let signature = parts[sig_i].data.load(memory).await?.to_vec();
-    let signer = cms::verify_detached(&signature, &envelope_bytes, &app.tls.trust())
-        .map_err(|e| ServiceError::BadSignature(format!("{e}")))?;
+    let signer = cms::verify_detached(&signature, &envelope_bytes, &app.tls.trust()).map_err(|e| match e {
+        cms::SignatureError::Weak(why) => ServiceError::WeakSignature(format!("the envelope's signature: {why}")),
+        other => ServiceError::BadSignature(format!("{other}")),
+    })?;
     let signer_fp = fingerprint(&signer);
     // Usually the card that signs is the one that connected: no lookup then.
     let credential = if signer_fp == caller.credential.fingerprint {
