@@ -39,6 +39,14 @@ named_enum!(
         AllowlistAdded = "allowlist.added",
         AllowlistRemoved = "allowlist.removed",
         TrustReloaded = "trust.reloaded",
+        /// The trust directory changed but could not be loaded; the
+        /// previous trust store stays in force.
+        TrustReloadFailed = "trust.reload_failed",
+        /// A CRL's nextUpdate is near (`tls.crl_warning_hours`).
+        CrlExpiring = "trust.crl_expiring",
+        /// A CRL's nextUpdate has passed: the certificates it covers are
+        /// refused until a newer one is installed.
+        CrlExpired = "trust.crl_expired",
         /// A document was accepted (the sender's entry).
         DocumentAccepted = "document.accepted",
         /// A document was put in a recipient's inbox.

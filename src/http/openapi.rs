@@ -122,7 +122,7 @@ const PUBLIC: &[&str] = &["/healthz", "/api/v1/roster", "/api/v1/roster/changes"
 
 /// What authentication refuses (DESIGN §2), by status.
 const AUTHENTICATION: &[(u16, &[&str])] = &[
-    (401, &["certificate-required", "certificate-revoked", "certificate-expired"]),
+    (401, &["certificate-required", "certificate-revoked", "revocation-unknown", "certificate-expired"]),
     (403, &["unknown-certificate", "ip-not-allowed", "credential-disabled", "participant-suspended", "forbidden"]),
 ];
 

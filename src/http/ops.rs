@@ -53,5 +53,7 @@ async fn metrics(State(app): State<AppState>, req: Request) -> Response {
     if let Err(e) = caller::may_read_metrics(&app, &conn, req.headers()).await {
         return Problem::from(e).into_response();
     }
+    // The CRLs' gauges as of now, not of the last look.
+    crate::service::trust::publish(&crate::service::trust::current(&app), app.now());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render()).into_response()
 }

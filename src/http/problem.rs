@@ -118,6 +118,9 @@ impl Problem {
         let (status, name, title) = match r.kind {
             CertificateRequired => (StatusCode::UNAUTHORIZED, "certificate-required", "需要用戶端憑證"),
             CertificateRevoked => (StatusCode::UNAUTHORIZED, "certificate-revoked", "憑證已廢止"),
+            RevocationUnknown => {
+                (StatusCode::UNAUTHORIZED, "revocation-unknown", "憑證廢止清冊已過期，無法確認憑證狀態")
+            }
             CertificateExpired => (StatusCode::UNAUTHORIZED, "certificate-expired", "憑證不在有效期間"),
             UnknownCertificate => (StatusCode::FORBIDDEN, "unknown-certificate", "憑證未註冊"),
             IpNotAllowed => (StatusCode::FORBIDDEN, "ip-not-allowed", "來源 IP 不在固定 IP 清單"),

@@ -55,6 +55,34 @@ pub struct CrlSummary {
     pub last_update: DateTime<Utc>,
     pub next_update: Option<DateTime<Utc>>,
     pub revoked: usize,
+    /// Whether it is still current, at the time the summary was made
+    /// ([`TrustMaterial::summary_at`]).
+    #[schema(value_type = String)]
+    pub state: CrlState,
+}
+
+/// A CRL's currency. Once its nextUpdate has passed, the revocation status
+/// of the certificates it covers is unknown, and the hub refuses them (new
+/// handshakes and requests on open connections alike) until a newer CRL is
+/// installed: fail closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrlState {
+    Current,
+    /// nextUpdate is within the warning period.
+    Expiring,
+    /// nextUpdate has passed.
+    Expired,
+}
+
+impl CrlState {
+    pub fn of(next_update: Option<DateTime<Utc>>, now: DateTime<Utc>, warn: chrono::Duration) -> CrlState {
+        match next_update {
+            Some(t) if t <= now => CrlState::Expired,
+            Some(t) if t - now <= warn => CrlState::Expiring,
+            _ => CrlState::Current,
+        }
+    }
 }
 
 /// What the trust directory held at the last (re)load.
@@ -71,6 +99,10 @@ pub struct TrustMaterial {
     pub cas: Vec<X509>,
     pub crls: Vec<X509Crl>,
     revoked: HashSet<(Vec<u8>, String)>,
+    /// The latest nextUpdate of each issuer's CRLs (issuer name, DER).
+    crl_next_update: std::collections::HashMap<Vec<u8>, Option<DateTime<Utc>>>,
+    /// Each CA's issuer (subject DER → issuer DER), to walk a chain up.
+    ca_issuer: std::collections::HashMap<Vec<u8>, Vec<u8>>,
     pub summary: TrustSummary,
     /// The store for CMS signatures, built once per load (building one
     /// walks every certificate and CRL).
@@ -170,6 +202,7 @@ impl TrustMaterial {
 
         let mut revoked = HashSet::new();
         let mut crl_summaries = Vec::new();
+        let mut crl_next_update = std::collections::HashMap::new();
         for crl in &crls {
             let issuer = crl.issuer_name();
             let signed_by_ca = cas.iter().any(|ca| {
@@ -184,11 +217,18 @@ impl TrustMaterial {
             for r in &entries {
                 revoked.insert((issuer_der.clone(), r.serial_number().to_bn()?.to_hex_str()?.to_string()));
             }
+            let next_update = crl.next_update().map(asn1_to_utc).transpose()?;
+            // Of several CRLs of one issuer, the one current longest counts (as OpenSSL picks).
+            let latest = crl_next_update.entry(issuer_der.clone()).or_insert(next_update);
+            if next_update.is_none() || latest.is_some_and(|t| next_update.is_some_and(|n| n > t)) {
+                *latest = next_update;
+            }
             crl_summaries.push(CrlSummary {
                 issuer: name_to_string(issuer),
                 last_update: asn1_to_utc(crl.last_update())?,
-                next_update: crl.next_update().map(asn1_to_utc).transpose()?,
+                next_update,
                 revoked: entries.len(),
+                state: CrlState::Current,
             });
         }
 
@@ -216,7 +256,60 @@ impl TrustMaterial {
             crl_check,
         };
         let signature_store = build_store(&cas, &crls, crl_check, Some(openssl::x509::X509PurposeId::ANY))?;
-        Ok(TrustMaterial { cas, crls, revoked, summary, signature_store, verified_signers: Default::default() })
+        let ca_issuer = cas
+            .iter()
+            .map(|c| Ok((c.subject_name().to_der()?, c.issuer_name().to_der()?)))
+            .collect::<Result<_, openssl::error::ErrorStack>>()?;
+        let mut trust = TrustMaterial {
+            cas,
+            crls,
+            revoked,
+            crl_next_update,
+            ca_issuer,
+            summary,
+            signature_store,
+            verified_signers: Default::default(),
+        };
+        trust.summary = trust.summary_at(Utc::now(), chrono::Duration::zero());
+        Ok(trust)
+    }
+
+    /// The summary with each CRL's state at `now`, `warn` ahead.
+    pub fn summary_at(&self, now: DateTime<Utc>, warn: chrono::Duration) -> TrustSummary {
+        let mut s = self.summary.clone();
+        for c in &mut s.crls {
+            c.state = CrlState::of(c.next_update, now, warn);
+        }
+        s
+    }
+
+    /// Why the revocation status of a certificate issued by `issuer_der`
+    /// cannot be known at `now`: a CRL on its chain (as `crl_check` asks)
+    /// is past its nextUpdate. The handshake refuses such a certificate
+    /// (OpenSSL: "CRL has expired"); this says the same for open sessions.
+    pub fn revocation_unknown(&self, issuer_der: &[u8], now: DateTime<Utc>) -> Option<String> {
+        if self.summary.crl_check == CrlCheck::None {
+            return None;
+        }
+        let mut issuer = issuer_der.to_vec();
+        for _ in 0..8 {
+            if let Some(Some(t)) = self.crl_next_update.get(&issuer)
+                && *t <= now
+            {
+                let name = openssl::x509::X509Name::from_der(&issuer)
+                    .map(|n| name_to_string(&n))
+                    .unwrap_or_else(|_| "a CA".into());
+                return Some(format!("the CRL of {name} expired at {t} (its nextUpdate)"));
+            }
+            if self.summary.crl_check == CrlCheck::Leaf {
+                break;
+            }
+            match self.ca_issuer.get(&issuer) {
+                Some(up) if *up != issuer => issuer = up.clone(),
+                _ => break,
+            }
+        }
+        None
     }
 
     /// An OpenSSL verification store with the anchors and, as configured, the CRLs.

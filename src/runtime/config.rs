@@ -297,6 +297,15 @@ pub struct TlsConfig {
     pub trust_dir: PathBuf,
     #[serde(default)]
     pub crl_check: CrlCheck,
+    /// Warn the IT bureau (log, `/metrics`, console) this long before a
+    /// CRL's nextUpdate.
+    #[serde(default = "default_crl_warning_hours")]
+    pub crl_warning_hours: u32,
+    /// Every this many seconds the hub checks its CRLs' currency and looks
+    /// at the trust directory: changed files are loaded (0: never; reload
+    /// then by `POST /trust/reload` or SIGHUP only).
+    #[serde(default = "default_trust_watch_secs")]
+    pub trust_watch_secs: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -352,6 +361,12 @@ fn default_key() -> PathBuf {
 }
 fn default_trust_dir() -> PathBuf {
     "certs".into()
+}
+fn default_crl_warning_hours() -> u32 {
+    72
+}
+fn default_trust_watch_secs() -> u64 {
+    60
 }
 fn default_inactivity_days() -> u32 {
     90

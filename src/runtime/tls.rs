@@ -91,6 +91,29 @@ pub struct TlsState {
     crl_check: crate::pki::trust::CrlCheck,
     acceptor: RwLock<Arc<SslAcceptor>>,
     trust: RwLock<Arc<TrustMaterial>>,
+    /// What the trust directory held (names, sizes, times) when last read.
+    loaded: Mutex<DirectoryState>,
+}
+
+/// The files of a directory by name, size and modification time: enough
+/// to notice that an operator installed a new CRL or CA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirectoryState(Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)>);
+
+impl DirectoryState {
+    pub fn read(dir: &std::path::Path) -> DirectoryState {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let m = e.metadata().ok()?;
+                m.is_file().then(|| (e.file_name(), m.len(), m.modified().ok()))
+            })
+            .collect();
+        files.sort();
+        DirectoryState(files)
+    }
 }
 
 impl TlsState {
@@ -99,6 +122,7 @@ impl TlsState {
         let key = config.path(&config.tls.key);
         let trust_dir = config.path(&config.tls.trust_dir);
         let crl_check = config.tls.crl_check;
+        let loaded = DirectoryState::read(&trust_dir);
         let trust = TrustMaterial::load_dir(&trust_dir, crl_check)?;
         let acceptor = build_acceptor(&cert, &key, &trust)?;
         Ok(TlsState {
@@ -108,18 +132,27 @@ impl TlsState {
             crl_check,
             acceptor: RwLock::new(Arc::new(acceptor)),
             trust: RwLock::new(Arc::new(trust)),
+            loaded: Mutex::new(loaded),
         })
     }
 
     /// Re-reads the hub certificate, CAs and CRLs; on any error the old
     /// configuration stays in force.
     pub fn reload(&self) -> Result<TrustSummary, TlsError> {
+        let seen = DirectoryState::read(&self.trust_dir);
+        // Read once per change, whether it loads or not (a failure is reported once).
+        *self.loaded.lock().expect("trust directory lock") = seen;
         let trust = TrustMaterial::load_dir(&self.trust_dir, self.crl_check)?;
         let acceptor = build_acceptor(&self.cert, &self.key, &trust)?;
         let summary = trust.summary.clone();
         *self.acceptor.write().expect("acceptor lock") = Arc::new(acceptor);
         *self.trust.write().expect("trust lock") = Arc::new(trust);
         Ok(summary)
+    }
+
+    /// Whether the trust directory differs from when it was last read.
+    pub fn directory_changed(&self) -> bool {
+        DirectoryState::read(&self.trust_dir) != *self.loaded.lock().expect("trust directory lock")
     }
 
     pub fn acceptor(&self) -> Arc<SslAcceptor> {

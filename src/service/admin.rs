@@ -34,6 +34,8 @@ pub struct Overview {
     pub retention_days: u32,
     pub oldest_entry: Option<DateTime<Utc>>,
     pub checkpoint: Option<Checkpoint>,
+    /// The trust store, each CRL's state now.
+    pub trust: crate::pki::trust::TrustSummary,
 }
 
 /// Participants per page of the overview.
@@ -66,5 +68,6 @@ pub async fn overview(app: &App, caller: &Caller, after: Option<String>) -> Resu
         retention_days: app.config.log.retention_days,
         oldest_entry: app.store.oldest_log_entry().await?,
         checkpoint: app.store.log_checkpoint().await?,
+        trust: crate::service::trust::current(app),
     })
 }

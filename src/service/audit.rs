@@ -52,7 +52,7 @@ pub async fn timeliness(
 
 /// What the security view shows: authentication refusals, blocks,
 /// suspensions, credential and allowlist changes (DESIGN §8).
-pub const SECURITY_ACTIONS: [LogAction; 17] = [
+pub const SECURITY_ACTIONS: [LogAction; 20] = [
     LogAction::TlsRefused,
     LogAction::ConnectionRefused,
     LogAction::ConnectionTimedOut,
@@ -68,6 +68,9 @@ pub const SECURITY_ACTIONS: [LogAction; 17] = [
     LogAction::AllowlistAdded,
     LogAction::AllowlistRemoved,
     LogAction::TrustReloaded,
+    LogAction::TrustReloadFailed,
+    LogAction::CrlExpiring,
+    LogAction::CrlExpired,
     LogAction::LogPurged,
     LogAction::ClosureDeclared,
 ];

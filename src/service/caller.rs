@@ -93,10 +93,20 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
 
     // The handshake checked the chain, but an open or resumed session may
     // predate a CRL reload or outlive the certificate.
-    if app.tls.trust().is_revoked(&cert.issuer_der, &cert.serial) {
+    let trust = app.tls.trust();
+    if trust.is_revoked(&cert.issuer_der, &cert.serial) {
         let detail = format!("certificate {} (serial {}) is revoked", cert.subject, cert.serial);
         return Err(refuse(RefusalKind::CertificateRevoked, detail, None, fp));
     }
+    if let Some(why) = trust.revocation_unknown(&cert.issuer_der, now) {
+        let detail = format!(
+            "certificate {}: {why}, so whether it is revoked cannot be checked; \
+             refused until the IT bureau installs a current CRL",
+            cert.subject
+        );
+        return Err(refuse(RefusalKind::RevocationUnknown, detail, None, fp));
+    }
+    drop(trust);
     if now > cert.not_after || now < cert.not_before {
         let detail = format!("certificate {} is valid from {} to {}", cert.subject, cert.not_before, cert.not_after);
         return Err(refuse(RefusalKind::CertificateExpired, detail, None, fp));

@@ -115,6 +115,8 @@ pub enum ServiceError {
 pub enum RefusalKind {
     CertificateRequired,
     CertificateRevoked,
+    /// A CRL on the certificate's chain is past its nextUpdate (fail closed).
+    RevocationUnknown,
     CertificateExpired,
     UnknownCertificate,
     IpNotAllowed,

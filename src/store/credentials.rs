@@ -248,6 +248,8 @@ impl Store {
 
     /// Disables every enabled credential unused since `cutoff` (never used:
     /// counted from registration), logging each; returns those disabled.
+    /// The most recently used enabled `it_bureau` credential is kept, so the
+    /// hub is never left without an operator who can enable the others.
     pub async fn disable_inactive_credentials(
         &self,
         cutoff: DateTime<Utc>,
@@ -259,6 +261,9 @@ impl Store {
             let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "UPDATE credentials SET disabled_at = $2, disabled_reason = $3 \
                  WHERE disabled_at IS NULL AND COALESCE(last_used_at, created_at) < $1 \
+                 AND id <> COALESCE((SELECT k.id FROM credentials k WHERE k.disabled_at IS NULL \
+                     AND (' ' || k.roles || ' ') LIKE '% it_bureau %' \
+                     ORDER BY COALESCE(k.last_used_at, k.created_at) DESC, k.id DESC LIMIT 1), 0) \
                  RETURNING id, participant_code, fingerprint",
             )
             .bind(stored_time(cutoff))

@@ -279,7 +279,10 @@ pub fn create_pki(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// (Re)writes `certs/crl.pem`: a CRL for each demo CA, the issuing CAs
-/// revoking `revoked` (those they issued). Valid for a year.
+/// revoking `revoked` (those they issued). Valid for ten years, longer than
+/// the demo's client certificates, so the demo (and a test clock moved on
+/// by years) keeps working; a real CA publishes CRLs valid for days, and
+/// the hub refuses what a CRL past its nextUpdate covers.
 pub fn write_crls(dir: &Path, revoked: &[&openssl::x509::X509]) -> anyhow::Result<()> {
     let now = Utc::now();
     let number = u32::try_from(now.timestamp()).unwrap_or(1);
@@ -291,7 +294,7 @@ pub fn write_crls(dir: &Path, revoked: &[&openssl::x509::X509]) -> anyhow::Resul
             .copied()
             .filter(|c| c.issuer_name().try_cmp(ca.cert.subject_name()).is_ok_and(|o| o.is_eq()))
             .collect();
-        pem.extend(crl(&ca, &mine, number, now, 365)?.to_pem()?);
+        pem.extend(crl(&ca, &mine, number, now, 3650)?.to_pem()?);
     }
     std::fs::write(dir.join("certs/crl.pem"), pem)?;
     Ok(())
@@ -315,8 +318,10 @@ data_dir = "data"
 [tls]
 cert = "certs/hub.pem"
 key = "certs/hub.key"
-trust_dir = "certs"                 # CA certificates and CRLs; reload with SIGHUP
+trust_dir = "certs"                 # CA certificates and CRLs; changes are loaded within trust_watch_secs
 crl_check = "all"
+crl_warning_hours = 72              # warn (log, /metrics, console) this long before a CRL's nextUpdate
+trust_watch_secs = 60               # 0: reload only by POST /api/v1/trust/reload or SIGHUP
 
 [receipts]
 # The key that signs receipts; default: the TLS certificate and key.

@@ -26,5 +26,6 @@ mod openapi;
 mod packages;
 mod policy;
 mod retention;
+mod revocation;
 mod sanctions;
 mod store;

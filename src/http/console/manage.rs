@@ -260,6 +260,17 @@ struct AdminPage {
     retention_days: u32,
     oldest_entry: String,
     checkpoint: String,
+    /// (issuer, revoked, next update, state, warning) of each CRL.
+    crls: Vec<CrlRow>,
+    /// The warnings about CRLs that are not current, for the top of the page.
+    crl_warnings: Vec<String>,
+}
+
+pub struct CrlRow {
+    issuer: String,
+    revoked: usize,
+    next_update: String,
+    state: &'static str,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -275,7 +286,42 @@ pub async fn admin(
     Query(q): Query<AdminQuery>,
 ) -> ApiResult<Response> {
     let o = admin::overview(&app, &caller, q.after.clone()).await?;
+    use crate::pki::trust::CrlState;
+    let crl_warnings = o
+        .trust
+        .crls
+        .iter()
+        .filter(|c| c.state != CrlState::Current)
+        .map(|c| {
+            let at = c.next_update.map(local_time).unwrap_or_default();
+            match c.state {
+                CrlState::Expired => format!(
+                    "{} 的憑證廢止清冊已於 {at} 過期：該憑證機構簽發的憑證（新連線及已開啟的連線）一律拒絕，\
+                     直到將新的廢止清冊放入信任目錄（自動載入；或以 POST /api/v1/trust/reload、SIGHUP 重新載入）。",
+                    c.issuer
+                ),
+                _ => format!("{} 的憑證廢止清冊將於 {at} 到期，請於到期前放入新的廢止清冊。", c.issuer),
+            }
+        })
+        .collect();
+    let crls = o
+        .trust
+        .crls
+        .iter()
+        .map(|c| CrlRow {
+            issuer: c.issuer.clone(),
+            revoked: c.revoked,
+            next_update: c.next_update.map(local_time).unwrap_or_else(|| "—".into()),
+            state: match c.state {
+                CrlState::Current => "有效",
+                CrlState::Expiring => "即將到期",
+                CrlState::Expired => "已過期",
+            },
+        })
+        .collect();
     Ok(page(AdminPage {
+        crls,
+        crl_warnings,
         nav: Nav::new(&app, &caller, "/console/admin"),
         flash: flash_text(q.msg.as_deref()),
         participants: o.participants,

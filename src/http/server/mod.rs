@@ -88,6 +88,7 @@ impl Hub {
 
         tasks.spawn(jobs::run_daily(app.clone(), shutdown.subscribe()));
         tasks.spawn(jobs::refresh_guard(app.clone(), shutdown.subscribe()));
+        tasks.spawn(crate::service::trust::watch(app.clone(), shutdown.subscribe()));
         tracing::info!(?https, ?http, database = app.backend_name(), "hub listening");
         Ok(Hub { app, https, http, shutdown, tasks })
     }
