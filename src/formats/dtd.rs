@@ -259,7 +259,8 @@ pub fn validate(el: &Element) -> Result<(), FormatError> {
     let Some(decl) = DECLS.iter().find(|d| d.name == el.name) else {
         return invalid(format!("<{}> is not an element of the accepted 公文 format", el.name));
     };
-    for (k, v) in &el.attrs {
+    for attr in &el.attrs {
+        let (k, v) = (&attr.name, &attr.value);
         let Some(a) = decl.attrs.iter().find(|a| a.name == k) else {
             return invalid(format!("<{}> has no attribute {k}", el.name));
         };

@@ -75,12 +75,16 @@ impl Envelope {
         self.files.iter().find(|f| f.name.as_str() == name)
     }
 
+    /// Reads and validates an envelope as `schemas/envelope.xsd` says (the
+    /// names in its namespace, with any prefix; simple values exactly as
+    /// written, as libxml2 validates them), plus the hub's own rules on
+    /// file names and document numbers.
     pub fn parse(bytes: &[u8]) -> Result<Envelope, FormatError> {
         let limits = Limits {
             max_bytes: MAX_ENVELOPE_BYTES,
             max_depth: 8,
             max_elements: 3 * MAX_RECIPIENTS + 6 * MAX_FILES + 20,
-            max_attributes: 4,
+            max_attributes: 8,
         };
         let doc = xml::parse(bytes, limits).map_err(FormatError::from_xml)?;
         if doc.doctype.is_some() {
@@ -88,9 +92,10 @@ impl Envelope {
         }
         let root = &doc.root;
         let invalid = |m: String| FormatError::Invalid(m);
-        if root.name != "envelope" || root.attr("xmlns") != Some(NAMESPACE) {
-            return Err(invalid(format!("the root must be <envelope xmlns=\"{NAMESPACE}\">")));
+        if root.local != "envelope" || root.ns.as_deref() != Some(NAMESPACE) {
+            return Err(invalid(format!("the root must be <envelope> in the namespace {NAMESPACE}")));
         }
+        attributes(root, &[])?;
         expect_sequence(
             root,
             &[
@@ -104,41 +109,50 @@ impl Envelope {
                 "files",
             ],
         )?;
-        let text = |name: &str| root.child(name).map(|e| e.text().trim().to_owned()).unwrap_or_default();
+        let child = |name: &str| root.elements().find(|e| e.local == name).expect("sequence checked");
 
-        let sender = field("sender", ParticipantCode::parse(&text("sender")))?;
-        let document_number = field("documentNumber", check_document_number(&text("documentNumber")))?;
-        let subject = text("subject");
+        let sender = field("sender", ParticipantCode::parse(&code(child("sender"))?))?;
+        let document_number = field("documentNumber", check_document_number(&code(child("documentNumber"))?))?;
+        let subject = value(child("subject"))?;
         if subject.is_empty() || subject.chars().count() > 1000 {
             return Err(invalid("<subject> must be 1 to 1000 characters".into()));
         }
-        let speed = field("speed", text("speed").parse::<Speed>())?;
-        let classification = field("classification", text("classification").parse::<Classification>())?;
-        let immediate_confirmation = match text("immediateConfirmation").as_str() {
+        let speed = field("speed", value(child("speed"))?.parse::<Speed>())?;
+        let classification = field("classification", value(child("classification"))?.parse::<Classification>())?;
+        // xs:boolean collapses white space.
+        let immediate_confirmation = match value(child("immediateConfirmation"))?.trim_matches(xml::is_space) {
             "true" | "1" => true,
             "false" | "0" => false,
             other => return Err(invalid(format!("<immediateConfirmation> must be true or false, not '{other}'"))),
         };
 
         let mut recipients = Vec::new();
-        for r in root.child("recipients").expect("sequence checked").elements() {
-            let kind = match r.name.as_str() {
+        let list = child("recipients");
+        complex(list)?;
+        for r in list.elements() {
+            in_namespace(r)?;
+            attributes(r, &[])?;
+            complex(r)?;
+            let kind = match r.local.as_str() {
                 "original" => RecipientKind::Original,
                 "copy" => RecipientKind::Copy,
                 other => return Err(invalid(format!("<recipients> may hold <original> and <copy>, not <{other}>"))),
             };
             let target = r.elements().collect::<Vec<_>>();
             let [t] = target.as_slice() else {
-                return Err(invalid(format!("<{}> must hold exactly one <participant> or <group>", r.name)));
+                return Err(invalid(format!("<{}> must hold exactly one <participant> or <group>", r.local)));
             };
-            let value = t.text().trim().to_owned();
-            let target = match t.name.as_str() {
-                "participant" => RecipientTarget::Participant(field("participant", RecipientCode::parse(&value))?),
-                "group" if !value.is_empty() && value.len() <= 64 && !value.chars().any(char::is_control) => {
-                    RecipientTarget::Group(value)
+            in_namespace(t)?;
+            let v = value(t)?;
+            let target = match t.local.as_str() {
+                "participant" => RecipientTarget::Participant(field("participant", RecipientCode::parse(&code(t)?))?),
+                "group" if (1..=64).contains(&v.chars().count()) && !v.chars().any(char::is_control) => {
+                    RecipientTarget::Group(v)
                 }
-                "group" => return Err(invalid(format!("<group> '{value}' is not a group id"))),
-                other => return Err(invalid(format!("<{}> may hold <participant> or <group>, not <{other}>", r.name))),
+                "group" => return Err(invalid(format!("<group> '{v}' is not a group id (1 to 64 characters)"))),
+                other => {
+                    return Err(invalid(format!("<{}> may hold <participant> or <group>, not <{other}>", r.local)));
+                }
             };
             recipients.push(RecipientEntry { kind, target });
         }
@@ -150,22 +164,32 @@ impl Envelope {
         }
 
         let mut files: Vec<FileEntry> = Vec::new();
-        for f in root.child("files").expect("sequence checked").elements() {
-            if f.name != "file" {
-                return Err(invalid(format!("<files> may hold only <file>, not <{}>", f.name)));
+        let list = child("files");
+        complex(list)?;
+        for f in list.elements() {
+            in_namespace(f)?;
+            if f.local != "file" {
+                return Err(invalid(format!("<files> may hold only <file>, not <{}>", f.local)));
             }
+            attributes(f, &["role"])?;
             expect_sequence(f, &["name", "mediaType", "size", "sha256"])?;
-            let t = |n: &str| f.child(n).map(|e| e.text().trim().to_owned()).unwrap_or_default();
+            let part = |n: &str| value(f.elements().find(|e| e.local == n).expect("sequence checked"));
             let role = field("file role", f.attr("role").unwrap_or("").parse::<FileRole>())?;
-            let name = FileName::parse(&t("name")).map_err(|e| FormatError::UnsafeName(format!("<name>: {e}")))?;
-            let media_type = t("mediaType");
+            let name = FileName::parse(&part("name")?).map_err(|e| FormatError::UnsafeName(format!("<name>: {e}")))?;
+            let media_type = part("mediaType")?;
             if !valid_media_type(&media_type) {
                 return Err(invalid(format!("<file> {name}: '{media_type}' is not a media type")));
             }
-            let size = t("size")
-                .parse::<u64>()
-                .map_err(|_| invalid(format!("<file> {name}: size '{}' is not a number", t("size"))))?;
-            let sha256 = field("sha256", Sha256::parse(&t("sha256")))?;
+            let size = part("size")?;
+            let size = Some(&size)
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| invalid(format!("<file> {name}: size '{size}' is not a number")))?;
+            let sha256 = part("sha256")?;
+            if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(invalid(format!("<sha256> '{sha256}' is not 64 lower-case hexadecimal digits")));
+            }
+            let sha256 = field("sha256", Sha256::parse(&sha256))?;
             if files.iter().any(|g| g.name == name) {
                 return Err(invalid(format!("file {name} is listed twice")));
             }
@@ -247,21 +271,80 @@ fn field<T>(what: &str, r: Result<T, Invalid>) -> Result<T, FormatError> {
     r.map_err(|e| FormatError::Invalid(format!("<{what}>: {e}")))
 }
 
-/// The element children of `el` are exactly `names`, in that order.
+/// The XML Schema instance namespace: `xsi:schemaLocation` is allowed anywhere.
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// `el` is in the envelope's namespace.
+fn in_namespace(el: &Element) -> Result<(), FormatError> {
+    if el.ns.as_deref() == Some(NAMESPACE) {
+        return Ok(());
+    }
+    let ns = el.ns.as_deref().map(|n| format!("the namespace {n}")).unwrap_or_else(|| "no namespace".into());
+    Err(FormatError::Invalid(format!("<{}> is in {ns}, not in the envelope's ({NAMESPACE})", el.name)))
+}
+
+/// `el` has no attributes but `allowed` (unqualified), namespace
+/// declarations and `xsi:schemaLocation`.
+fn attributes(el: &Element, allowed: &[&str]) -> Result<(), FormatError> {
+    for a in &el.attrs {
+        let ok = match a.ns.as_deref() {
+            None => allowed.contains(&a.local.as_str()),
+            Some(xml::XMLNS_NS) => true,
+            Some(XSI) => a.local == "schemaLocation" || a.local == "noNamespaceSchemaLocation",
+            Some(_) => false,
+        };
+        if !ok {
+            return Err(FormatError::Invalid(format!("<{}> has no attribute {}", el.local, a.name)));
+        }
+    }
+    Ok(())
+}
+
+/// An element of element-only content: no text but white space.
+fn complex(el: &Element) -> Result<(), FormatError> {
+    if el.has_text() {
+        return Err(FormatError::Invalid(format!("<{}> must not contain text", el.local)));
+    }
+    Ok(())
+}
+
+/// The text of an element of simple type, exactly as written (libxml2
+/// keeps white space in these types); no child elements, no attributes.
+fn value(el: &Element) -> Result<String, FormatError> {
+    in_namespace(el)?;
+    attributes(el, &[])?;
+    if let Some(child) = el.elements().next() {
+        return Err(FormatError::Invalid(format!("<{}> holds text only, not <{}>", el.local, child.name)));
+    }
+    Ok(el.text())
+}
+
+/// A code's text: as [`value`], with no white space around it (the
+/// schema's patterns allow none; the domain's parsers would trim it).
+fn code(el: &Element) -> Result<String, FormatError> {
+    let v = value(el)?;
+    if v.trim() != v {
+        return Err(FormatError::Invalid(format!("<{}> '{v}' has white space around it", el.local)));
+    }
+    Ok(v)
+}
+
+/// The element children of `el` are exactly `names` in the envelope's
+/// namespace, in that order, with no text between them.
 pub(super) fn expect_sequence(el: &Element, names: &[&str]) -> Result<(), FormatError> {
-    let got: Vec<&str> = el.elements().map(|e| e.name.as_str()).collect();
+    for e in el.elements() {
+        in_namespace(e)?;
+    }
+    let got: Vec<&str> = el.elements().map(|e| e.local.as_str()).collect();
     if got != names {
         return Err(FormatError::Invalid(format!(
             "<{}> must contain <{}> in this order; found <{}>",
-            el.name,
+            el.local,
             names.join(">, <"),
             got.join(">, <")
         )));
     }
-    if el.has_text() {
-        return Err(FormatError::Invalid(format!("<{}> must not contain text", el.name)));
-    }
-    Ok(())
+    complex(el)
 }
 
 #[cfg(test)]

@@ -328,18 +328,90 @@ async fn an_executable_renamed_pdf_is_refused(backend: Backend) {
 
 async fn xxe_and_billion_laughs_are_refused(backend: Backend) {
     let hub = TestHub::start(backend).await;
-    let good = letter(&hub);
     for bad in ["tests/fixtures/bad/xxe.di", "tests/fixtures/bad/billion-laughs.di"] {
-        let body = std::fs::read(bad).unwrap();
-        let mut out = good.clone();
-        out.document.entry.size = body.len() as u64;
-        out.document.entry.sha256 = Sha256::of(&body);
-        out.document.source = Source::Bytes(Bytes::from(body));
-        out.envelope.files[0] = out.document.entry.clone();
-        resign(&hub, &mut out, IT_BUREAU);
+        let out = with_document(&hub, std::fs::read(bad).unwrap());
         refused(&hub, IT_BUREAU, parts(&out), 422, "unsafe-xml").await;
     }
     hub.stop().await;
+}
+
+/// The letter with its DI replaced by `body`, re-signed.
+fn with_document(hub: &TestHub, body: Vec<u8>) -> gwx::client::package::Outgoing {
+    let mut out = letter(hub);
+    out.document.entry.size = body.len() as u64;
+    out.document.entry.sha256 = Sha256::of(&body);
+    out.document.source = Source::Bytes(Bytes::from(body));
+    out.envelope.files[0] = out.document.entry.clone();
+    resign(hub, &mut out, IT_BUREAU);
+    out
+}
+
+async fn a_document_that_is_not_well_formed_xml_is_refused(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let di = std::fs::read("tests/fixtures/letter/1153012345.di").unwrap();
+    let text = String::from_utf8(di.clone()).unwrap();
+    let root = text.find("<函").unwrap();
+    // `--` inside a comment, and two byte-order marks: xmllint refuses both.
+    let commented = format!("{}<!-- 草稿--定稿 -->\n{}", &text[..root], &text[root..]);
+    let mut two_boms = "\u{feff}\u{feff}".as_bytes().to_vec();
+    two_boms.extend(text.trim_start_matches('\u{feff}').as_bytes());
+    for (body, words) in [(commented.into_bytes(), "'--' inside a comment"), (two_boms, "second byte-order mark")] {
+        let v = refused(&hub, IT_BUREAU, parts(&with_document(&hub, body)), 422, "invalid-document").await;
+        assert!(detail(&v).contains(words), "{v}");
+    }
+    post(&hub, IT_BUREAU, parts(&with_document(&hub, di))).await.created();
+    hub.stop().await;
+}
+
+async fn an_envelope_is_read_by_its_namespace_not_its_prefix(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let good = letter(&hub);
+    let xml = String::from_utf8(good.envelope_xml.clone()).unwrap();
+    let kp = keypair(&hub, IT_BUREAU);
+    let signed = |xml: String| {
+        let mut out = good.clone();
+        out.envelope_xml = xml.into_bytes();
+        out.signature = gwx::pki::cms::sign_detached(&out.envelope_xml, &kp.cert, &kp.key).unwrap();
+        out
+    };
+    // A foreign namespace on <sender>: refused, though the names are right.
+    let foreign = xml
+        .replacen(
+            "<envelope xmlns=\"urn:gwx:envelope:1\">",
+            "<envelope xmlns=\"urn:gwx:envelope:1\" xmlns:f=\"urn:f\">",
+            1,
+        )
+        .replace("<sender>", "<f:sender>")
+        .replace("</sender>", "</f:sender>");
+    let v = refused(&hub, IT_BUREAU, parts(&signed(foreign)), 422, "invalid-envelope").await;
+    assert!(detail(&v).contains("urn:f"), "{v}");
+    // The same envelope with a prefix for the envelope's namespace: accepted.
+    let prefixed = prefixed_g(&xml);
+    assert!(prefixed.starts_with("<?xml") && prefixed.contains("<g:envelope xmlns:g="), "{prefixed}");
+    let receipt = post(&hub, IT_BUREAU, parts(&signed(prefixed))).await.created();
+    assert_eq!(receipt["document_number"], "北市資綜字第1153012345號");
+    hub.stop().await;
+}
+
+/// Every element of an envelope written with the prefix `g:`.
+fn prefixed_g(xml: &str) -> String {
+    let xml = xml.replacen(" xmlns=\"urn:gwx:envelope:1\"", " xmlns:g=\"urn:gwx:envelope:1\"", 1);
+    let mut out = String::new();
+    let mut rest = xml.as_str();
+    while let Some(i) = rest.find('<') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            out.push('<');
+        } else if let Some(r) = rest.strip_prefix('/') {
+            out.push_str("</g:");
+            rest = r;
+        } else {
+            out.push_str("<g:");
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn an_unknown_recipient_is_refused_by_its_code(backend: Backend) {
@@ -560,6 +632,8 @@ crate::both_databases!(
     a_confidential_document_is_refused_and_logged,
     an_executable_renamed_pdf_is_refused,
     xxe_and_billion_laughs_are_refused,
+    a_document_that_is_not_well_formed_xml_is_refused,
+    an_envelope_is_read_by_its_namespace_not_its_prefix,
     an_unknown_recipient_is_refused_by_its_code,
     an_unreachable_recipient_is_refused_by_its_code,
     a_participant_without_the_send_capability_cannot_send,

@@ -14,6 +14,7 @@ mod bench;
 mod cli;
 mod connections;
 mod console;
+mod corpus;
 mod crash;
 mod deadlines;
 mod deliveries;
