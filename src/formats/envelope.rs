@@ -219,7 +219,8 @@ impl Envelope {
 
     /// The envelope as XML, as the client writes it before signing.
     pub fn to_xml(&self) -> String {
-        let e = |s: &str| quick_xml::escape::escape(s).into_owned();
+        // A CR written as itself would be read back as LF (XML's line ends).
+        let e = |s: &str| quick_xml::escape::escape(s).replace('\r', "&#13;");
         let mut x = String::new();
         let _ = write!(
             x,

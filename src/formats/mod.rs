@@ -5,6 +5,7 @@ pub mod attachment;
 pub mod document;
 pub mod dtd;
 pub mod envelope;
+pub mod fuzz;
 pub mod multipart;
 pub mod roster;
 pub mod xml;

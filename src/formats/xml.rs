@@ -193,6 +193,9 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document, XmlError> {
             }
             Event::Empty(s) => {
                 count += 1;
+                if stack.len() >= limits.max_depth {
+                    return Err(XmlError::Malformed(format!("nested deeper than {} levels", limits.max_depth)));
+                }
                 let el = start(&s, count, &limits, &mut scopes)?;
                 scopes.pop();
                 match stack.last_mut() {
@@ -434,7 +437,9 @@ fn attribute_value(raw: &str, element: &str, key: &str) -> Result<String, XmlErr
         rest = &rest[i + 1..];
         match c {
             b'<' => {
-                return Err(XmlError::Malformed(format!("<{element} {key}>: '<' is not allowed in an attribute value")));
+                return Err(XmlError::Malformed(format!(
+                    "<{element} {key}>: '<' is not allowed in an attribute value"
+                )));
             }
             b'&' => {
                 let end = rest.find(';').ok_or_else(|| {

@@ -21,6 +21,7 @@ mod deliveries;
 mod documents;
 mod failures;
 mod formats;
+mod fuzzing;
 mod groups;
 mod intake;
 mod openapi;

@@ -1,0 +1,1 @@
+ 函 [<!ENTITY lol0 "lol"

