@@ -126,8 +126,10 @@ const AUTHENTICATION: &[(u16, &[&str])] = &[
     (403, &["unknown-certificate", "ip-not-allowed", "credential-disabled", "participant-suspended", "forbidden"]),
 ];
 
-/// What any request can be answered: blocked, over a rate limit, or a failure of the hub.
-const ANY: &[(u16, &[&str])] = &[(403, &["ip-blocked"]), (429, &["rate-limited"]), (500, &["internal"])];
+/// What any request can be answered: blocked, over a rate limit, a failure
+/// of the hub, or its storage full (nothing of the request kept).
+const ANY: &[(u16, &[&str])] =
+    &[(403, &["ip-blocked"]), (429, &["rate-limited"]), (500, &["internal"]), (507, &["storage-full"])];
 
 /// A path or query parameter that does not parse.
 const PARAMETERS: &[(u16, &[&str])] = &[(400, &["invalid-request"])];

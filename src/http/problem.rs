@@ -190,6 +190,7 @@ impl From<ServiceError> for Problem {
             TrustReloadFailed(_) => (S::UNPROCESSABLE_ENTITY, "trust-reload-failed", "信任憑證重新載入失敗"),
             Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "服務暫時無法使用"),
             Damaged(_) => (S::INTERNAL_SERVER_ERROR, "damaged-file", "檔案毀損"),
+            StorageFull(_) => (S::INSUFFICIENT_STORAGE, "storage-full", "交換中心儲存空間不足"),
             Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "系統錯誤"),
         };
         let mut p = Problem::new(status, name, title, detail);

@@ -106,6 +106,9 @@ pub enum ServiceError {
     /// Stored bytes no longer match their SHA-256: not served.
     #[error("{0}")]
     Damaged(String),
+    /// The disk (or the database's) is full: nothing of the request was kept.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -147,6 +150,10 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound("no such record".into()),
             StoreError::Conflict(what) => ServiceError::Conflict(what),
+            e if e.is_storage_full() => {
+                tracing::error!(error = %e, "the database's storage is full");
+                ServiceError::StorageFull(STORAGE_FULL.into())
+            }
             other => {
                 tracing::error!(error = %other, "storage error");
                 ServiceError::Internal("the database could not complete the request".into())
@@ -161,8 +168,17 @@ impl From<Invalid> for ServiceError {
     }
 }
 
+/// What a client is told when the hub's storage is full.
+pub const STORAGE_FULL: &str =
+    "the hub's storage is full; nothing of this request was kept: send it again later (the IT bureau is alerted)";
+
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
+        if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
+            tracing::error!(error = %e, "the document store is full");
+            metrics::counter!("gwx_storage_full_total").increment(1);
+            return ServiceError::StorageFull(STORAGE_FULL.into());
+        }
         tracing::error!(error = %e, "blob storage error");
         ServiceError::Internal("the document store could not complete the request".into())
     }

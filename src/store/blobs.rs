@@ -75,8 +75,9 @@ pub struct Blobs {
 pub enum Kept {
     /// In the database: these bytes go into the blob's row.
     Inline(Vec<u8>),
-    /// A durable file under `blobs/`.
-    File,
+    /// A durable file under `blobs/`; `created` when this call put it there
+    /// (it was not stored before), so a failed acceptance can take it back.
+    File { created: bool },
 }
 
 impl Blobs {
@@ -130,33 +131,47 @@ impl Blobs {
         let temp = spooled.guard.0.take();
         let memory = if temp.is_none() { spooled.bytes.take() } else { None };
         let tmp_dir = self.tmp.clone();
-        tokio::task::spawn_blocking(move || -> io::Result<()> {
+        let created = tokio::task::spawn_blocking(move || -> io::Result<bool> {
             let parent = target.parent().expect("blob path has a parent");
             if !parent.exists() {
                 std::fs::create_dir_all(parent)?;
                 sync_dir(parent.parent().expect("blobs dir"))?;
             }
-            let mut guard = TempGuard(match (temp, memory) {
-                (Some(t), _) => Some(t),
-                (None, Some(bytes)) => {
-                    let t = tmp_dir.join(uuid::Uuid::now_v7().to_string());
-                    std::fs::write(&t, bytes)?;
-                    Some(t)
-                }
-                (None, None) => None,
-            });
-            let Some(temp) = guard.0.as_ref() else { return Ok(()) };
+            let mut guard = TempGuard(temp);
+            if let (None, Some(bytes)) = (&guard.0, memory) {
+                // Guarded before it is written: a full disk leaves no part of it.
+                let t = tmp_dir.join(uuid::Uuid::now_v7().to_string());
+                guard.0 = Some(t.clone());
+                std::fs::write(&t, bytes)?;
+            }
+            let Some(temp) = guard.0.as_ref() else { return Ok(false) };
             if std::fs::metadata(&target).is_ok_and(|m| m.len() == size) {
-                return Ok(()); // stored before; the guard removes the copy
+                return Ok(false); // stored before; the guard removes the copy
             }
             std::fs::File::open(temp)?.sync_all()?;
             std::fs::rename(temp, &target)?;
             guard.0 = None;
-            sync_dir(parent)
+            sync_dir(parent)?;
+            Ok(true)
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Kept::File)
+        Ok(Kept::File { created })
+    }
+
+    /// Takes back blob files a failed acceptance created, unless a stored
+    /// blob refers to one by now (an acceptance of the same bytes that
+    /// committed meanwhile). Best effort: a file left behind is one no blob
+    /// refers to, reused by a later acceptance of the same bytes.
+    pub async fn take_back(&self, store: &crate::store::Store, created: &[crate::domain::document::Sha256]) {
+        for sha in created {
+            if !matches!(store.blob_known(sha).await, Ok(false)) {
+                continue;
+            }
+            if let Err(e) = tokio::fs::remove_file(self.path(sha.as_str())).await {
+                tracing::warn!(%e, %sha, "cannot remove the blob file of a failed acceptance");
+            }
+        }
     }
 
     pub async fn open_blob(&self, sha: &str) -> io::Result<tokio::fs::File> {
@@ -346,11 +361,11 @@ mod tests {
         let big = vec![7u8; INLINE_MAX as usize + 10];
         let mut a = receive(&blobs, 16, &big).await;
         assert!(a.bytes.is_none(), "spilled to a file");
-        assert_eq!(blobs.keep(&mut a).await.unwrap(), Kept::File);
+        assert_eq!(blobs.keep(&mut a).await.unwrap(), Kept::File { created: true });
         assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
         // The same content again, this time from memory: stored once.
         let mut b = receive(&blobs, big.len(), &big).await;
-        assert_eq!(blobs.keep(&mut b).await.unwrap(), Kept::File);
+        assert_eq!(blobs.keep(&mut b).await.unwrap(), Kept::File { created: false });
         // A refused part leaves nothing behind.
         drop(receive(&blobs, 16, &big).await);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);

@@ -196,6 +196,14 @@ impl Store {
         Ok(n)
     }
 
+    /// Whether a blob with this SHA-256 is stored.
+    pub async fn blob_known(&self, sha: &Sha256) -> Result<bool> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT 1 FROM blobs WHERE sha256 = $1").bind(sha.as_str()).fetch_optional(pool).await?
+        });
+        Ok(row.is_some())
+    }
+
     /// How many blobs are stored: (all, kept inline in the database).
     pub async fn blob_counts(&self) -> Result<(i64, i64)> {
         Ok(with_pool!(self, |pool| sqlx::query_as("SELECT COUNT(*), COUNT(data) FROM blobs").fetch_one(pool).await?))

@@ -81,6 +81,25 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The database could not write for want of space: SQLite's
+    /// `SQLITE_FULL` (13, with its extended codes), PostgreSQL's `53100
+    /// disk_full`, or an I/O error saying the same.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                let code = d.code();
+                let code = code.as_deref().unwrap_or("");
+                code == "53100" || code.parse::<i32>().is_ok_and(|c| c & 0xff == 13)
+            }
+            StoreError::Db(sqlx::Error::Io(e)) => {
+                matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<Invalid> for StoreError {
     fn from(e: Invalid) -> Self {
         StoreError::Corrupt(e.to_string())
@@ -241,6 +260,7 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
+                .after_release(|conn, _| Box::pin(still_usable(conn)))
                 .connect_with(opts)
                 .await?;
             Db::Postgres(pool)
@@ -343,5 +363,25 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
     // Each SQLite connection is a thread of its own in sqlx; a few suffice
     // (one writer at a time, readers share the WAL) and fewer threads mean
     // fewer context switches under load.
-    Ok(SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?)
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_release(|conn, _| Box::pin(still_usable(conn)))
+        .connect_with(opts)
+        .await?)
+}
+
+/// Whether a connection given back to the pool may serve again. A
+/// transaction the database ended by itself (SQLite rolls back on
+/// `SQLITE_FULL`; a failed COMMIT) leaves sqlx counting it as open, and such
+/// a connection could never begin another ("begin_with at non-zero
+/// transaction depth"): it is closed instead, and the pool opens a new one.
+/// The ping first carries out any rollback still queued for the connection.
+async fn still_usable<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a transaction it cannot end");
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -426,14 +426,23 @@ pub async fn wait_for_log(store: &Store, action: &str, needle: &str) -> gwx::dom
 /// Runs `gwx serve --dir DIR --https ADDR` as a process and returns it with
 /// the HTTPS port it announced on its first line of output.
 pub fn spawn_serve(dir: &Path, https: &str) -> (std::process::Child, u16) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"));
+    cmd.args(["serve", "--dir"]).arg(dir).args(["--https", https, "--http", "127.0.0.1:0"]);
+    spawn_hub(cmd)
+}
+
+/// Runs `cmd`, which starts a hub, and returns it with the HTTPS port the
+/// hub announced on its first line of output.
+pub fn spawn_hub(mut cmd: std::process::Command) -> (std::process::Child, u16) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
-        .args(["serve", "--dir"])
-        .arg(dir)
-        .args(["--https", https, "--http", "127.0.0.1:0"])
+    let mut child = cmd
         .env_remove("GWX_DATABASE_URL")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(if std::env::var_os("GWX_TEST_HUB_STDERR").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
         .spawn()
         .unwrap();
     let mut line = String::new();

@@ -18,6 +18,7 @@ mod corpus;
 mod crash;
 mod deadlines;
 mod deliveries;
+mod disk;
 mod documents;
 mod failures;
 mod formats;

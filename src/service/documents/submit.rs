@@ -370,11 +370,23 @@ async fn accept(
 
     let mut stored_parts = Vec::with_capacity(parts.len());
     let mut files = Vec::new();
+    // Blob files this acceptance created: taken back if it fails.
+    let mut created = Vec::new();
     for p in parts.iter_mut() {
-        let inline = match app.blobs.keep(&mut p.data).await? {
+        let kept = match app.blobs.keep(&mut p.data).await {
+            Ok(k) => k,
+            Err(e) => {
+                app.blobs.take_back(&app.store, &created).await;
+                return Err(e.into());
+            }
+        };
+        let inline = match kept {
             crate::store::blobs::Kept::Inline(bytes) => Some(bytes),
-            crate::store::blobs::Kept::File => {
+            crate::store::blobs::Kept::File { created: new } => {
                 files.push(app.blobs.path(p.data.sha256.as_str()));
+                if new {
+                    created.push(p.data.sha256.clone());
+                }
                 None
             }
         };
@@ -427,8 +439,13 @@ async fn accept(
             })
             .collect(),
     };
-    let receipt =
-        content.sign(&app.receipts).map_err(|e| ServiceError::Internal(format!("cannot sign the receipt: {e}")))?;
+    let receipt = match content.sign(&app.receipts) {
+        Ok(r) => r,
+        Err(e) => {
+            app.blobs.take_back(&app.store, &created).await;
+            return Err(ServiceError::Internal(format!("cannot sign the receipt: {e}")));
+        }
+    };
 
     let ip = caller.source_ip.to_string();
     let fp = caller.credential.fingerprint.clone();
@@ -484,7 +501,11 @@ async fn accept(
         deadlines,
         files,
     };
-    match app.store.insert_document(new, log).await {
+    let inserted = app.store.insert_document(new, log).await;
+    if inserted.is_err() {
+        app.blobs.take_back(&app.store, &created).await;
+    }
+    match inserted {
         Ok(()) => {}
         // A concurrent submission of the same number won the race.
         Err(StoreError::Conflict(_)) => {
