@@ -129,7 +129,12 @@ pub async fn disable(app: &App, caller: &Caller, id: i64, reason: &str) -> Resul
         &c,
         format!("credential {id} ({}) disabled: {reason}", c.subject),
     );
-    Ok(app.store.set_credential_disabled(id, Some(reason), app.now(), &log).await?)
+    app.store.set_credential_disabled(id, Some(reason), app.now(), &log).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict(why) => ServiceError::InvalidField(format!(
+            "{why}: the hub would be left without an operator; enable or register another it_bureau credential first"
+        )),
+        e => e.into(),
+    })
 }
 
 pub async fn enable(app: &App, caller: &Caller, id: i64) -> Result<Credential> {

@@ -134,6 +134,17 @@ pub(crate) use insert_credential;
 pub(super) const CREDENTIAL_COLUMNS: &str = "id, fingerprint, participant_code, subject, issuer, serial, not_before, not_after, \
      ubn, card_number, holder, roles, certificate_pem, created_at, last_used_at, disabled_at, disabled_reason";
 
+/// Serialises the writes that may disable `it_bureau` credentials, so two
+/// operators disabling each other at once cannot leave none: SQLite's
+/// writes are serial already; PostgreSQL takes a transaction lock.
+macro_rules! lock_operators {
+    ($store:expr, $tx:ident) => {
+        if matches!($store.db, super::Db::Postgres(_)) {
+            sqlx::query("SELECT pg_advisory_xact_lock(7301302)").execute(&mut **$tx).await?;
+        }
+    };
+}
+
 impl Store {
     pub async fn credential(&self, id: i64) -> Result<Option<Credential>> {
         let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1");
@@ -206,6 +217,22 @@ impl Store {
         let at = stored_time(at);
         let n = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
+            if reason.is_some() {
+                lock_operators!(self, tx);
+                let (target, others): (i64, i64) = sqlx::query_as(
+                    "SELECT COALESCE(SUM(CASE WHEN id = $1 THEN 1 ELSE 0 END), 0), \
+                            COALESCE(SUM(CASE WHEN id <> $1 AND disabled_at IS NULL THEN 1 ELSE 0 END), 0) \
+                     FROM credentials WHERE (' ' || roles || ' ') LIKE '% it_bureau %'",
+                )
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+                if target > 0 && others == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "credential {id} is the last enabled it_bureau credential"
+                    )));
+                }
+            }
             let n = sqlx::query(
                 "UPDATE credentials SET disabled_at = $2, disabled_reason = $3, \
                  last_used_at = CASE WHEN $2 IS NULL THEN $4 ELSE last_used_at END WHERE id = $1",
@@ -258,6 +285,7 @@ impl Store {
         let at = stored_time(at);
         let ids: Vec<i64> = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
+            lock_operators!(self, tx);
             let rows: Vec<(i64, String, String)> = sqlx::query_as(
                 "UPDATE credentials SET disabled_at = $2, disabled_reason = $3 \
                  WHERE disabled_at IS NULL AND COALESCE(last_used_at, created_at) < $1 \

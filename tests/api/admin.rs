@@ -280,6 +280,36 @@ mod the_operator_cannot_lock_itself_out {
         hub.stop().await;
     }
 
+    async fn two_operators_disabling_each_other_at_once_leave_one(backend: Backend) {
+        let hub = TestHub::start(backend).await;
+        hub.register_clerk(IT_BUREAU, "operator-2", &["it_bureau"]).await;
+        let ops = [hub.as_(IT_BUREAU), hub.as_("operator-2")];
+        let mut ids = Vec::new();
+        for op in &ops {
+            ids.push(op.get("/api/v1/whoami").await.ok()["credential"]["id"].as_i64().unwrap());
+        }
+        for round in 0..6 {
+            let urls: Vec<String> = (0..2).map(|who| format!("/api/v1/credentials/{}/disable", ids[1 - who])).collect();
+            let (a, b) = tokio::join!(
+                ops[0].post(&urls[0], json!({"reason": "輪值交接"})),
+                ops[1].post(&urls[1], json!({"reason": "輪值交接"}))
+            );
+            let statuses = [a.status, b.status];
+            assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
+            let survivor = if a.status == 200 { 0 } else { 1 };
+            let refused = if survivor == 0 { b } else { a };
+            // Refused as the last operator (422), or already disabled when it came (403).
+            assert!(matches!(refused.status, 422 | 403), "round {round}: {}", refused.text());
+            if refused.status == 422 {
+                assert!(refused.text().contains("last enabled it_bureau credential"), "{}", refused.text());
+            }
+            ops[survivor].get("/api/v1/whoami").await.ok();
+            let back = format!("/api/v1/credentials/{}/enable", ids[1 - survivor]);
+            ops[survivor].post_empty(&back).await.ok();
+        }
+        hub.stop().await;
+    }
+
     async fn the_last_entry_allowing_its_own_address_stays(backend: Backend) {
         let hub = TestHub::start(backend).await;
         let admin = hub.as_(IT_BUREAU);
@@ -302,6 +332,7 @@ mod the_operator_cannot_lock_itself_out {
     crate::both_databases!(
         its_own_participant_is_not_suspended_or_terminated,
         the_credential_in_use_is_not_disabled,
+        two_operators_disabling_each_other_at_once_leave_one,
         the_last_entry_allowing_its_own_address_stays,
     );
 }
