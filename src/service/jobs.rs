@@ -60,9 +60,16 @@ pub async fn purge(app: &App) -> anyhow::Result<crate::store::PurgeReport> {
     Ok(r)
 }
 
-/// Runs [`daily`] at start and then every 24 hours until shutdown.
+/// The daily jobs first run this long after start: never in the way of a
+/// node starting to serve.
+const DAILY_FIRST_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// Runs [`daily`] five minutes after start and then every 24 hours until
+/// shutdown (the purge works in short batches: documents are accepted
+/// meanwhile).
 pub async fn run_daily(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(24 * 3600));
+    let mut interval =
+        tokio::time::interval_at(tokio::time::Instant::now() + DAILY_FIRST_AFTER, Duration::from_secs(24 * 3600));
     loop {
         tokio::select! {
             _ = interval.tick() => {

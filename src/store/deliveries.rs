@@ -95,10 +95,16 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>> {
-        let sql = format!(
-            "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND ($2 IS NULL OR d.state = $2) AND d.id > $3 \
-             ORDER BY d.id LIMIT $4"
-        );
+        // Two shapes, so each walks its index in order (`$2 IS NULL OR …`
+        // would keep the planner from using the state index).
+        let sql = match state {
+            Some(_) => format!(
+                "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state = $2 AND d.id > $3 ORDER BY d.id LIMIT $4"
+            ),
+            None => format!(
+                "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.id > $3 AND ($2 IS NULL) ORDER BY d.id LIMIT $4"
+            ),
+        };
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(recipient)

@@ -43,7 +43,7 @@ pub use documents::{DocumentRecord, NewDelivery, NewDocument, Part, SentSummary}
 pub use groups::{GroupActor, GroupEdit, GroupVersion};
 pub use log::{Checkpoint, LogFilter, LogReport};
 pub use participants::{AllowlistEntry, NewParticipant, ParticipantUpdate};
-pub use retention::PurgeReport;
+pub use retention::{PURGE_BATCH, PurgeReport};
 pub use sanctions::{Block, RosterChange};
 
 use crate::domain::Invalid;

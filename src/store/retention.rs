@@ -24,9 +24,15 @@ pub struct PurgeReport {
     pub files: i64,
 }
 
+/// Documents (with their deliveries and parts) or log entries removed per
+/// transaction: each batch holds the write lock for milliseconds, so the
+/// hub keeps accepting documents while a large purge runs.
+pub const PURGE_BATCH: i64 = 500;
+
 impl Store {
-    /// Purges everything older than `cutoff` in one transaction and logs it.
-    /// Blob files are removed (via `blob_path`) inside the transaction, after
+    /// Purges everything older than `cutoff`, batch by batch, and logs it.
+    /// Nothing due (two indexed look-ups) means no write at all. Blob files
+    /// are removed (via `blob_path`) inside the batch's transaction, after
     /// their rows: an acceptance that re-uses a blob at that moment finds
     /// the file gone when it checks before committing, and fails instead
     /// of committing a document without its bytes.
@@ -39,91 +45,156 @@ impl Store {
     ) -> Result<PurgeReport> {
         let (cutoff, now) = (stored_time(cutoff), stored_time(now));
         let mut r = PurgeReport { cutoff: Some(cutoff), ..Default::default() };
-        with_pool!(self, |pool| {
-            let mut tx = self.begin_write(pool).await?;
-
-            // Entries strictly before the first one at or after the cutoff:
-            // nothing newer than the cutoff goes, even if times interleave.
-            let (first_kept,): (Option<i64>,) = sqlx::query_as("SELECT MIN(seq) FROM exchange_log WHERE at >= $1")
-                .bind(cutoff)
-                .fetch_one(&mut **tx)
-                .await?;
-            let last_purged: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT seq, hash, at FROM exchange_log WHERE seq < COALESCE($1, (SELECT MAX(seq) + 1 FROM exchange_log)) \
-                 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(first_kept)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some((seq, _, _)) = &last_purged {
-                r.entries = sqlx::query("DELETE FROM exchange_log WHERE seq <= $1")
-                    .bind(seq)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected() as i64;
-                r.checkpoint_seq = Some(*seq);
-            }
-
-            let old = "SELECT id FROM documents WHERE accepted_at < $1";
-            r.deliveries =
-                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM deliveries WHERE document_id IN ({old})")))
+        let due: (Option<i64>, Option<String>) = with_pool!(self, |pool| {
+            let (entry,): (Option<i64>,) =
+                sqlx::query_as("SELECT (SELECT seq FROM exchange_log WHERE at < $1 ORDER BY at LIMIT 1)")
                     .bind(cutoff)
+                    .fetch_one(pool)
+                    .await?;
+            let (doc,): (Option<String>,) =
+                sqlx::query_as("SELECT (SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at LIMIT 1)")
+                    .bind(cutoff)
+                    .fetch_one(pool)
+                    .await?;
+            (entry, doc)
+        });
+        if due == (None, None) {
+            return Ok(r);
+        }
+
+        // Documents, oldest first, a batch at a time.
+        let old = "SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at, id LIMIT $2";
+        loop {
+            let (documents, deliveries, blobs, files) = with_pool!(self, |pool| {
+                let mut tx = self.begin_write(pool).await?;
+                let parts: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM document_parts WHERE document_id IN ({old}) RETURNING sha256"
+                )))
+                .bind(cutoff)
+                .bind(PURGE_BATCH)
+                .fetch_all(&mut **tx)
+                .await?;
+                let deliveries =
+                    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM deliveries WHERE document_id IN ({old})")))
+                        .bind(cutoff)
+                        .bind(PURGE_BATCH)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected() as i64;
+                let documents = sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM documents WHERE id IN ({old})")))
+                    .bind(cutoff)
+                    .bind(PURGE_BATCH)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected() as i64;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM document_parts WHERE document_id IN ({old})")))
-                .bind(cutoff)
-                .execute(&mut **tx)
-                .await?;
-            r.documents = sqlx::query("DELETE FROM documents WHERE accepted_at < $1")
-                .bind(cutoff)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected() as i64;
-            let gone: Vec<(String, bool)> = sqlx::query_as(
-                "DELETE FROM blobs WHERE NOT EXISTS (SELECT 1 FROM document_parts p WHERE p.sha256 = blobs.sha256) \
-                 RETURNING sha256, data IS NULL",
-            )
-            .fetch_all(&mut **tx)
-            .await?;
-            r.blobs = gone.len() as i64;
-
-            if let Some((seq, hash, at)) = &last_purged {
-                sqlx::query(
-                    "INSERT INTO log_checkpoints (seq, hash, last_at, purged_at, entries, documents, blobs) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(seq)
-                .bind(hash)
-                .bind(at)
-                .bind(now)
-                .bind(r.entries)
-                .bind(r.documents)
-                .bind(r.blobs)
-                .execute(&mut **tx)
-                .await?;
-            }
-            let mut log = log.clone();
-            log.detail = format!(
-                "{}: {} log entries (checkpoint {}), {} documents, {} deliveries, {} blobs before {}",
-                log.detail,
-                r.entries,
-                r.checkpoint_seq.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
-                r.documents,
-                r.deliveries,
-                r.blobs,
-                cutoff.to_rfc3339(),
-            );
-            append_log!(tx, now, &log);
-            for (sha, is_file) in &gone {
-                if *is_file {
-                    match std::fs::remove_file(blob_path(sha)) {
-                        Ok(()) => r.files += 1,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(e) => return Err(super::StoreError::Corrupt(format!("cannot remove blob {sha}: {e}"))),
+                // The blobs those parts used that nothing uses any more (by index).
+                let mut candidates: Vec<String> = parts.into_iter().map(|(s,)| s).collect();
+                candidates.sort();
+                candidates.dedup();
+                let mut gone: Vec<(String, bool)> = Vec::new();
+                for chunk in candidates.chunks(500) {
+                    let sql = super::values_sql(&tx, "DELETE FROM blobs WHERE sha256 IN (VALUES ", 1, chunk.len())
+                        + ") AND NOT EXISTS (SELECT 1 FROM document_parts p WHERE p.sha256 = blobs.sha256) \
+                           RETURNING sha256, data IS NULL";
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for sha in chunk {
+                        q = q.bind(sha);
+                    }
+                    gone.extend(q.fetch_all(&mut **tx).await?);
+                }
+                let mut files = 0;
+                for (sha, is_file) in &gone {
+                    if *is_file {
+                        match std::fs::remove_file(blob_path(sha)) {
+                            Ok(()) => files += 1,
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(super::StoreError::Corrupt(format!("cannot remove blob {sha}: {e}"))),
+                        }
                     }
                 }
+                tx.commit().await?;
+                (documents, deliveries, gone.len() as i64, files)
+            });
+            r.documents += documents;
+            r.deliveries += deliveries;
+            r.blobs += blobs;
+            r.files += files;
+            if documents < PURGE_BATCH {
+                break;
             }
+        }
+
+        // Log entries strictly before the first one at or after the cutoff
+        // (nothing newer goes, even if times interleave), a batch at a time;
+        // each batch leaves a checkpoint `verify_log` can start from.
+        let (first_kept,): (Option<i64>,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT MIN(seq) FROM exchange_log WHERE at >= $1").bind(cutoff).fetch_one(pool).await?
+        });
+        loop {
+            let batch: Option<(i64, i64)> = with_pool!(self, |pool| {
+                let mut tx = self.begin_write(pool).await?;
+                let last: Option<(i64, String, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT seq, hash, at FROM exchange_log \
+                     WHERE seq < COALESCE($1, (SELECT MAX(seq) + 1 FROM exchange_log)) \
+                       AND seq <= (SELECT MIN(seq) FROM exchange_log) + $2 - 1 \
+                     ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(first_kept)
+                .bind(PURGE_BATCH)
+                .fetch_optional(&mut **tx)
+                .await?;
+                match last {
+                    None => None,
+                    Some((seq, hash, at)) => {
+                        let n = sqlx::query("DELETE FROM exchange_log WHERE seq <= $1")
+                            .bind(seq)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected() as i64;
+                        sqlx::query(
+                            "INSERT INTO log_checkpoints (seq, hash, last_at, purged_at, entries, documents, blobs) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        )
+                        .bind(seq)
+                        .bind(hash)
+                        .bind(at)
+                        .bind(now)
+                        .bind(r.entries + n)
+                        .bind(r.documents)
+                        .bind(r.blobs)
+                        .execute(&mut **tx)
+                        .await?;
+                        tx.commit().await?;
+                        Some((seq, n))
+                    }
+                }
+            });
+            match batch {
+                Some((seq, n)) => {
+                    r.entries += n;
+                    r.checkpoint_seq = Some(seq);
+                    if n < PURGE_BATCH {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+
+        let mut log = log.clone();
+        log.detail = format!(
+            "{}: {} log entries (checkpoint {}), {} documents, {} deliveries, {} blobs before {}",
+            log.detail,
+            r.entries,
+            r.checkpoint_seq.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+            r.documents,
+            r.deliveries,
+            r.blobs,
+            cutoff.to_rfc3339(),
+        );
+        with_pool!(self, |pool| {
+            let mut tx = self.begin_write(pool).await?;
+            append_log!(tx, now, &log);
             tx.commit().await?;
         });
         Ok(r)

@@ -52,7 +52,46 @@ async fn nothing_is_purged_before_a_year(backend: Backend) {
     let r = purge(&hub).await;
     assert_eq!((r.entries, r.documents, r.blobs), (0, 0, 0));
     assert!(hub.store().log_checkpoint().await.unwrap().is_none());
+    // Nothing was due: nothing was written, not even a log entry.
+    let purged = LogFilter { actions: vec!["log.purged".into()], limit: 10, ..Default::default() };
+    assert!(hub.store().log_entries(&purged).await.unwrap().is_empty());
     hub.stop().await;
+}
+
+async fn a_purge_larger_than_a_batch_takes_everything_old_in_batches(backend: Backend) {
+    let hub = start(backend).await;
+    let n = gwx::store::PURGE_BATCH as usize + 20;
+    // More documents, and more than twice as many log entries, as one batch takes.
+    let hub = std::sync::Arc::new(hub);
+    let senders: Vec<_> = (0..4)
+        .map(|w| {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for i in (w..n).step_by(4) {
+                    hub.send_plain(CIVIL_AFFAIRS, &format!("{:04}", 1000 + i), &[EDUCATION], &[]).await.created();
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let old_with_file = send_with_file(&hub, "8001").await;
+    hub.clock.advance(Duration::days(366));
+    let new = send_with_file(&hub, "8002").await;
+    // The old file-carrying document was sent on day 0 too: purged with the rest.
+    let r = purge(&hub).await;
+    assert_eq!(r.documents as usize, n + 1, "{r:?}");
+    assert_eq!(r.deliveries as usize, n + 1, "{r:?}");
+    assert!(r.entries as usize > 2 * n, "{r:?}");
+    assert_eq!(r.files, 1, "{r:?}");
+    assert!(hub.store().document(&old_with_file).await.unwrap().is_none());
+    assert!(hub.store().document(&new).await.unwrap().is_some());
+    hub.store().verify_log().await.unwrap().expect("chain intact from the last batch's checkpoint");
+    let checkpoint = hub.store().log_checkpoint().await.unwrap().unwrap();
+    assert_eq!(checkpoint.entries, r.entries, "the last checkpoint counts the whole purge");
+    hub.logged("log.purged", &format!("{} documents", n + 1)).await;
+    std::sync::Arc::into_inner(hub).unwrap().stop().await;
 }
 
 async fn a_purge_after_a_year_removes_old_documents_and_their_blobs_only(backend: Backend) {
@@ -264,6 +303,7 @@ async fn gwx_backup_copies_a_running_hub(backend: Backend) {
 
 crate::both_databases!(
     nothing_is_purged_before_a_year,
+    a_purge_larger_than_a_batch_takes_everything_old_in_batches,
     a_purge_after_a_year_removes_old_documents_and_their_blobs_only,
     the_chain_verifies_from_the_purge_checkpoint,
     a_purge_is_logged_for_the_security_view,
