@@ -36,6 +36,9 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
     }
     assert_eq!(r["throughput"]["submit"]["count"], 24);
     assert_eq!(r["throughput"]["failures"], 0);
+    // Each counted document had a receipt that verified and named its envelope.
+    assert_eq!(r["throughput"]["failures_by_cause"], serde_json::json!({}));
+    assert_eq!(r["lifecycle"]["failures_by_cause"], serde_json::json!({}));
     assert!(r["throughput"]["hub_cpu_ms_per_document"].as_f64().is_some());
     assert_eq!(r["latency"]["failures"], 0);
     assert!(r["latency"]["inbox_to_confirm"].is_null());

@@ -99,8 +99,3 @@ pub(super) fn cpu_seconds(pid: u32) -> Option<f64> {
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
 }
-
-/// Resets the kernel's peak-RSS mark of `pid` (Linux `clear_refs` 5).
-pub(super) fn reset_peak(pid: u32) {
-    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-}

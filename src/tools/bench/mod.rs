@@ -33,7 +33,7 @@ pub use report::*;
 use audit::audit;
 use fixtures::{Signer, make_package};
 use hub::{cpu_seconds, hub_under_test, identity};
-use load::{Confirming, rate_run, throughput};
+use load::{Bounds, Confirming, ReceiptCheck, rate_run, throughput};
 use size::{fanout, large};
 
 use std::path::PathBuf;
@@ -107,6 +107,13 @@ pub struct BenchArgs {
     /// Recipients of the fan-out document.
     #[arg(long, default_value_t = 10_000)]
     pub fanout: usize,
+    /// Requests in flight at most in the fixed-rate scenarios (more: counted
+    /// as failures, not queued).
+    #[arg(long, default_value_t = 512)]
+    pub max_in_flight: usize,
+    /// Client timeout of each request in the fixed-rate scenarios, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -147,6 +154,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
     let clients: Vec<Arc<Client>> =
         PARTICIPANTS.iter().map(|c| Client::new(&identity(&hub, c)).map(Arc::new)).collect::<anyhow::Result<_>>()?;
     let run = run_id();
+    let check = Arc::new(ReceiptCheck::load(&hub.dir)?);
+    let bounds = || Bounds { in_flight: args.max_in_flight, timeout: Duration::from_secs(args.timeout) };
     let recipients = args.recipients.clamp(1, PARTICIPANTS.len() - 1);
     let to_for = |s: usize| -> Vec<String> {
         (1..=recipients).map(|k| PARTICIPANTS[(s + k) % PARTICIPANTS.len()].to_owned()).collect()
@@ -169,7 +178,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 eprintln!("throughput: sending with {} clients…", args.clients);
                 let cpu = hub.pid.and_then(cpu_seconds);
                 let own = cpu_seconds(std::process::id());
-                let mut t = throughput(&clients, docs, &args).await;
+                let mut t = throughput(&clients, docs, &args, check.clone()).await;
                 let per_doc = |before: Option<f64>, pid: Option<u32>| {
                     pid.and_then(cpu_seconds)
                         .zip(before)
@@ -184,7 +193,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 eprintln!("latency: signing {count} packages…");
                 let docs = packages(count, 20)?;
                 eprintln!("latency: {} documents/s for {} s…", args.rate, args.seconds);
-                report.latency = Some(rate_run(&clients, docs, args.rate, None).await);
+                report.latency = Some(rate_run(&clients, docs, args.rate, None, check.clone(), bounds()).await);
             }
             Scenario::Lifecycle => {
                 let count = (args.lifecycle_rate * args.seconds as f64).ceil() as usize;
@@ -196,7 +205,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 );
                 let confirm =
                     Confirming { expected: count * recipients, within: Duration::from_secs(args.seconds + 60) };
-                report.lifecycle = Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm)).await);
+                report.lifecycle =
+                    Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm), check.clone(), bounds()).await);
             }
             Scenario::Large => {
                 eprintln!("large: {} packages of {} MiB at once…", args.large_packages, args.large_mib);

@@ -66,7 +66,9 @@ pub struct Throughput {
     pub seconds: f64,
     pub documents_per_s: f64,
     pub submit: Latencies,
+    /// Submissions not accepted: not a 201 with a receipt the hub signed for that envelope.
     pub failures: usize,
+    pub failures_by_cause: std::collections::BTreeMap<String, usize>,
     /// Hub CPU time per accepted document (user + system), when the hub's PID is known.
     pub hub_cpu_ms_per_document: Option<f64>,
     /// The bench process's own CPU per document.
@@ -81,6 +83,7 @@ pub struct RateRun {
     /// From the hub's delivery time to its confirmation time, when recipients confirmed.
     pub inbox_to_confirm: Option<Latencies>,
     pub failures: usize,
+    pub failures_by_cause: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -105,6 +108,12 @@ pub struct Fanout {
     pub blob_files_stored: Option<usize>,
     /// The attachment's content-addressed file exists (one copy for all).
     pub attachment_stored_once: Option<bool>,
+}
+
+fn print_failures(causes: &std::collections::BTreeMap<String, usize>) {
+    for (cause, n) in causes {
+        println!("  failed: {n} × {cause}");
+    }
 }
 
 /// The report as text.
@@ -133,6 +142,7 @@ pub fn print(r: &Report) {
             "  submit latency p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
             t.submit.p50_ms, t.submit.p95_ms, t.submit.p99_ms, t.submit.max_ms
         );
+        print_failures(&t.failures_by_cause);
         if let Some(cpu) = t.hub_cpu_ms_per_document {
             println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
         }
@@ -160,6 +170,7 @@ pub fn print(r: &Report) {
             "  submit            p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
             l.submit.p50_ms, l.submit.p95_ms, l.submit.p99_ms
         );
+        print_failures(&l.failures_by_cause);
         if let Some(c) = &l.inbox_to_confirm {
             println!(
                 "  inbox-to-confirm  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  ({} confirmations)",

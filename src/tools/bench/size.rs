@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::tools::demo;
 
 use super::fixtures::{Signer, make_package};
-use super::hub::{HubUnderTest, identity, reset_peak, rss_kb};
+use super::hub::{HubUnderTest, identity, rss_kb};
 use super::*;
 
 pub(super) async fn large(
@@ -27,18 +27,32 @@ pub(super) async fn large(
         .map(|i| make_package(signer, &format!("30{run:04}{i:04}"), total, parts, vec![demo::SECRETARIAT.into()]))
         .collect::<anyhow::Result<_>>()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = hub.pid.and_then(|p| {
-        reset_peak(p);
-        rss_kb(p).map(|r| r.0)
+    // VmRSS just before, and its maximum sampled every 5 ms during the run.
+    let idle = hub.pid.and_then(|p| rss_kb(p).map(|r| r.0));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = hub.pid.map(|pid| {
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            let mut peak = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_kb(pid).map_or(0, |r| r.0));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peak.max(rss_kb(pid).map_or(0, |r| r.0))
+        })
     });
     let t = Instant::now();
     let sent = futures_util::future::join_all(packages.iter().map(|out| client.send(out, None))).await;
+    let seconds = t.elapsed().as_secs_f64();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = match sampler {
+        Some(s) => Some(s.await?),
+        None => None,
+    };
     for r in sent {
         let (status, v) = r?;
         anyhow::ensure!(status == 201, "a large package was not accepted: {v}");
     }
-    let seconds = t.elapsed().as_secs_f64();
-    let peak = hub.pid.and_then(|p| rss_kb(p).map(|r| r.1));
     let mib = |kb: u64| kb as f64 / 1024.0;
     Ok(Large {
         packages: packages.len(),
