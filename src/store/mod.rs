@@ -22,6 +22,7 @@ pub(crate) mod participants;
 mod retention;
 pub(crate) mod sanctions;
 pub mod schema;
+mod seed;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -54,3 +54,29 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
     assert_eq!(r["audit"]["deliveries"], (24 + 20 + 10) * 3 + 2 + 25);
     assert!(r["audit"]["log_entries"].as_u64().unwrap() > (24 + 20 + 10) * 4);
 }
+
+#[test]
+fn gwx_bench_year_seeds_a_year_and_measures_every_read_path() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["bench", "--scenarios", "year", "--year-participants", "12", "--year-deliveries", "5000"])
+        .args(["--year-pending", "900", "--year-inbox", "300", "--json"])
+        .env_remove("GWX_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let y = &r["year"];
+    assert_eq!((y["documents"].as_u64(), y["deliveries"].as_u64()), (Some(1000), Some(5000)), "{y}");
+    assert_eq!(y["inbox_pending"], 300, "{y}");
+    // The secretariat's 300, and about 600 more in the other inboxes.
+    let pending = y["pending"].as_u64().unwrap();
+    assert!((800..=1100).contains(&pending), "{y}");
+    assert_eq!(y["log_entries"], 1000 + 5000);
+    assert!(y["startup_to_first_accept_s"].as_f64().unwrap() > 0.0);
+    let paths = y["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 8, "{y}");
+    for p in paths {
+        assert_eq!(p["latency"]["count"], 100, "{p}");
+    }
+    assert!(y["log_csv_month_mib"].as_f64().unwrap() > 0.0, "{y}");
+}

@@ -45,9 +45,15 @@ pub(super) async fn hub_under_test(args: &BenchArgs) -> anyhow::Result<HubUnderT
     let temp = std::env::temp_dir().join(format!("gwx-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&temp);
     demo::init(&temp, args.database.as_deref(), false).await?;
+    spawn(temp, args.database.as_deref())
+}
+
+/// Runs `gwx serve` on the demo in `temp` (removed when dropped) as a child
+/// process, once it says where it listens.
+pub(super) fn spawn(temp: PathBuf, database: Option<&str>) -> anyhow::Result<HubUnderTest> {
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["serve", "--dir"]).arg(&temp).args(["--https", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
-    if let Some(db) = &args.database {
+    if let Some(db) = database {
         cmd.args(["--database", db]);
     }
     let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn()?;

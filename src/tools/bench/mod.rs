@@ -15,6 +15,8 @@
 //!   attachment stored once.
 //! - `audit`: after the others, 研考會's timeliness report over everything
 //!   they delivered, and the whole exchange log exported as CSV.
+//! - `year` (not in the default list): a year of city traffic seeded into a
+//!   hub of its own, then every read path measured at that size.
 //!
 //! Without `--hub`, the bench creates a demo hub in a temporary directory
 //! and runs it as a child process, so it can read the hub's RSS.
@@ -26,9 +28,11 @@ mod hub;
 mod load;
 mod report;
 mod size;
+mod year;
 
 pub use fixtures::{bench_di, pdf_of};
 pub use report::*;
+pub use year::{PathTiming, Year};
 
 use audit::audit;
 use fixtures::{Signer, make_package};
@@ -54,6 +58,7 @@ pub enum Scenario {
     Large,
     Fanout,
     Audit,
+    Year,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -107,6 +112,22 @@ pub struct BenchArgs {
     /// Recipients of the fan-out document.
     #[arg(long, default_value_t = 10_000)]
     pub fanout: usize,
+    /// `year`: agencies seeded besides the demo's.
+    #[arg(long, default_value_t = 100)]
+    pub year_participants: usize,
+    /// `year`: deliveries over the year (five per document).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub year_deliveries: usize,
+    /// `year`: deliveries left unconfirmed, in all inboxes.
+    #[arg(long, default_value_t = 300_000)]
+    pub year_pending: usize,
+    /// `year`: of those, in the secretariat's inbox.
+    #[arg(long, default_value_t = 100_000)]
+    pub year_inbox: usize,
+    /// `year`: PostgreSQL database for the year's hub (default: its own SQLite);
+    /// it must be empty.
+    #[arg(long)]
+    pub year_database: Option<String>,
     /// Requests in flight at most in the fixed-rate scenarios (more: counted
     /// as failures, not queued).
     #[arg(long, default_value_t = 512)]
@@ -215,6 +236,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             Scenario::Fanout => {
                 eprintln!("fanout: registering {} recipients…", args.fanout);
                 report.fanout = Some(fanout(&hub, &signers[0], &clients[0], &args, run).await?);
+            }
+            Scenario::Year => {
+                eprintln!("year: seeding {} deliveries…", args.year_deliveries);
+                report.year = Some(year::year(&args).await?);
             }
             Scenario::Audit => {
                 eprintln!("audit: timeliness report and log export…");

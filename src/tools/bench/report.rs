@@ -43,6 +43,7 @@ pub struct Report {
     pub large: Option<Large>,
     pub fanout: Option<Fanout>,
     pub audit: Option<Audit>,
+    pub year: Option<super::Year>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -211,6 +212,24 @@ pub fn print(r: &Report) {
             a.log_csv_seconds,
             a.log_csv_mib,
             a.log_entries as f64 / a.log_csv_seconds.max(1e-9)
+        );
+    }
+    if let Some(y) = &r.year {
+        println!(
+            "year (measured): {} participants + the demo's, {} documents, {} deliveries ({} pending, {} in the \
+             secretariat's inbox), {} log entries; seeded in {:.0} s",
+            y.participants, y.documents, y.deliveries, y.pending, y.inbox_pending, y.log_entries, y.seed_seconds
+        );
+        println!("  start-up to the first accepted document {:.2} s", y.startup_to_first_accept_s);
+        for p in &y.paths {
+            println!(
+                "  {:<44} as {:<24} p50 {:>6.1} ms  p99 {:>6.1} ms",
+                p.path, p.who, p.latency.p50_ms, p.latency.p99_ms
+            );
+        }
+        println!(
+            "  timeliness report over the year {:.0} ms (median of 3); a month of the log as CSV: {:.1} MiB at {:.0} MiB/s",
+            y.timeliness_year_ms, y.log_csv_month_mib, y.log_csv_mib_per_s
         );
     }
 }
