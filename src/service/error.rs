@@ -150,10 +150,7 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound("no such record".into()),
             StoreError::Conflict(what) => ServiceError::Conflict(what),
-            e if e.is_storage_full() => {
-                tracing::error!(error = %e, "the database's storage is full");
-                ServiceError::StorageFull(STORAGE_FULL.into())
-            }
+            e if e.is_storage_full() => storage_full(&e, "the database's storage is full"),
             other => {
                 tracing::error!(error = %other, "storage error");
                 ServiceError::Internal("the database could not complete the request".into())
@@ -172,12 +169,18 @@ impl From<Invalid> for ServiceError {
 pub const STORAGE_FULL: &str =
     "the hub's storage is full; nothing of this request was kept: send it again later (the IT bureau is alerted)";
 
+/// A full disk, the database's or the document store's: logged, counted in
+/// `gwx_storage_full_total`, and told the client as [`STORAGE_FULL`].
+fn storage_full(e: &dyn std::fmt::Display, what: &str) -> ServiceError {
+    tracing::error!(error = %e, "{what}");
+    metrics::counter!("gwx_storage_full_total").increment(1);
+    ServiceError::StorageFull(STORAGE_FULL.into())
+}
+
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
         if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
-            tracing::error!(error = %e, "the document store is full");
-            metrics::counter!("gwx_storage_full_total").increment(1);
-            return ServiceError::StorageFull(STORAGE_FULL.into());
+            return storage_full(&e, "the document store is full");
         }
         tracing::error!(error = %e, "blob storage error");
         ServiceError::Internal("the document store could not complete the request".into())

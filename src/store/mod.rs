@@ -261,7 +261,7 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_release(|conn, _| Box::pin(still_usable(conn)))
+                .before_acquire(|conn, _| Box::pin(async move { Ok(still_usable(conn)) }))
                 .connect_with(opts)
                 .await?;
             Db::Postgres(pool)
@@ -367,22 +367,22 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(30))
-        .after_release(|conn, _| Box::pin(still_usable(conn)))
+        .before_acquire(|conn, _| Box::pin(async move { Ok(still_usable(conn)) }))
         .connect_with(opts)
         .await?)
 }
 
-/// Whether a connection given back to the pool may serve again. A
-/// transaction the database ended by itself (SQLite rolls back on
-/// `SQLITE_FULL`; a failed COMMIT) leaves sqlx counting it as open, and such
-/// a connection could never begin another ("begin_with at non-zero
-/// transaction depth"): it is closed instead, and the pool opens a new one.
-/// The ping first carries out any rollback still queued for the connection.
-async fn still_usable<C: sqlx::Connection>(conn: &mut C) -> std::result::Result<bool, sqlx::Error> {
-    conn.ping().await?;
+/// Whether a pooled connection may serve again. A transaction the
+/// database ended by itself (SQLite rolls back on `SQLITE_FULL`; a failed
+/// COMMIT) leaves sqlx counting it as open, and such a connection could
+/// never begin another ("begin_with at non-zero transaction depth"): it is
+/// closed instead, and the pool opens a new one. Checked as a connection is
+/// taken from the pool, after the pool's own pings on release and on
+/// acquire have carried out any rollback still queued for it.
+fn still_usable<C: sqlx::Connection>(conn: &C) -> bool {
     if conn.is_in_transaction() {
         tracing::warn!("closing a database connection left inside a transaction it cannot end");
-        return Ok(false);
+        return false;
     }
-    Ok(true)
+    true
 }
