@@ -143,13 +143,15 @@ impl Envelope {
                 return Err(invalid(format!("<{}> must hold exactly one <participant> or <group>", r.local)));
             };
             in_namespace(t)?;
-            let v = value(t)?;
             let target = match t.local.as_str() {
                 "participant" => RecipientTarget::Participant(field("participant", RecipientCode::parse(&code(t)?))?),
-                "group" if (1..=64).contains(&v.chars().count()) && !v.chars().any(char::is_control) => {
+                "group" => {
+                    let v = value(t)?;
+                    if !(1..=64).contains(&v.chars().count()) || v.chars().any(char::is_control) {
+                        return Err(invalid(format!("<group> '{v}' is not a group id (1 to 64 characters)")));
+                    }
                     RecipientTarget::Group(v)
                 }
-                "group" => return Err(invalid(format!("<group> '{v}' is not a group id (1 to 64 characters)"))),
                 other => {
                     return Err(invalid(format!("<{}> may hold <participant> or <group>, not <{other}>", r.local)));
                 }
@@ -173,7 +175,8 @@ impl Envelope {
             }
             attributes(f, &["role"])?;
             expect_sequence(f, &["name", "mediaType", "size", "sha256"])?;
-            let part = |n: &str| value(f.elements().find(|e| e.local == n).expect("sequence checked"));
+            let el = |n: &str| f.elements().find(|e| e.local == n).expect("sequence checked");
+            let part = |n: &str| value(el(n));
             let role = field("file role", f.attr("role").unwrap_or("").parse::<FileRole>())?;
             let name = FileName::parse(&part("name")?).map_err(|e| FormatError::UnsafeName(format!("<name>: {e}")))?;
             let media_type = part("mediaType")?;
@@ -185,11 +188,7 @@ impl Envelope {
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())
                 .ok_or_else(|| invalid(format!("<file> {name}: size '{size}' is not a number")))?;
-            let sha256 = part("sha256")?;
-            if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                return Err(invalid(format!("<sha256> '{sha256}' is not 64 lower-case hexadecimal digits")));
-            }
-            let sha256 = field("sha256", Sha256::parse(&sha256))?;
+            let sha256 = field("sha256", Sha256::parse(&code(el("sha256"))?))?;
             if files.iter().any(|g| g.name == name) {
                 return Err(invalid(format!("file {name} is listed twice")));
             }

@@ -226,7 +226,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document, XmlError> {
                 push_text(&mut stack, &c.into_inner())?
             }
             Event::GeneralRef(r) => {
-                let ch = reference(&r)?;
+                let ch = resolve(&r)?;
                 push_text(&mut stack, ch.encode_utf8(&mut [0; 4]))?;
             }
             Event::Comment(c) => check_comment(&c)?,
@@ -386,15 +386,14 @@ fn check_declaration(d: &quick_xml::events::BytesDecl<'_>) -> Result<(), XmlErro
     Ok(())
 }
 
-/// A reference in text: the five predefined entities and character
-/// references to characters XML allows; any other entity is refused.
-fn reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, XmlError> {
-    let name = &**r;
-    match r.resolve_char_ref() {
-        Ok(Some(c)) if is_xml_char(c) => Ok(c),
-        Ok(Some(c)) => Err(XmlError::Malformed(format!("&{name}; refers to U+{:04X}, not allowed in XML", c as u32))),
-        Ok(None) => predefined(name),
-        Err(e) => Err(XmlError::Malformed(format!("bad character reference &{name};: {e}"))),
+/// A reference by its body (between `&` and `;`), in text or in an
+/// attribute value: a character reference to a character XML allows, or
+/// one of the five predefined entities; any other entity is refused.
+fn resolve(body: &str) -> Result<char, XmlError> {
+    match body.strip_prefix('#') {
+        Some(num) => char_reference(num)
+            .ok_or_else(|| XmlError::Malformed(format!("&{body}; is not a reference to a character XML allows"))),
+        None => predefined(body),
     }
 }
 
@@ -447,15 +446,10 @@ fn attribute_value(raw: &str, element: &str, key: &str) -> Result<String, XmlErr
                 })?;
                 let body = &rest[..end];
                 rest = &rest[end + 1..];
-                let ch = match body.strip_prefix('#') {
-                    Some(num) => char_reference(num).ok_or_else(|| {
-                        XmlError::Malformed(format!("<{element} {key}>: &{body}; is not a character XML allows"))
-                    })?,
-                    None => predefined(body).map_err(|e| match e {
-                        XmlError::Unsafe(m) => XmlError::Unsafe(format!("<{element} {key}>: {m}")),
-                        XmlError::Malformed(m) => XmlError::Malformed(format!("<{element} {key}>: {m}")),
-                    })?,
-                };
+                let ch = resolve(body).map_err(|e| match e {
+                    XmlError::Unsafe(m) => XmlError::Unsafe(format!("<{element} {key}>: {m}")),
+                    XmlError::Malformed(m) => XmlError::Malformed(format!("<{element} {key}>: {m}")),
+                })?;
                 out.push(ch);
             }
             b'\r' => {

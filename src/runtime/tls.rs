@@ -219,21 +219,8 @@ where
         let record = failure.clone();
         ssl.set_verify_callback(SslVerifyMode::PEER, move |ok, ctx| {
             // OpenSSL's verdict first; then the hub's policy on what it accepted.
-            let policy = if ok { tls_policy(ctx) } else { None };
-            if let Some(weak) = policy {
-                let mut slot = record.lock().expect("verify failure lock");
-                if slot.is_none() {
-                    let leaf = ctx.chain().and_then(|c| c.get(0).map(|c| c.to_owned()));
-                    *slot = Some(VerifyFailure {
-                        reason: weak,
-                        depth: ctx.error_depth(),
-                        subject: leaf.as_ref().map(|c| name_to_string(c.subject_name())),
-                        fingerprint: leaf.as_ref().map(|c| fingerprint(c)),
-                    });
-                }
-                return false;
-            }
-            if !ok {
+            let refused = if ok { tls_policy(ctx) } else { Some(ctx.error().error_string().to_owned()) };
+            if let Some(reason) = refused {
                 let mut slot = record.lock().expect("verify failure lock");
                 if slot.is_none() {
                     let leaf = ctx
@@ -241,15 +228,16 @@ where
                         .and_then(|c| c.get(0).map(|c| c.to_owned()))
                         .or_else(|| ctx.current_cert().map(|c| c.to_owned()));
                     *slot = Some(VerifyFailure {
-                        reason: ctx.error().error_string().to_owned(),
+                        reason,
                         depth: ctx.error_depth(),
                         subject: leaf.as_ref().map(|c| name_to_string(c.subject_name())),
                         fingerprint: leaf.as_ref().map(|c| fingerprint(c)),
                     });
                 }
+                // A bad or weak certificate fails the handshake.
+                return false;
             }
-            // Keep OpenSSL's verdict: a bad certificate fails the handshake.
-            ok
+            true
         });
         tokio_openssl::SslStream::new(ssl, stream)
     };

@@ -351,6 +351,8 @@ async fn resolve(app: &App, caller: &Caller, envelope: &Envelope) -> Result<Vec<
     Ok(out)
 }
 
+/// Stores a document that passed every check. If that fails, the blob
+/// files it created are taken back (those a stored blob refers to stay).
 #[allow(clippy::too_many_arguments)]
 async fn accept(
     app: &App,
@@ -362,6 +364,27 @@ async fn accept(
     parts: &mut [ReceivedPart],
     resolved: Vec<Resolved>,
 ) -> Result<Submitted, ServiceError> {
+    let mut created = Vec::new();
+    let stored = store(app, caller, envelope, doc, envelope_sha256, signer_fp, parts, resolved, &mut created).await;
+    if stored.is_err() {
+        app.blobs.take_back(&app.store, &created).await;
+    }
+    stored
+}
+
+/// [`accept`]'s work; `created` collects the blob files it put in place.
+#[allow(clippy::too_many_arguments)]
+async fn store(
+    app: &App,
+    caller: &Caller,
+    envelope: &Envelope,
+    doc: &OfficialDocument,
+    envelope_sha256: Sha256,
+    signer_fp: String,
+    parts: &mut [ReceivedPart],
+    resolved: Vec<Resolved>,
+    created: &mut Vec<Sha256>,
+) -> Result<Submitted, ServiceError> {
     let me = caller.participant.code.clone();
     let now = crate::store::stored_time(app.now());
     let id = uuid::Uuid::now_v7().to_string();
@@ -370,17 +393,8 @@ async fn accept(
 
     let mut stored_parts = Vec::with_capacity(parts.len());
     let mut files = Vec::new();
-    // Blob files this acceptance created: taken back if it fails.
-    let mut created = Vec::new();
     for p in parts.iter_mut() {
-        let kept = match app.blobs.keep(&mut p.data).await {
-            Ok(k) => k,
-            Err(e) => {
-                app.blobs.take_back(&app.store, &created).await;
-                return Err(e.into());
-            }
-        };
-        let inline = match kept {
+        let inline = match app.blobs.keep(&mut p.data).await? {
             crate::store::blobs::Kept::Inline(bytes) => Some(bytes),
             crate::store::blobs::Kept::File { created: new } => {
                 files.push(app.blobs.path(p.data.sha256.as_str()));
@@ -439,13 +453,8 @@ async fn accept(
             })
             .collect(),
     };
-    let receipt = match content.sign(&app.receipts) {
-        Ok(r) => r,
-        Err(e) => {
-            app.blobs.take_back(&app.store, &created).await;
-            return Err(ServiceError::Internal(format!("cannot sign the receipt: {e}")));
-        }
-    };
+    let receipt =
+        content.sign(&app.receipts).map_err(|e| ServiceError::Internal(format!("cannot sign the receipt: {e}")))?;
 
     let ip = caller.source_ip.to_string();
     let fp = caller.credential.fingerprint.clone();
@@ -501,11 +510,7 @@ async fn accept(
         deadlines,
         files,
     };
-    let inserted = app.store.insert_document(new, log).await;
-    if inserted.is_err() {
-        app.blobs.take_back(&app.store, &created).await;
-    }
-    match inserted {
+    match app.store.insert_document(new, log).await {
         Ok(()) => {}
         // A concurrent submission of the same number won the race.
         Err(StoreError::Conflict(_)) => {
