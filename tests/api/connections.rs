@@ -60,7 +60,14 @@ async fn start_upload(hub: &TestHub, length: u64, sent: &[u8]) -> crate::helpers
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_upload_is_refused_with_408_and_logged() {
-    let hub = hub(|c| c.body_idle_timeout_secs = 1).await;
+    // The idle timeout alone: with the minimum rate on, a little waiting
+    // between the first chunks on a loaded machine lets the rate verdict
+    // (as rightly) come first, with its own words.
+    let hub = hub(|c| {
+        c.body_idle_timeout_secs = 1;
+        c.min_upload_bytes_per_sec = 0;
+    })
+    .await;
     let mut tls =
         start_upload(&hub, 100_000, b"--XX\r\nContent-Disposition: form-data; name=\"envelope\"\r\n\r\n<env").await;
     let (status, head, problem) = raw_response(&read_until_closed(&mut tls, 30).await);
