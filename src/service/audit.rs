@@ -34,13 +34,7 @@ pub async fn timeliness(
     let now = app.now();
     let p = period(from, to, now)?;
     let participant = participant.map(str::trim).filter(|p| !p.is_empty());
-    let participants = app.store.timeliness(p.start, p.end, now, participant, false).await?;
-    let totals = app
-        .store
-        .timeliness(p.start, p.end, now, participant, true)
-        .await?
-        .pop()
-        .unwrap_or_else(|| Timeliness { code: "*".into(), ..Default::default() });
+    let (participants, totals) = app.store.timeliness(p.start, p.end, now, participant).await?;
     Ok(TimelinessReport {
         from: p.from,
         to: p.to,

@@ -72,81 +72,163 @@ impl Timeliness {
     }
 }
 
-/// `{key_r}` / `{key_s}`: what rows are grouped by (a column, or `'*'` for
-/// the totals). Parameters: $1 from, $2 to, $3 now, $4 participant or NULL.
-const TIMELINESS_SQL: &str = "
-WITH r AS (
-    SELECT {key_r} AS code,
-        COUNT(*) AS received,
-        SUM(CASE WHEN d.state = 'confirmed' AND d.confirmed_at <= d.receiver_deadline THEN 1 ELSE 0 END) AS on_time,
-        SUM(CASE WHEN d.state = 'confirmed' AND d.confirmed_at > d.receiver_deadline THEN 1 ELSE 0 END) AS late,
-        SUM(CASE WHEN d.state = 'returned' THEN 1 ELSE 0 END) AS returned,
-        SUM(CASE WHEN d.state IN ('delivered', 'fetched') AND d.receiver_deadline <= $3 THEN 1 ELSE 0 END) AS overdue,
-        SUM(CASE WHEN d.state IN ('delivered', 'fetched') AND d.receiver_deadline > $3 THEN 1 ELSE 0 END) AS pending
-    FROM deliveries d
-    WHERE d.delivered_at >= $1 AND d.delivered_at < $2 AND ($4 IS NULL OR d.recipient_code = $4)
-    GROUP BY 1
-), ranked AS (
-    SELECT {key_r} AS code, d.confirm_minutes AS minutes,
-        ROW_NUMBER() OVER (PARTITION BY {key_r} ORDER BY d.confirm_minutes) AS rn,
-        COUNT(*) OVER (PARTITION BY {key_r}) AS n
-    FROM deliveries d
-    WHERE d.delivered_at >= $1 AND d.delivered_at < $2 AND ($4 IS NULL OR d.recipient_code = $4)
-      AND d.state = 'confirmed' AND d.confirm_minutes IS NOT NULL
-), pct AS (
-    SELECT code,
-        MAX(CASE WHEN rn = (n + 1) / 2 THEN minutes END) AS median,
-        MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN minutes END) AS p90
-    FROM ranked GROUP BY code
-), s AS (
-    SELECT {key_s} AS code,
-        COUNT(DISTINCT doc.id) AS sent,
-        COUNT(DISTINCT CASE WHEN d.sender_deadline <= $3
-            AND (d.confirmed_at IS NULL OR d.confirmed_at > d.sender_deadline) THEN doc.id END) AS unconfirmed,
-        SUM(CASE WHEN d.paper_resend_at IS NOT NULL THEN 1 ELSE 0 END) AS paper
-    FROM documents doc JOIN deliveries d ON d.document_id = doc.id
-    WHERE doc.accepted_at >= $1 AND doc.accepted_at < $2 AND ($4 IS NULL OR doc.sender_code = $4)
-    GROUP BY 1
-), codes AS (
-    SELECT code FROM r UNION SELECT code FROM s
-)
-SELECT c.code AS code, COALESCE(p.name, '') AS name,
-    COALESCE(r.received, 0) AS received, COALESCE(r.on_time, 0) AS confirmed_on_time,
-    COALESCE(r.late, 0) AS confirmed_late, COALESCE(r.returned, 0) AS returned,
-    COALESCE(r.overdue, 0) AS overdue, COALESCE(r.pending, 0) AS pending,
-    pct.median AS median_minutes_to_confirm, pct.p90 AS p90_minutes_to_confirm,
-    COALESCE(s.sent, 0) AS sent, COALESCE(s.unconfirmed, 0) AS sent_unconfirmed_past_deadline,
-    COALESCE(s.paper, 0) AS paper_resends
-FROM codes c
-LEFT JOIN participants p ON p.code = c.code
-LEFT JOIN r ON r.code = c.code
-LEFT JOIN pct ON pct.code = c.code
-LEFT JOIN s ON s.code = c.code
-ORDER BY c.code";
+/// The receiver side, one row per (recipient, state, office minutes to
+/// confirm): read in the order of `deliveries_timeliness`, which covers it,
+/// so the database groups as it scans and sorts nothing. The percentiles are
+/// taken from these counts. $1 from, $2 to, $3 now.
+const RECEIVED_SQL: &str = "
+SELECT d.recipient_code, d.state, d.confirm_minutes, COUNT(*),
+    SUM(CASE WHEN d.confirmed_at <= d.receiver_deadline THEN 1 ELSE 0 END),
+    SUM(CASE WHEN d.confirmed_at > d.receiver_deadline THEN 1 ELSE 0 END),
+    SUM(CASE WHEN d.receiver_deadline <= $3 THEN 1 ELSE 0 END),
+    SUM(CASE WHEN d.receiver_deadline > $3 THEN 1 ELSE 0 END)
+FROM deliveries d
+WHERE d.delivered_at >= $1 AND d.delivered_at < $2 {participant}
+GROUP BY d.recipient_code, d.state, d.confirm_minutes";
+
+/// Documents sent, per participant ($1 from, $2 to): each a range of
+/// `documents_sender`, counted where it lies.
+const SENT_SQL: &str = "
+SELECT who.code, (SELECT COUNT(*) FROM documents doc
+    WHERE doc.sender_code = who.code AND doc.accepted_at >= $1 AND doc.accepted_at < $2)
+FROM participants who WHERE TRUE {participant}";
+
+/// The sender's misses, per sender: documents with a recipient unconfirmed
+/// at the sender deadline, and paper resends. Only deliveries unconfirmed
+/// at their sender deadline (or resent on paper) can count, and the partial
+/// index `deliveries_sender_late` holds just those; a delivery is made when
+/// its document is accepted, so `delivered_at` is the document's time.
+const MISSED_SQL: &str = "
+SELECT d.sender_code,
+    COUNT(DISTINCT CASE WHEN d.sender_deadline <= $3 THEN d.document_id END),
+    SUM(CASE WHEN d.paper_resend_at IS NOT NULL THEN 1 ELSE 0 END)
+FROM deliveries d
+WHERE (d.confirmed_at IS NULL OR d.confirmed_at > d.sender_deadline OR d.paper_resend_at IS NOT NULL)
+    AND d.delivered_at >= $1 AND d.delivered_at < $2 {participant}
+GROUP BY d.sender_code";
+
+/// The timeliness queries as run for one participant (`Some`) or all, for
+/// the query-plan checks.
+pub(crate) fn timeliness_sql(participant: bool) -> [String; 3] {
+    let only = |column: &str, n: u8| if participant { format!("AND {column} = ${n}") } else { String::new() };
+    [
+        RECEIVED_SQL.replace("{participant}", &only("d.recipient_code", 4)),
+        SENT_SQL.replace("{participant}", &only("who.code", 3)),
+        MISSED_SQL.replace("{participant}", &only("d.sender_code", 4)),
+    ]
+}
+
+type ReceivedRow = (String, String, Option<i64>, i64, i64, i64, i64, i64);
+/// Received rows, sent counts, misses, participants' names.
+type Fetched = (Vec<ReceivedRow>, Vec<(String, i64)>, Vec<(String, i64, i64)>, Vec<(String, String)>);
+/// Office minutes to confirm, and how many deliveries took them.
+type Minutes = Vec<(i64, i64)>;
+type Rows = std::collections::BTreeMap<String, (Timeliness, Minutes)>;
+
+/// Nearest-rank percentile `rank` (1-based) of minutes counted in `hist`
+/// (minutes ascending).
+fn at_rank(hist: &[(i64, i64)], rank: i64) -> Option<i64> {
+    let mut seen = 0;
+    hist.iter()
+        .find(|(_, n)| {
+            seen += n;
+            seen >= rank
+        })
+        .map(|(m, _)| *m)
+}
+
+/// Adds one row's counts to `t`, and its minutes to `hist`.
+fn add_received(t: &mut Timeliness, hist: &mut Vec<(i64, i64)>, row: &ReceivedRow) {
+    let (_, state, minutes, n, on_time, late, due, ahead) = row;
+    t.received += n;
+    match state.as_str() {
+        "confirmed" => {
+            t.confirmed_on_time += on_time;
+            t.confirmed_late += late;
+            if let Some(m) = minutes {
+                hist.push((*m, *n));
+            }
+        }
+        "returned" => t.returned += n,
+        _ => {
+            t.overdue += due;
+            t.pending += ahead;
+        }
+    }
+}
+
+fn set_percentiles(t: &mut Timeliness, hist: &mut [(i64, i64)]) {
+    hist.sort_unstable();
+    let n: i64 = hist.iter().map(|(_, c)| c).sum();
+    if n > 0 {
+        t.median_minutes_to_confirm = at_rank(hist, (n + 1) / 2);
+        t.p90_minutes_to_confirm = at_rank(hist, (9 * n + 9) / 10);
+    }
+}
 
 impl Store {
     /// Per-participant figures for deliveries made (and documents sent) in
-    /// `[from, to)`, judged at `now`; with `totals`, one row `*` for all.
+    /// `[from, to)`, judged at `now`, in code order; and the totals (`*`).
     pub async fn timeliness(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
         participant: Option<&str>,
-        totals: bool,
-    ) -> Result<Vec<Timeliness>> {
-        let (key_r, key_s) =
-            if totals { ("CAST('*' AS TEXT)", "CAST('*' AS TEXT)") } else { ("d.recipient_code", "doc.sender_code") };
-        let sql = TIMELINESS_SQL.replace("{key_r}", key_r).replace("{key_s}", key_s);
-        let rows: Vec<Timeliness> = with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(stored_time(from))
-                .bind(stored_time(to))
-                .bind(stored_time(now))
-                .bind(participant)
-                .fetch_all(pool)
-                .await?
+    ) -> Result<(Vec<Timeliness>, Timeliness)> {
+        let [received_sql, sent_sql, missed_sql] = timeliness_sql(participant.is_some());
+        let (received, sent, missed, names): Fetched = with_pool!(self, |pool| {
+            let (from, to, now) = (stored_time(from), stored_time(to), stored_time(now));
+            let mut received = sqlx::query_as(sqlx::AssertSqlSafe(received_sql)).bind(from).bind(to).bind(now);
+            let mut sent = sqlx::query_as(sqlx::AssertSqlSafe(sent_sql)).bind(from).bind(to);
+            let mut missed = sqlx::query_as(sqlx::AssertSqlSafe(missed_sql)).bind(from).bind(to).bind(now);
+            if let Some(p) = participant {
+                (received, sent, missed) = (received.bind(p), sent.bind(p), missed.bind(p));
+            }
+            let received = received.fetch_all(pool).await?;
+            let sent = sent.fetch_all(pool).await?;
+            let missed = missed.fetch_all(pool).await?;
+            let names = sqlx::query_as("SELECT code, name FROM participants").fetch_all(pool).await?;
+            (received, sent, missed, names)
         });
-        Ok(rows)
+        let names: std::collections::HashMap<String, String> = names.into_iter().collect();
+        let mut rows = Rows::new();
+        fn row<'a>(
+            rows: &'a mut Rows,
+            names: &std::collections::HashMap<String, String>,
+            code: &str,
+        ) -> &'a mut (Timeliness, Minutes) {
+            rows.entry(code.to_owned()).or_insert_with(|| {
+                let name = names.get(code).cloned().unwrap_or_default();
+                (Timeliness { code: code.to_owned(), name, ..Default::default() }, Vec::new())
+            })
+        }
+        let mut totals = Timeliness { code: "*".into(), ..Default::default() };
+        let mut all_minutes = Vec::new();
+        for r in &received {
+            let (t, hist) = row(&mut rows, &names, &r.0);
+            add_received(t, hist, r);
+            add_received(&mut totals, &mut all_minutes, r);
+        }
+        for (code, n) in sent.iter().filter(|(_, n)| *n > 0) {
+            row(&mut rows, &names, code).0.sent += n;
+            totals.sent += n;
+        }
+        for (code, unconfirmed, paper) in &missed {
+            let (t, _) = row(&mut rows, &names, code);
+            t.sent_unconfirmed_past_deadline += unconfirmed;
+            t.paper_resends += paper;
+            totals.sent_unconfirmed_past_deadline += unconfirmed;
+            totals.paper_resends += paper;
+        }
+        set_percentiles(&mut totals, &mut all_minutes);
+        let participants = rows
+            .into_values()
+            .map(|(mut t, mut hist)| {
+                set_percentiles(&mut t, &mut hist);
+                t
+            })
+            .collect();
+        Ok((participants, totals))
     }
 }

@@ -17,18 +17,24 @@ pub struct AuthRecord {
     pub allowlist: Vec<IpRange>,
 }
 
-impl Store {
-    pub async fn auth_record(&self, fingerprint: &str) -> Result<Option<AuthRecord>> {
-        let cred_cols: Vec<String> = CREDENTIAL_COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect();
-        let sql = format!(
-            "SELECT {}, p.code AS p_code, p.kind AS p_kind, p.name AS p_name, p.ubn AS p_ubn, p.status AS p_status, \
+/// The credential, its participant and allowlist, by fingerprint ($1): what
+/// authenticates every request, in one query.
+pub(crate) fn auth_sql() -> String {
+    let cred_cols: Vec<String> = CREDENTIAL_COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect();
+    format!(
+        "SELECT {}, p.code AS p_code, p.kind AS p_kind, p.name AS p_name, p.ubn AS p_ubn, p.status AS p_status, \
              p.status_reason AS p_status_reason, p.can_receive AS p_can_receive, p.can_send AS p_can_send, \
              p.supervisor_code AS p_supervisor_code, p.email AS p_email, p.created_at AS p_created_at, p.updated_at AS p_updated_at, \
              a.ip_range AS a_ip_range \
              FROM credentials c JOIN participants p ON p.code = c.participant_code \
              LEFT JOIN allowlist a ON a.participant_code = p.code WHERE c.fingerprint = $1",
-            cred_cols.join(", ")
-        );
+        cred_cols.join(", ")
+    )
+}
+
+impl Store {
+    pub async fn auth_record(&self, fingerprint: &str) -> Result<Option<AuthRecord>> {
+        let sql = auth_sql();
         let rows: Vec<(CredentialRow, ParticipantRow, Option<String>)> = with_pool!(self, |pool| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fingerprint).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());

@@ -231,9 +231,9 @@ impl Store {
             for chunk in deliveries.chunks(400) {
                 let sql = values_sql(
                     pool,
-                    "INSERT INTO deliveries (id, document_id, recipient_code, recipient_unit, kind, via_group, state, \
-                     delivered_at, sender_deadline, receiver_deadline, immediate_deadline) VALUES ",
-                    11,
+                    "INSERT INTO deliveries (id, document_id, sender_code, recipient_code, recipient_unit, kind, via_group, \
+                     state, delivered_at, sender_deadline, receiver_deadline, immediate_deadline) VALUES ",
+                    12,
                     chunk.len(),
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -241,6 +241,7 @@ impl Store {
                     q = q
                         .bind(&r.id)
                         .bind(&d.record.id)
+                        .bind(&d.record.sender_code)
                         .bind(r.recipient.as_str())
                         .bind(&r.unit)
                         .bind(r.kind.as_str())

@@ -53,6 +53,40 @@ const DELIVERY_SELECT: &str = "SELECT d.id, d.document_id, d.recipient_code, d.r
      FROM deliveries d JOIN documents doc ON doc.id = d.document_id \
      LEFT JOIN participants ps ON ps.code = doc.sender_code LEFT JOIN participants pr ON pr.code = d.recipient_code";
 
+/// A document's deliveries ($1 the document).
+pub(crate) fn document_deliveries_sql() -> String {
+    format!("{DELIVERY_SELECT} WHERE d.document_id = $1 ORDER BY d.recipient_code")
+}
+
+/// A page of an inbox ($1 recipient, $2 state, $3 after, $4 limit). Two
+/// shapes, so each walks its index in order (`$2 IS NULL OR …` would keep
+/// the planner from using the state index).
+pub(crate) fn inbox_sql(state: bool) -> String {
+    if state {
+        format!("{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state = $2 AND d.id > $3 ORDER BY d.id LIMIT $4")
+    } else {
+        format!("{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.id > $3 AND ($2 IS NULL) ORDER BY d.id LIMIT $4")
+    }
+}
+
+/// A page of the sender's paper resend list ($1 sender, $2 now, $3 after,
+/// $4 limit), from the partial index of its open deliveries.
+pub(crate) fn paper_resend_sql() -> String {
+    format!(
+        "{DELIVERY_SELECT} WHERE d.sender_code = $1 AND d.state <> 'confirmed' AND d.paper_resend_at IS NULL \
+         AND (d.state = 'returned' OR d.sender_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
+    )
+}
+
+/// A page of the receiver's overdue list ($1 recipient, $2 now, $3 after,
+/// $4 limit), from the partial index of its open deliveries.
+pub(crate) fn overdue_sql() -> String {
+    format!(
+        "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state IN ('delivered', 'fetched') \
+         AND (d.receiver_deadline <= $2 OR d.immediate_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
+    )
+}
+
 /// What changes on a delivery, with who did it.
 #[derive(Debug, Clone)]
 pub enum DeliveryChange<'a> {
@@ -77,8 +111,10 @@ pub enum DeliveryChange<'a> {
 impl Store {
     /// Every delivery of a document, by recipient code.
     pub async fn document_deliveries(&self, document_id: &str) -> Result<Vec<DeliveryRecord>> {
-        let sql = format!("{DELIVERY_SELECT} WHERE d.document_id = $1 ORDER BY d.recipient_code");
-        Ok(with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(document_id).fetch_all(pool).await?))
+        Ok(with_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(document_deliveries_sql()))
+            .bind(document_id)
+            .fetch_all(pool)
+            .await?))
     }
 
     pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
@@ -95,16 +131,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>> {
-        // Two shapes, so each walks its index in order (`$2 IS NULL OR …`
-        // would keep the planner from using the state index).
-        let sql = match state {
-            Some(_) => format!(
-                "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state = $2 AND d.id > $3 ORDER BY d.id LIMIT $4"
-            ),
-            None => format!(
-                "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.id > $3 AND ($2 IS NULL) ORDER BY d.id LIMIT $4"
-            ),
-        };
+        let sql = inbox_sql(state.is_some());
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(recipient)
@@ -126,10 +153,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>> {
-        let sql = format!(
-            "{DELIVERY_SELECT} WHERE doc.sender_code = $1 AND d.state <> 'confirmed' AND d.paper_resend_at IS NULL \
-             AND (d.state = 'returned' OR d.sender_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
-        );
+        let sql = paper_resend_sql();
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(sender)
@@ -150,10 +174,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<DeliveryRecord>> {
-        let sql = format!(
-            "{DELIVERY_SELECT} WHERE d.recipient_code = $1 AND d.state IN ('delivered', 'fetched') \
-             AND (d.receiver_deadline <= $2 OR d.immediate_deadline <= $2) AND d.id > $3 ORDER BY d.id LIMIT $4"
-        );
+        let sql = overdue_sql();
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(recipient)

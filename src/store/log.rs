@@ -151,6 +151,83 @@ pub struct LogReport {
     pub checkpoint: Option<i64>,
 }
 
+/// The first entry at or after a time ($1), by the index on `at`.
+pub(crate) const LOG_FIRST_AT: &str = "SELECT seq FROM exchange_log WHERE at >= $1 ORDER BY at LIMIT 1";
+
+enum LogValue<'a> {
+    Text(&'a str),
+    Time(DateTime<Utc>),
+}
+
+/// The values bound after `$1` (the sequence number to start after) and
+/// `$2` (the limit), in the order [`log_entries_sql`] numbers them.
+fn log_filter_values(f: &LogFilter) -> Vec<LogValue<'_>> {
+    let mut v = Vec::new();
+    v.extend(f.participant.as_deref().map(LogValue::Text));
+    v.extend(f.document.as_deref().map(LogValue::Text));
+    v.extend(f.from.map(|t| LogValue::Time(stored_time(t))));
+    v.extend(f.to.map(|t| LogValue::Time(stored_time(t))));
+    v.extend(f.actions.iter().map(|a| LogValue::Text(a)));
+    v
+}
+
+/// The query of one page of `f`, read in sequence order from an index:
+/// the document's entries, or the participant's (as actor and as
+/// counterpart), or each action's, each an ordered index range cut at the
+/// limit, merged by sequence number; or the log itself in order. The
+/// other conditions filter those rows. Only the filters given are in the
+/// query, so each plan is the one for what is asked.
+pub(crate) fn log_entries_sql(f: &LogFilter) -> String {
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let participant = f.participant.as_ref().map(|_| next());
+    let document = f.document.as_ref().map(|_| next());
+    let mut filters = vec!["seq > $1".to_owned()];
+    if let Some(d) = &document {
+        filters.push(format!("document = {d}"));
+    }
+    // A period filters the rows read in sequence order; written so that no
+    // index on `at` can serve it (`$n` is never NULL), or the planner would
+    // read the whole period by time and sort it by sequence for one page.
+    if f.from.is_some() {
+        let n = next();
+        filters.push(format!("(at >= {n} OR {n} IS NULL)"));
+    }
+    if f.to.is_some() {
+        let n = next();
+        filters.push(format!("(at < {n} OR {n} IS NULL)"));
+    }
+    let actions: Vec<String> = f.actions.iter().map(|_| next()).collect();
+    if !actions.is_empty() {
+        filters.push(format!("action IN ({})", actions.join(", ")));
+    }
+    let by_participant = participant.as_ref().map(|p| format!("(participant = {p} OR counterpart = {p})"));
+    // The ordered index ranges to merge, each a condition of its own.
+    let ranges: Vec<String> = match (&document, &participant) {
+        (None, Some(p)) => vec![format!("participant = {p}"), format!("counterpart = {p}")],
+        (None, None) if !actions.is_empty() => actions.iter().map(|a| format!("action = {a}")).collect(),
+        _ => Vec::new(),
+    };
+    if ranges.is_empty() {
+        filters.extend(by_participant);
+        return format!("SELECT {LOG_COLUMNS} FROM exchange_log WHERE {} ORDER BY seq LIMIT $2", filters.join(" AND "));
+    }
+    let filters = filters.join(" AND ");
+    let keys: Vec<String> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                "SELECT seq FROM (SELECT seq FROM exchange_log WHERE {r} AND {filters} ORDER BY seq LIMIT $2) AS k{i}"
+            )
+        })
+        .collect();
+    format!("SELECT {LOG_COLUMNS} FROM exchange_log WHERE seq IN ({}) ORDER BY seq LIMIT $2", keys.join(" UNION ALL "))
+}
+
 impl Store {
     /// Entries in sequence order, filtered.
     pub async fn log_entries(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
@@ -160,7 +237,7 @@ impl Store {
         let mut after = f.after_seq.unwrap_or(0);
         if let Some(from) = f.from {
             let first: Option<(i64,)> = with_pool!(self, |pool| {
-                sqlx::query_as("SELECT seq FROM exchange_log WHERE at >= $1 ORDER BY at LIMIT 1")
+                sqlx::query_as(LOG_FIRST_AT)
                     .bind(stored_time(from - chrono::Duration::hours(1)))
                     .fetch_optional(pool)
                     .await?
@@ -170,26 +247,14 @@ impl Store {
                 None => return Ok(Vec::new()),
             }
         }
-        let actions: String = (0..f.actions.len()).map(|i| format!("${}", i + 7)).collect::<Vec<_>>().join(", ");
-        let action_clause = if f.actions.is_empty() { String::new() } else { format!("AND action IN ({actions})") };
-        let sql = format!(
-            "SELECT {LOG_COLUMNS} FROM exchange_log \
-             WHERE seq > $1 \
-               AND ($2 IS NULL OR participant = $2 OR counterpart = $2) \
-               AND ($3 IS NULL OR document = $3) \
-               AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) {action_clause} \
-             ORDER BY seq LIMIT $6"
-        );
+        let sql = log_entries_sql(f);
         let rows: Vec<LogRow> = with_pool!(self, |pool| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(after)
-                .bind(&f.participant)
-                .bind(&f.document)
-                .bind(f.from.map(stored_time))
-                .bind(f.to.map(stored_time))
-                .bind(f.limit);
-            for a in &f.actions {
-                q = q.bind(a);
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(f.limit);
+            for v in log_filter_values(f) {
+                q = match v {
+                    LogValue::Text(t) => q.bind(t),
+                    LogValue::Time(t) => q.bind(t),
+                };
             }
             q.fetch_all(pool).await?
         });

@@ -19,6 +19,7 @@ mod documents;
 mod groups;
 pub(crate) mod log;
 pub(crate) mod participants;
+pub mod plans;
 mod retention;
 pub(crate) mod sanctions;
 pub mod schema;

@@ -29,6 +29,17 @@ pub struct PurgeReport {
 /// hub keeps accepting documents while a large purge runs.
 pub const PURGE_BATCH: i64 = 500;
 
+/// Whether anything is old enough ($1 the cutoff): one index probe each.
+pub(crate) const LOG_DUE: &str = "SELECT (SELECT seq FROM exchange_log WHERE at < $1 ORDER BY at LIMIT 1)";
+pub(crate) const DOCUMENTS_DUE: &str =
+    "SELECT (SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at LIMIT 1)";
+/// One batch of the documents to purge, oldest first ($1 cutoff, $2 batch).
+pub(crate) const OLD_DOCUMENTS: &str =
+    "SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at, id LIMIT $2";
+/// Blobs no part refers to any more, among candidates (`{values}`).
+pub(crate) const UNREFERENCED_BLOBS: &str = "DELETE FROM blobs WHERE sha256 IN (VALUES {values}) \
+     AND NOT EXISTS (SELECT 1 FROM document_parts part WHERE part.sha256 = blobs.sha256) RETURNING sha256, data IS NULL";
+
 impl Store {
     /// Purges everything older than `cutoff`, batch by batch, and logs it.
     /// Nothing due (two indexed look-ups) means no write at all. Blob files
@@ -46,16 +57,8 @@ impl Store {
         let (cutoff, now) = (stored_time(cutoff), stored_time(now));
         let mut r = PurgeReport { cutoff: Some(cutoff), ..Default::default() };
         let due: (Option<i64>, Option<String>) = with_pool!(self, |pool| {
-            let (entry,): (Option<i64>,) =
-                sqlx::query_as("SELECT (SELECT seq FROM exchange_log WHERE at < $1 ORDER BY at LIMIT 1)")
-                    .bind(cutoff)
-                    .fetch_one(pool)
-                    .await?;
-            let (doc,): (Option<String>,) =
-                sqlx::query_as("SELECT (SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at LIMIT 1)")
-                    .bind(cutoff)
-                    .fetch_one(pool)
-                    .await?;
+            let (entry,): (Option<i64>,) = sqlx::query_as(LOG_DUE).bind(cutoff).fetch_one(pool).await?;
+            let (doc,): (Option<String>,) = sqlx::query_as(DOCUMENTS_DUE).bind(cutoff).fetch_one(pool).await?;
             (entry, doc)
         });
         if due == (None, None) {
@@ -63,7 +66,7 @@ impl Store {
         }
 
         // Documents, oldest first, a batch at a time.
-        let old = "SELECT id FROM documents WHERE accepted_at < $1 ORDER BY accepted_at, id LIMIT $2";
+        let old = OLD_DOCUMENTS;
         loop {
             let (documents, deliveries, blobs, files) = with_pool!(self, |pool| {
                 let mut tx = self.begin_write(pool).await?;
@@ -93,9 +96,8 @@ impl Store {
                 candidates.dedup();
                 let mut gone: Vec<(String, bool)> = Vec::new();
                 for chunk in candidates.chunks(500) {
-                    let sql = super::values_sql(&tx, "DELETE FROM blobs WHERE sha256 IN (VALUES ", 1, chunk.len())
-                        + ") AND NOT EXISTS (SELECT 1 FROM document_parts p WHERE p.sha256 = blobs.sha256) \
-                           RETURNING sha256, data IS NULL";
+                    let values = super::values_sql(&tx, "", 1, chunk.len());
+                    let sql = UNREFERENCED_BLOBS.replace("{values}", &values);
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                     for sha in chunk {
                         q = q.bind(sha);

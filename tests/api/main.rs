@@ -27,6 +27,7 @@ mod groups;
 mod intake;
 mod openapi;
 mod packages;
+mod plans;
 mod policy;
 mod retention;
 mod revocation;

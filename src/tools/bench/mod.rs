@@ -32,7 +32,7 @@ mod year;
 
 pub use fixtures::{bench_di, pdf_of};
 pub use report::*;
-pub use year::{PathTiming, Year};
+pub use year::{PathTiming, Year, YearSize, seed_year};
 
 use audit::audit;
 use fixtures::{Signer, make_package};
@@ -128,6 +128,11 @@ pub struct BenchArgs {
     /// it must be empty.
     #[arg(long)]
     pub year_database: Option<String>,
+    /// `year`: build the year's hub in this directory and keep it; a later
+    /// run given the same directory (and database) measures it again
+    /// without seeding.
+    #[arg(long)]
+    pub year_dir: Option<std::path::PathBuf>,
     /// Requests in flight at most in the fixed-rate scenarios (more: counted
     /// as failures, not queued).
     #[arg(long, default_value_t = 512)]

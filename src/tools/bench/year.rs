@@ -162,12 +162,44 @@ fn log_of(doc: &NewDocument) -> Vec<NewLogEntry> {
     log
 }
 
-/// Seeds a year into the (migrated, demo) database at `url`. Returns
-/// (documents, deliveries, pending, inbox pending, log entries, IT-bureau document ids).
-async fn seed(url: &str, args: &BenchArgs) -> anyhow::Result<(usize, usize, u64, usize, usize, Vec<String>)> {
+/// What was seeded; kept next to a `--year-dir` hub so a later run can
+/// measure it again without seeding.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Seeded {
+    documents: usize,
+    deliveries: usize,
+    pending: u64,
+    inbox_pending: usize,
+    log_entries: usize,
+    /// Some of the IT bureau's documents, whose status is asked.
+    it_docs: Vec<String>,
+    seed_seconds: f64,
+}
+
+/// How much a seeded year holds.
+#[derive(Debug, Clone, Copy)]
+pub struct YearSize {
+    /// Agencies besides the demo's.
+    pub participants: usize,
+    pub deliveries: usize,
+    /// Deliveries left unconfirmed, in all inboxes.
+    pub pending: usize,
+    /// Of those, in the secretariat's inbox.
+    pub inbox: usize,
+}
+
+/// Seeds a year of `size` into the (migrated, demo) database at `url`;
+/// returns the number of documents. Also what the query-plan tests run on.
+pub async fn seed_year(url: &str, size: YearSize) -> anyhow::Result<usize> {
+    Ok(seed(url, size).await?.documents)
+}
+
+/// Seeds a year into the (migrated, demo) database at `url`.
+async fn seed(url: &str, size: YearSize) -> anyhow::Result<Seeded> {
+    let t = Instant::now();
     let store = Store::open(url).await?;
     let now = Utc::now();
-    let agencies = args.year_participants.max(RECIPIENTS_PER_DOCUMENT + 1);
+    let agencies = size.participants.max(RECIPIENTS_PER_DOCUMENT + 1);
     for i in 0..agencies {
         let p = NewParticipant {
             code: agency(i),
@@ -182,13 +214,13 @@ async fn seed(url: &str, args: &BenchArgs) -> anyhow::Result<(usize, usize, u64,
         let log = NewLogEntry::new(LogAction::ParticipantCreated, format!("participant {} (bench)", p.code));
         store.create_participant(&p, now - chrono::Duration::days(366), &log).await?;
     }
-    let documents = (args.year_deliveries / RECIPIENTS_PER_DOCUMENT).max(1);
-    let to_inbox = args.year_inbox.min(documents);
+    let documents = (size.deliveries / RECIPIENTS_PER_DOCUMENT).max(1);
+    let to_inbox = size.inbox.min(documents);
     let (mut deliveries, mut entries, mut inbox) = (0, 0, 0);
     let mut it_docs = Vec::new();
     let mut recent_from = None;
     // Other recipients' deliveries of the most recent documents stay pending.
-    let others_pending = args.year_pending.saturating_sub(args.year_inbox);
+    let others_pending = size.pending.saturating_sub(size.inbox);
     let recent_docs = others_pending / (RECIPIENTS_PER_DOCUMENT - 1).max(1);
     for start in (0..documents).step_by(SEED_BATCH) {
         let batch: Vec<(NewDocument, Vec<NewLogEntry>)> = (start..(start + SEED_BATCH).min(documents))
@@ -216,7 +248,15 @@ async fn seed(url: &str, args: &BenchArgs) -> anyhow::Result<(usize, usize, u64,
     }
     let confirmed = store.seed_confirm(recent_from.unwrap_or(now), demo::SECRETARIAT).await?;
     store.close().await;
-    Ok((documents, deliveries, deliveries as u64 - confirmed, inbox, entries, it_docs))
+    Ok(Seeded {
+        documents,
+        deliveries,
+        pending: deliveries as u64 - confirmed,
+        inbox_pending: inbox,
+        log_entries: entries,
+        it_docs,
+        seed_seconds: t.elapsed().as_secs_f64(),
+    })
 }
 
 async fn timed(client: &Client, path: &str, who: &str) -> anyhow::Result<PathTiming> {
@@ -232,21 +272,43 @@ async fn timed(client: &Client, path: &str, who: &str) -> anyhow::Result<PathTim
 }
 
 pub(super) async fn year(args: &BenchArgs) -> anyhow::Result<Year> {
-    let temp = std::env::temp_dir().join(format!("gwx-bench-year-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&temp);
-    demo::init(&temp, args.year_database.as_deref(), false).await?;
-    let url = match &args.year_database {
-        Some(u) => u.clone(),
-        None => temp.join("data/gwx.db").display().to_string(),
+    let temp = match &args.year_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("gwx-bench-year-{}", std::process::id())),
     };
-    let t = Instant::now();
-    let (documents, deliveries, pending, inbox_pending, log_entries, it_docs) = seed(&url, args).await?;
-    let seed_seconds = t.elapsed().as_secs_f64();
+    let kept = temp.join("year-seed.json");
+    let seeded = match std::fs::read(&kept).ok().and_then(|b| serde_json::from_slice::<Seeded>(&b).ok()) {
+        Some(s) if args.year_dir.is_some() => {
+            eprintln!("year: measuring the year already seeded in {}", temp.display());
+            s
+        }
+        _ => {
+            let _ = std::fs::remove_dir_all(&temp);
+            demo::init(&temp, args.year_database.as_deref(), false).await?;
+            let url = match &args.year_database {
+                Some(u) => u.clone(),
+                None => temp.join("data/gwx.db").display().to_string(),
+            };
+            let size = YearSize {
+                participants: args.year_participants,
+                deliveries: args.year_deliveries,
+                pending: args.year_pending,
+                inbox: args.year_inbox,
+            };
+            let s = seed(&url, size).await?;
+            std::fs::write(&kept, serde_json::to_vec(&s)?)?;
+            s
+        }
+    };
+    let Seeded { documents, deliveries, pending, inbox_pending, log_entries, ref it_docs, seed_seconds } = seeded;
     eprintln!("year: {documents} documents, {deliveries} deliveries seeded in {seed_seconds:.0} s; starting the hub…");
 
     // Start-up: from the process started to the first document accepted.
     let t = Instant::now();
-    let hub = super::hub::spawn(temp.clone(), args.year_database.as_deref())?;
+    let mut hub = super::hub::spawn(temp.clone(), args.year_database.as_deref())?;
+    if args.year_dir.is_some() {
+        hub.temp = None;
+    }
     let id = |code: &str| Identity {
         hub: hub.url.clone(),
         cert: temp.join(format!("clients/{code}.pem")),
@@ -258,7 +320,9 @@ pub(super) async fn year(args: &BenchArgs) -> anyhow::Result<Year> {
         code: ParticipantCode::parse(demo::IT_BUREAU)?,
         keys: crate::pki::demo::KeyPair::read(&temp.join("clients").join(demo::IT_BUREAU))?,
     };
-    let first = make_package(&signer, "9900000001", 4096, 1, vec![demo::SECRETARIAT.into()])?;
+    // A number of its own each run: a kept hub has the earlier runs' documents.
+    let number = format!("99{:08}", Utc::now().timestamp() % 100_000_000);
+    let first = make_package(&signer, &number, 4096, 1, vec![demo::SECRETARIAT.into()])?;
     loop {
         match it.send(&first, None).await {
             Ok((201, _)) => break,
@@ -281,7 +345,7 @@ pub(super) async fn year(args: &BenchArgs) -> anyhow::Result<Year> {
         timed(&secretariat, "/api/v1/roster", "秘書處").await?,
     ];
     let mut status = Vec::with_capacity(it_docs.len());
-    for doc in &it_docs {
+    for doc in it_docs {
         let t = Instant::now();
         it.get_bytes(&format!("/api/v1/documents/{doc}")).await?;
         status.push(t.elapsed());
