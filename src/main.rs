@@ -7,12 +7,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // Before anything opens a database or a TLS context.
+    let (sqlite, openssl) = gwx::store::c_memory::use_mimalloc();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GWX_LOG").unwrap_or_else(|_| "gwx=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
+    tracing::debug!(sqlite, openssl, "mimalloc for the C libraries");
     match gwx::tools::cli::run(gwx::tools::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

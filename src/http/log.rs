@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::extract::{Limit, PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
-use super::report::{Format, Table, csv_line, csv_response, local_time};
+use super::report::{Format, Table, csv_line, csv_response, local_time, push_csv_line};
 use crate::domain::log::LogEntry;
 use crate::domain::period::{Period, period};
 use crate::service::caller::Caller;
@@ -113,18 +113,25 @@ const COLUMNS: [&str; 11] =
     ["序號", "時間", "動作", "機關", "對象", "公文", "來源 IP", "憑證", "錯誤類型", "說明", "雜湊"];
 
 fn row(e: &LogEntry) -> Vec<String> {
-    vec![
-        e.seq.to_string(),
-        local_time(e.at),
-        e.action.as_str().to_owned(),
-        e.participant.clone().unwrap_or_default(),
-        e.counterpart.clone().unwrap_or_default(),
-        e.document.clone().unwrap_or_default(),
-        e.source_ip.clone().unwrap_or_default(),
-        e.credential.clone().unwrap_or_default(),
-        e.problem.clone().unwrap_or_default(),
-        e.detail.clone(),
-        e.hash.clone(),
+    let (seq, at) = (e.seq.to_string(), local_time(e.at));
+    fields(e, &seq, &at).map(str::to_owned).to_vec()
+}
+
+/// The cells of [`COLUMNS`], `seq` and `at` written out by the caller.
+fn fields<'a>(e: &'a LogEntry, seq: &'a str, at: &'a str) -> [&'a str; 11] {
+    let o = |f: &'a Option<String>| f.as_deref().unwrap_or_default();
+    [
+        seq,
+        at,
+        e.action.as_str(),
+        o(&e.participant),
+        o(&e.counterpart),
+        o(&e.document),
+        o(&e.source_ip),
+        o(&e.credential),
+        o(&e.problem),
+        &e.detail,
+        &e.hash,
     ]
 }
 
@@ -135,7 +142,14 @@ fn csv_stream(app: &AppState, filter: LogFilter) -> Body {
     });
     let rows = log::batches(app, filter).map(|batch| {
         batch
-            .map(|b| b.iter().map(|e| csv_line(row(e).iter().map(String::as_str))).collect::<String>())
+            .map(|b| {
+                let mut out = String::with_capacity(b.len() * 200);
+                for e in &b {
+                    let (seq, at) = (e.seq.to_string(), local_time(e.at));
+                    push_csv_line(&mut out, fields(e, &seq, &at).into_iter());
+                }
+                out
+            })
             .map_err(std::io::Error::other)
     });
     Body::from_stream(header.chain(rows))

@@ -93,20 +93,40 @@ pub fn csv_response(file: &str, body: impl Into<axum::body::Body>) -> Response {
 /// One CSV record (RFC 4180 quoting), ending in CRLF. A leading `=`, `+`,
 /// `-` or `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
 pub fn csv_line<'a>(fields: impl Iterator<Item = &'a str>) -> String {
-    let mut line = fields
-        .map(|f| {
-            let f = if f.starts_with(['=', '+', '-', '@']) { format!("'{f}") } else { f.to_owned() };
-            if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
+    let mut line = String::new();
+    push_csv_line(&mut line, fields);
     line
+}
+
+/// [`csv_line`] appended to `out`, without a string of its own per field.
+pub fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>) {
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let defuse = f.starts_with(['=', '+', '-', '@']);
+        let quote = f.contains([',', '"', '\n', '\r']);
+        if quote {
+            out.push('"');
+        }
+        if defuse {
+            out.push('\'');
+        }
+        if quote {
+            out.push_str(&f.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(f);
+        }
+    }
+    out.push_str("\r\n");
 }
 
 /// A time as clerks read it: Taipei local, to the minute.
 pub fn local_time(t: DateTime<Utc>) -> String {
-    t.with_timezone(&taipei()).format("%Y-%m-%d %H:%M").to_string()
+    use chrono::{Datelike, Timelike};
+    let l = t.with_timezone(&taipei());
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", l.year(), l.month(), l.day(), l.hour(), l.minute())
 }
 
 pub fn local_time_opt(t: Option<DateTime<Utc>>) -> String {

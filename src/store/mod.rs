@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 pub mod backup;
 pub mod blobs;
+pub mod c_memory;
 mod calendar;
 mod committer;
 pub(crate) mod credentials;
@@ -361,7 +362,10 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
         // An accepted document must survive a power cut: FULL syncs the WAL on commit.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(30));
+        .busy_timeout(Duration::from_secs(30))
+        // Rows handed to the async side in larger batches: the default (50)
+        // makes a long read, the log's CSV export, a thread hand-off per few rows.
+        .row_buffer_size(1024);
     // Each SQLite connection is a thread of its own in sqlx; a few suffice
     // (one writer at a time, readers share the WAL) and fewer threads mean
     // fewer context switches under load.
