@@ -44,17 +44,34 @@ pub struct HubProblem {
     pub detail: String,
 }
 
+/// The HTTP version a client speaks to the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum HttpVersion {
+    Http1,
+    /// Offered by ALPN; the hub chooses it.
+    Http2,
+}
+
 impl Client {
+    /// A client speaking HTTP/1.1.
     pub fn new(id: &Identity) -> anyhow::Result<Client> {
+        Self::speaking(id, HttpVersion::Http1)
+    }
+
+    pub fn speaking(id: &Identity, version: HttpVersion) -> anyhow::Result<Client> {
         let cert = std::fs::read(&id.cert).with_context(|| format!("read {}", id.cert.display()))?;
         let key = std::fs::read(&id.key).with_context(|| format!("read {}", id.key.display()))?;
         let ca = std::fs::read(&id.ca).with_context(|| format!("read {}", id.ca.display()))?;
         let identity = reqwest::Identity::from_pkcs8_pem(&cert, &key).context("certificate and key")?;
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .identity(identity)
             .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).context("CA file")?)
-            .https_only(true)
-            .build()?;
+            .https_only(true);
+        let http = match version {
+            HttpVersion::Http1 => builder.http1_only(),
+            HttpVersion::Http2 => builder,
+        }
+        .build()?;
         Ok(Client { http, hub: id.hub.trim_end_matches('/').to_owned(), identity: id.clone() })
     }
 
@@ -66,6 +83,11 @@ impl Client {
     pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         let resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
         Self::json(resp).await.map(|(_, v)| v)
+    }
+
+    /// The HTTP version the hub answers `path` in.
+    pub async fn version_of(&self, path: &str) -> anyhow::Result<http::Version> {
+        Ok(self.http.get(self.url(path)).send().await.context("cannot reach the hub")?.version())
     }
 
     /// GET a resource as bytes (CSV, a printable page).

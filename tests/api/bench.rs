@@ -80,3 +80,30 @@ fn gwx_bench_year_seeds_a_year_and_measures_every_read_path() {
     }
     assert!(y["log_csv_month_mib"].as_f64().unwrap() > 0.0, "{y}");
 }
+
+/// `--reference nginx` drives Debian's nginx (mTLS required, every upload
+/// read) with the same client and packages, here over HTTP/2, and reports
+/// its answers and CPU next to the hub's.
+#[test]
+fn gwx_bench_drives_nginx_as_the_reference_in_the_same_run() {
+    if !std::path::Path::new("/usr/sbin/nginx").exists() {
+        assert!(std::env::var_os("GWX_REQUIRE_NGINX").is_none(), "nginx is required (apt-get install nginx)");
+        eprintln!("skipped: no nginx");
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
+        .args(["bench", "--scenarios", "throughput", "--documents", "12", "--clients", "3"])
+        .args(["--http", "2", "--reference", "nginx", "--json"])
+        .env_remove("GWX_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["http"], "Http2");
+    let (gwx, nginx) = (&r["throughput"], &r["throughput"]["reference"]);
+    assert_eq!((gwx["submit"]["count"].as_u64(), gwx["failures"].as_u64()), (Some(12), Some(0)));
+    // nginx answered each upload 201 (it signs no receipt: a 201 is all it gives).
+    assert_eq!((nginx["submit"]["count"].as_u64(), nginx["failures"].as_u64()), (Some(12), Some(0)));
+    assert!(nginx["documents_per_s"].as_f64().unwrap() > 0.0);
+    assert!(nginx["hub_cpu_ms_per_document"].as_f64().is_some(), "nginx's CPU: {nginx}");
+}

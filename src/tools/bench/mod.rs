@@ -26,6 +26,7 @@ pub mod ceiling;
 mod fixtures;
 mod hub;
 mod load;
+mod reference;
 mod report;
 mod size;
 mod year;
@@ -44,8 +45,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Client;
 use crate::client::package::Outgoing;
+use crate::client::{Client, HttpVersion, Identity};
 use crate::domain::ParticipantCode;
 use crate::pki::demo::KeyPair;
 use crate::tools::demo;
@@ -59,6 +60,23 @@ pub enum Scenario {
     Fanout,
     Audit,
     Year,
+}
+
+/// HTTP version of the bench's clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Http {
+    #[value(name = "1.1")]
+    Http1,
+    #[value(name = "2")]
+    Http2,
+}
+
+/// A server driven by the same client in the same run, for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reference {
+    /// Debian's nginx with the hub's certificate and `ssl_verify_client on`
+    /// against the demo CA, reading each upload whole and answering 201.
+    Nginx,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -140,6 +158,13 @@ pub struct BenchArgs {
     /// Client timeout of each request in the fixed-rate scenarios, seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// HTTP version of the bench's clients (both are measured by running twice).
+    #[arg(long, value_enum, default_value = "1.1")]
+    pub http: Http,
+    /// Run the throughput scenario against this reference too, with the same
+    /// client, certificates and packages, and print gwx ÷ reference.
+    #[arg(long, value_enum)]
+    pub reference: Option<Reference>,
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
@@ -177,8 +202,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             }))
         })
         .collect::<anyhow::Result<_>>()?;
-    let clients: Vec<Arc<Client>> =
-        PARTICIPANTS.iter().map(|c| Client::new(&identity(&hub, c)).map(Arc::new)).collect::<anyhow::Result<_>>()?;
+    let version = match args.http {
+        Http::Http1 => HttpVersion::Http1,
+        Http::Http2 => HttpVersion::Http2,
+    };
+    let clients_of = |url: &str| -> anyhow::Result<Vec<Arc<Client>>> {
+        PARTICIPANTS
+            .iter()
+            .map(|c| Client::speaking(&Identity { hub: url.to_owned(), ..identity(&hub, c) }, version).map(Arc::new))
+            .collect()
+    };
+    let clients = clients_of(&hub.url)?;
+    reference::expect_version(&clients[0], version).await?;
+    report.http = Some(version);
     let run = run_id();
     let check = Arc::new(ReceiptCheck::load(&hub.dir)?);
     let bounds = || Bounds { in_flight: args.max_in_flight, timeout: Duration::from_secs(args.timeout) };
@@ -212,6 +248,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 };
                 t.hub_cpu_ms_per_document = per_doc(cpu, hub.pid);
                 t.client_cpu_ms_per_document = per_doc(own, Some(std::process::id()));
+                if args.reference == Some(Reference::Nginx) {
+                    let nginx = reference::Nginx::start(&hub.dir)?;
+                    eprintln!("throughput: the same packages to nginx ({})…", nginx.url);
+                    let to_nginx = clients_of(&nginx.url)?;
+                    reference::expect_version(&to_nginx[0], version).await?;
+                    let docs = packages(args.documents, 11)?;
+                    let before = nginx.cpu_seconds();
+                    let answered = Arc::new(ReceiptCheck { answered_only: true, ..ReceiptCheck::load(&hub.dir)? });
+                    let mut n = throughput(&to_nginx, docs, &args, answered).await;
+                    n.hub_cpu_ms_per_document = nginx
+                        .cpu_seconds()
+                        .map(|after| 1000.0 * (after - before.unwrap_or(0.0)) / n.submit.count.max(1) as f64);
+                    t.reference = Some(Box::new(n));
+                }
                 report.throughput = Some(t);
             }
             Scenario::Latency => {

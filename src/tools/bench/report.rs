@@ -38,6 +38,8 @@ impl Latencies {
 pub struct Report {
     pub ceiling: Option<ceiling::Ceiling>,
     pub throughput: Option<Throughput>,
+    /// The HTTP version the bench's clients spoke.
+    pub http: Option<crate::client::HttpVersion>,
     pub latency: Option<RateRun>,
     pub lifecycle: Option<RateRun>,
     pub large: Option<Large>,
@@ -74,6 +76,9 @@ pub struct Throughput {
     pub hub_cpu_ms_per_document: Option<f64>,
     /// The bench process's own CPU per document.
     pub client_cpu_ms_per_document: Option<f64>,
+    /// The same run against the reference server (`--reference`): its
+    /// "documents" are 201 answers, its CPU that of all its processes.
+    pub reference: Option<Box<Throughput>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -129,6 +134,9 @@ pub fn print(r: &Report) {
         "  SHA-256 {:>9.0} MiB/s    fsync (4 KiB) {:>7.0}/s, p99 {:.1} ms, max {:.1} ms",
         c.sha256_mib_per_s, c.fsync_per_s, c.fsync_p99_ms, c.fsync_max_ms
     );
+    if let Some(v) = r.http {
+        println!("clients speak {}", if v == crate::client::HttpVersion::Http2 { "HTTP/2" } else { "HTTP/1.1" });
+    }
     if let Some(t) = &r.throughput {
         println!(
             "throughput: {} documents of {} KiB to {} recipients, {} clients: {:.0} documents/s ({} failed)",
@@ -158,6 +166,24 @@ pub fn print(r: &Report) {
         );
         if let Some(client) = t.client_cpu_ms_per_document {
             println!("  the bench client itself used {client:.2} ms CPU per document on the same machine");
+        }
+        if let Some(n) = &t.reference {
+            println!(
+                "  reference (measured): nginx with ssl_verify_client on, same client and packages: {:.0} uploads/s \
+                 answered 201 ({} failed), p99 {:.1} ms",
+                n.documents_per_s, n.failures, n.submit.p99_ms
+            );
+            print_failures(&n.failures_by_cause);
+            let cpu = n.hub_cpu_ms_per_document.map(|c| format!("{c:.2} ms")).unwrap_or_else(|| "?".into());
+            println!("  nginx CPU {cpu} per upload (master and workers)");
+            println!(
+                "  gwx ÷ nginx (derived): throughput {:.1} %{}",
+                100.0 * t.documents_per_s / n.documents_per_s.max(f64::MIN_POSITIVE),
+                match (t.hub_cpu_ms_per_document, n.hub_cpu_ms_per_document) {
+                    (Some(g), Some(n)) if n > 0.0 => format!(", server CPU per request {:.1}×", g / n),
+                    _ => String::new(),
+                }
+            );
         }
     }
     for (name, run) in [("latency", &r.latency), ("lifecycle", &r.lifecycle)] {
