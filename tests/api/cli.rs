@@ -96,6 +96,7 @@ async fn sighup_reloads_the_trust_store_and_the_log_still_verifies() {
     assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
     let read = |p: &str| std::fs::read(served.dir.join(p)).unwrap();
     let operator = reqwest::Client::builder()
+        .http1_only()
         .identity(
             reqwest::Identity::from_pkcs8_pem(&read("clients/379130000C.pem"), &read("clients/379130000C.key"))
                 .unwrap(),
