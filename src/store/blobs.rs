@@ -5,11 +5,14 @@
 //! outgrows its memory allowance, or once the [`MemoryBudget`] shared by
 //! every upload in flight is spent, so a 100 MiB package (or many at once)
 //! needs no more memory than the budget and a few chunks. When a package is accepted, each part is kept either
-//! *inline* (small parts: stored in the database row of the blob, durable
-//! with the same commit that accepts the document) or as a *file*
-//! (fsync file → rename into `blobs/ab/<sha256>` → fsync directory, before
-//! that commit). A refused package costs no fsync, and its temporary files
-//! are removed when dropped.
+//! *inline* (small parts, the envelope, its signature and usually the DI:
+//! stored in the database row of the blob, durable with the same commit
+//! that accepts the document) or as a *file* (written and renamed into
+//! `blobs/ab/<sha256>`, not yet synced). The attachment bytes so never pass
+//! through the database's write-ahead log. The group committer makes every
+//! file of a commit group durable with one `syncfs` of the blob file system
+//! ([`BlobSync`]) before the transaction that refers to them. A refused
+//! package costs no sync, and its temporary files are removed when dropped.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::domain::document::Sha256;
 use crate::formats::attachment::{SNIFF_BYTES, TextCheck};
 
-/// Parts up to this size are stored inline in the database.
-pub const INLINE_MAX: u64 = 64 * 1024;
+/// Parts up to this size are stored inline in the database (the parts the
+/// hub parses are usually smaller; attachments usually larger).
+pub const INLINE_MAX: u64 = 16 * 1024;
+
+/// An attachment is received into memory up to this size (within the
+/// budget), so a typical one is written to its file in one call.
+pub const ATTACHMENT_MEMORY: usize = 64 * 1024;
 
 /// The bytes all uploads in flight may hold in memory together; what does
 /// not fit waits on disk.
@@ -68,6 +76,46 @@ fn hold(held: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
 pub struct Blobs {
     dir: PathBuf,
     tmp: PathBuf,
+    sync: BlobSync,
+}
+
+/// Makes the blob files written so far durable: one `syncfs` of the file
+/// system that holds `blobs/` (file contents, the renames and new
+/// directories alike), called once per commit group before the
+/// transaction that refers to them. Elsewhere than Linux: a `sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobSync(Arc<PathBuf>);
+
+impl BlobSync {
+    /// Blocks until every blob file written before the call is on disk.
+    pub fn sync(&self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let dir = std::fs::File::open(&*self.0)?;
+            // SAFETY: the descriptor is open for as long as `dir` lives.
+            if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // SAFETY: sync(2) takes no arguments and cannot fail.
+            unsafe { libc::sync() };
+        }
+        Ok(())
+    }
+}
+
+/// What the database already holds of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    No,
+    /// Its bytes in its row (kept inline again, so the row is whole even
+    /// if a purge removes it meanwhile).
+    Inline,
+    /// A durable file.
+    File,
 }
 
 /// Where a kept part lives.
@@ -75,7 +123,7 @@ pub struct Blobs {
 pub enum Kept {
     /// In the database: these bytes go into the blob's row.
     Inline(Vec<u8>),
-    /// A durable file under `blobs/`; `created` when this call put it there
+    /// A file under `blobs/` (durable once synced); `created` when this call put it there
     /// (it was not stored before), so a failed acceptance can take it back.
     File { created: bool },
 }
@@ -89,13 +137,20 @@ impl Blobs {
         std::fs::create_dir_all(&dir)?;
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
-        Ok(Blobs { dir, tmp })
+        let sync = BlobSync(Arc::new(dir.clone()));
+        Ok(Blobs { dir, tmp, sync })
     }
 
     /// The blobs of `data_dir` as they are, for tools that run beside a
     /// serving hub (its temporary files are left alone).
     pub fn at(data_dir: &Path) -> Blobs {
-        Blobs { dir: data_dir.join("blobs"), tmp: data_dir.join("tmp") }
+        let dir = data_dir.join("blobs");
+        Blobs { sync: BlobSync(Arc::new(dir.clone())), dir, tmp: data_dir.join("tmp") }
+    }
+
+    /// What makes this store's files durable, for the commit that refers to them.
+    pub fn syncer(&self) -> BlobSync {
+        self.sync.clone()
     }
 
     pub fn path(&self, sha: &str) -> PathBuf {
@@ -120,22 +175,28 @@ impl Blobs {
         }
     }
 
-    /// Makes a received part durable: inline when small (the caller stores
-    /// the bytes in the same transaction as the document), else as a file.
-    pub async fn keep(&self, spooled: &mut Spooled) -> io::Result<Kept> {
-        if spooled.bytes.is_some() && spooled.size <= INLINE_MAX {
+    /// Keeps a received part: inline when small, or when the database
+    /// holds it inline already (the caller stores the bytes in the same
+    /// transaction as the document), else as a file under `blobs/`, not yet
+    /// synced: the commit that refers to it first runs [`BlobSync::sync`].
+    /// `known`: what the database has of it; a durable file is not written
+    /// again, but one found without its row (an acceptance in flight, or
+    /// one a crash interrupted) is.
+    pub async fn keep(&self, spooled: &mut Spooled, known: Known) -> io::Result<Kept> {
+        if spooled.bytes.is_some() && (spooled.size <= INLINE_MAX || known == Known::Inline) {
             return Ok(Kept::Inline(spooled.bytes.take().expect("checked")));
         }
+        if known == Known::File {
+            return Ok(Kept::File { created: false });
+        }
         let target = self.path(spooled.sha256.as_str());
-        let size = spooled.size;
         let temp = spooled.guard.0.take();
         let memory = if temp.is_none() { spooled.bytes.take() } else { None };
         let tmp_dir = self.tmp.clone();
-        let created = tokio::task::spawn_blocking(move || -> io::Result<bool> {
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
             let parent = target.parent().expect("blob path has a parent");
             if !parent.exists() {
                 std::fs::create_dir_all(parent)?;
-                sync_dir(parent.parent().expect("blobs dir"))?;
             }
             let mut guard = TempGuard(temp);
             if let (None, Some(bytes)) = (&guard.0, memory) {
@@ -144,19 +205,14 @@ impl Blobs {
                 guard.0 = Some(t.clone());
                 std::fs::write(&t, bytes)?;
             }
-            let Some(temp) = guard.0.as_ref() else { return Ok(false) };
-            if std::fs::metadata(&target).is_ok_and(|m| m.len() == size) {
-                return Ok(false); // stored before; the guard removes the copy
-            }
-            std::fs::File::open(temp)?.sync_all()?;
+            let Some(temp) = guard.0.as_ref() else { return Err(io::Error::other("a spilled part without its file")) };
             std::fs::rename(temp, &target)?;
             guard.0 = None;
-            sync_dir(parent)?;
-            Ok(true)
+            Ok(())
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Kept::File { created })
+        Ok(Kept::File { created: true })
     }
 
     /// Takes back blob files a failed acceptance created, unless a stored
@@ -177,10 +233,6 @@ impl Blobs {
     pub async fn open_blob(&self, sha: &str) -> io::Result<tokio::fs::File> {
         tokio::fs::File::open(self.path(sha)).await
     }
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Removes its temporary file when dropped, unless the blob was kept.
@@ -356,16 +408,23 @@ mod tests {
         let mut small = receive(&blobs, 1024, "公文 body".as_bytes()).await;
         assert_eq!(small.sha256, Sha256::of("公文 body".as_bytes()));
         assert!(small.is_text);
-        assert_eq!(blobs.keep(&mut small).await.unwrap(), Kept::Inline("公文 body".as_bytes().to_vec()));
+        assert_eq!(blobs.keep(&mut small, Known::No).await.unwrap(), Kept::Inline("公文 body".as_bytes().to_vec()));
 
         let big = vec![7u8; INLINE_MAX as usize + 10];
         let mut a = receive(&blobs, 16, &big).await;
         assert!(a.bytes.is_none(), "spilled to a file");
-        assert_eq!(blobs.keep(&mut a).await.unwrap(), Kept::File { created: true });
+        assert_eq!(blobs.keep(&mut a, Known::No).await.unwrap(), Kept::File { created: true });
+        blobs.syncer().sync().unwrap();
         assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
-        // The same content again, this time from memory: stored once.
+        // The same content again, this time from memory, once the database
+        // knows it: stored once. Not known (an interrupted acceptance left
+        // the file), it is written again, whole.
         let mut b = receive(&blobs, big.len(), &big).await;
-        assert_eq!(blobs.keep(&mut b).await.unwrap(), Kept::File { created: false });
+        assert_eq!(blobs.keep(&mut b, Known::File).await.unwrap(), Kept::File { created: false });
+        std::fs::write(blobs.path(a.sha256.as_str()), b"torn").unwrap();
+        let mut c = receive(&blobs, big.len(), &big).await;
+        assert_eq!(blobs.keep(&mut c, Known::No).await.unwrap(), Kept::File { created: true });
+        assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
         // A refused part leaves nothing behind.
         drop(receive(&blobs, 16, &big).await);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::blobs::BlobSync;
 use super::documents::{DOCUMENT_COLUMNS, NewDelivery, NewDocument, Part};
 use super::log::append_logs;
 use super::{BeginWrite, Result, Store, StoreError, stored_time, values_sql, with_pool};
@@ -140,6 +141,21 @@ impl Store {
                 Write::Delivery(_) | Write::Log { .. } => None,
             })
             .collect();
+        // The blob files of the group become durable first: one sync per
+        // file system, not one per file.
+        let mut syncs: Vec<&BlobSync> = Vec::new();
+        for s in docs.iter().filter_map(|(d, _)| d.sync.as_ref()) {
+            if !syncs.contains(&s) {
+                syncs.push(s);
+            }
+        }
+        if !syncs.is_empty() {
+            let syncs: Vec<BlobSync> = syncs.into_iter().cloned().collect();
+            tokio::task::spawn_blocking(move || syncs.iter().try_for_each(BlobSync::sync))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("the blob sync stopped: {e}")))?
+                .map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+        }
         with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
             let mut inserted_ids = std::collections::HashSet::new();

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::blobs::Known;
 use super::{Result, Store, StoreError, with_pool};
 use crate::domain::ParticipantCode;
 use crate::domain::document::{Classification, PartName, RecipientKind, Sha256, Speed};
@@ -86,6 +87,9 @@ pub struct NewDocument {
     /// The blob files (parts not kept inline) this document needs: checked
     /// to exist inside the accepting transaction.
     pub files: Vec<std::path::PathBuf>,
+    /// Makes those files durable: run (once per commit group and file
+    /// system) before the transaction.
+    pub sync: Option<super::blobs::BlobSync>,
 }
 
 /// A stored document.
@@ -202,6 +206,22 @@ impl Store {
             sqlx::query_as("SELECT 1 FROM blobs WHERE sha256 = $1").bind(sha.as_str()).fetch_optional(pool).await?
         });
         Ok(row.is_some())
+    }
+
+    /// How a blob is stored, if it is: [`Known::Inline`] in its database row
+    /// or [`Known::File`] (bytes of an earlier threshold may be inline).
+    pub async fn blob_stored(&self, sha: &Sha256) -> Result<Known> {
+        let row: Option<(bool,)> = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT data IS NOT NULL FROM blobs WHERE sha256 = $1")
+                .bind(sha.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(match row {
+            None => Known::No,
+            Some((true,)) => Known::Inline,
+            Some((false,)) => Known::File,
+        })
     }
 
     /// How many blobs are stored: (all, kept inline in the database).

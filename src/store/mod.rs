@@ -365,7 +365,11 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool> {
         .busy_timeout(Duration::from_secs(30))
         // Rows handed to the async side in larger batches: the default (50)
         // makes a long read, the log's CSV export, a thread hand-off per few rows.
-        .row_buffer_size(1024);
+        .row_buffer_size(1024)
+        // Statement journals (an INSERT … ON CONFLICT inside a transaction)
+        // and sorts stay in memory instead of temporary files.
+        .pragma("temp_store", "MEMORY")
+        .pragma("cache_size", "-32768");
     // Each SQLite connection is a thread of its own in sqlx; a few suffice
     // (one writer at a time, readers share the WAL) and fewer threads mean
     // fewer context switches under load.

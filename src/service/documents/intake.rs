@@ -11,7 +11,7 @@ use crate::formats::envelope::MAX_ENVELOPE_BYTES;
 use crate::runtime::config::LimitsConfig;
 use crate::service::app::App;
 use crate::service::error::ServiceError;
-use crate::store::blobs::{Blobs, INLINE_MAX, MemoryBudget, Spooled};
+use crate::store::blobs::{ATTACHMENT_MEMORY, Blobs, MemoryBudget, Spooled};
 
 /// The largest detached signature accepted (a few certificates at most).
 pub const MAX_SIGNATURE_BYTES: u64 = 64 * 1024;
@@ -77,13 +77,13 @@ impl<'a> Receiver<'a> {
             }
         };
         // (size limit, memory allowance): the parts the hub parses may stay in
-        // memory; attachments spill to disk beyond the inline size (an SW
+        // memory; attachments spill to disk beyond their allowance (an SW
         // among them is read back to be parsed).
         let (cap, keep) = match name {
             PartName::Envelope => (MAX_ENVELOPE_BYTES as u64, MAX_ENVELOPE_BYTES),
             PartName::Signature => (MAX_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES as usize),
             PartName::Document => (self.limits.max_file_bytes.min(MAX_DOCUMENT_BYTES as u64), MAX_DOCUMENT_BYTES),
-            PartName::Attachment => (self.limits.max_file_bytes, INLINE_MAX as usize),
+            PartName::Attachment => (self.limits.max_file_bytes, ATTACHMENT_MEMORY),
         };
         Ok(Incoming {
             name,

@@ -18,6 +18,7 @@ use crate::pki::{cms, fingerprint};
 use crate::service::app::App;
 use crate::service::caller::Caller;
 use crate::service::error::ServiceError;
+use crate::store::blobs::{INLINE_MAX, Known};
 use crate::store::{DocumentRecord, NewDelivery, NewDocument, Part, StoreError};
 
 /// The outcome of a submission.
@@ -394,7 +395,11 @@ async fn store(
     let mut stored_parts = Vec::with_capacity(parts.len());
     let mut files = Vec::new();
     for p in parts.iter_mut() {
-        let inline = match app.blobs.keep(&mut p.data).await? {
+        let known = if p.data.size > INLINE_MAX { app.store.blob_stored(&p.data.sha256).await? } else { Known::No };
+        if known == Known::Inline {
+            p.data.load(&app.intake_memory).await?;
+        }
+        let inline = match app.blobs.keep(&mut p.data, known).await? {
             crate::store::blobs::Kept::Inline(bytes) => Some(bytes),
             crate::store::blobs::Kept::File { created: new } => {
                 files.push(app.blobs.path(p.data.sha256.as_str()));
@@ -508,6 +513,7 @@ async fn store(
         parts: stored_parts,
         deliveries,
         deadlines,
+        sync: (!files.is_empty()).then(|| app.blobs.syncer()),
         files,
     };
     match app.store.insert_document(new, log).await {
