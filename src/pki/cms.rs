@@ -154,8 +154,8 @@ fn signer_digests(cms: &CmsContentInfo) -> Vec<openssl::nid::Nid> {
 /// costs more than the signature); later uses re-check only the validity
 /// period and the revocation list.
 pub fn verify_detached(signature: &[u8], data: &[u8], trust: &TrustMaterial) -> Result<X509, SignatureError> {
-    let mut cms = CmsContentInfo::from_der(signature).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
-    cms.verify(None, None, Some(data), None, CMSOptions::BINARY | CMSOptions::NO_SIGNER_CERT_VERIFY)
+    let (mut cms, certs) = parse(signature)?;
+    cms.verify(certs.as_deref(), None, Some(data), None, CMSOptions::BINARY | CMSOptions::NO_SIGNER_CERT_VERIFY)
         .map_err(|e| SignatureError::Invalid(openssl_reason(&e)))?;
     let signer = only_signer(&cms)?;
     for nid in signer_digests(&cms) {
@@ -191,9 +191,165 @@ fn only_signer(cms: &CmsContentInfo) -> Result<X509, SignatureError> {
 /// Verifies an attached CMS SignedData against `trust` and returns its content
 /// and signer.
 pub fn verify_attached(der: &[u8], trust: &TrustMaterial) -> Result<(Vec<u8>, X509), SignatureError> {
-    let mut cms = CmsContentInfo::from_der(der).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
+    let (mut cms, certs) = parse(der)?;
     let mut content = Vec::new();
-    cms.verify(None, Some(trust.signature_store()), None, Some(&mut content), CMSOptions::BINARY)
+    cms.verify(certs.as_deref(), Some(trust.signature_store()), None, Some(&mut content), CMSOptions::BINARY)
         .map_err(|e| SignatureError::Invalid(openssl_reason(&e)))?;
     Ok((content, only_signer(&cms)?))
+}
+
+/// Parses a CMS SignedData whose certificates, if it carries them in the
+/// usual form, are taken out and returned apart, each parsed once per
+/// process ([`known_certificate`]): OpenSSL 3 decodes every certificate's
+/// public key through its provider decoders, which cost more than the
+/// signature check itself, and a sender signs with the same card all day.
+/// Verifying with those certificates supplied is verifying the structure
+/// as it came (OpenSSL looks for the signer among both). Anything unusual
+/// (BER, other certificate choices) is parsed whole, as before.
+fn parse(der: &[u8]) -> Result<(CmsContentInfo, Option<Stack<X509>>), SignatureError> {
+    if let Some((stripped, cert_ders)) = der::split_certificates(der) {
+        let certs = (|| -> Option<Stack<X509>> {
+            let mut stack = Stack::new().ok()?;
+            for c in cert_ders {
+                stack.push(known_certificate(c)?).ok()?;
+            }
+            Some(stack)
+        })();
+        if let (Some(certs), Ok(cms)) = (certs, CmsContentInfo::from_der(&stripped)) {
+            return Ok((cms, Some(certs)));
+        }
+    }
+    let cms = CmsContentInfo::from_der(der).map_err(|e| SignatureError::Malformed(openssl_reason(&e)))?;
+    Ok((cms, None))
+}
+
+/// The certificate with this DER encoding, parsed once per process (at
+/// most a few thousand kept: senders' cards, the hub's own chain).
+fn known_certificate(der: &[u8]) -> Option<X509> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const KEPT: usize = 4096;
+    static KNOWN: OnceLock<Mutex<HashMap<[u8; 32], X509>>> = OnceLock::new();
+    let key = openssl::sha::sha256(der);
+    let known = KNOWN.get_or_init(Mutex::default);
+    if let Some(c) = known.lock().ok()?.get(&key) {
+        return Some(c.clone());
+    }
+    let cert = X509::from_der(der).ok()?;
+    let mut map = known.lock().ok()?;
+    if map.len() >= KEPT {
+        map.clear();
+    }
+    map.insert(key, cert.clone());
+    Some(cert)
+}
+
+/// Just enough DER to take the certificates out of a SignedData.
+mod der {
+    use crate::pki::der_read;
+
+    /// The elements (tag, whole TLV) of a constructed value's content.
+    fn elements(mut b: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+        let mut out = Vec::new();
+        while !b.is_empty() {
+            let (tag, _, rest) = der_read(b)?;
+            out.push((tag, &b[..b.len() - rest.len()]));
+            b = rest;
+        }
+        Some(out)
+    }
+
+    /// The content of the single TLV `b` with tag `tag`.
+    fn only(b: &[u8], tag: u8) -> Option<&[u8]> {
+        match der_read(b)? {
+            (t, content, []) if t == tag => Some(content),
+            _ => None,
+        }
+    }
+
+    fn push_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+        out.push(tag);
+        let n = content.len();
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let bytes = n.to_be_bytes();
+            let skip = bytes.iter().take_while(|&&b| b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(content);
+    }
+
+    /// `der` (ContentInfo { id-signedData, [0] SignedData }) re-encoded
+    /// without its `certificates`, and those certificates; `None` when it
+    /// has none or is not in that form.
+    pub(super) fn split_certificates(der: &[u8]) -> Option<(Vec<u8>, Vec<&[u8]>)> {
+        const SIGNED_DATA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+        let info = elements(only(der, 0x30)?)?;
+        let [(0x06, oid), (0xa0, explicit)] = info.as_slice() else { return None };
+        if *oid != SIGNED_DATA {
+            return None;
+        }
+        let fields = elements(only(only(explicit, 0xa0)?, 0x30)?)?;
+        let (_, certs) = fields.iter().find(|(t, _)| *t == 0xa0)?;
+        let list = elements(only(certs, 0xa0)?)?;
+        if list.is_empty() || list.iter().any(|(t, _)| *t != 0x30) {
+            return None;
+        }
+        let inner: Vec<u8> = fields.iter().filter(|(t, _)| *t != 0xa0).flat_map(|(_, f)| f.iter().copied()).collect();
+        let mut seq = Vec::with_capacity(inner.len() + 8);
+        push_tlv(&mut seq, 0x30, &inner);
+        let mut content = SIGNED_DATA.to_vec();
+        push_tlv(&mut content, 0xa0, &seq);
+        let mut out = Vec::with_capacity(content.len() + 8);
+        push_tlv(&mut out, 0x30, &content);
+        Some((out, list.into_iter().map(|(_, c)| c).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::demo;
+
+    fn signer() -> (X509, openssl::pkey::PKey<Private>) {
+        let key = demo::new_key().unwrap();
+        let name = demo::name(&[("CN", "cms test")]).unwrap();
+        let mut b = openssl::x509::X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap()).unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap()).unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256()).unwrap();
+        (b.build(), key)
+    }
+
+    #[test]
+    fn certificates_taken_out_verify_as_the_structure_did() {
+        let (cert, key) = signer();
+        let sig = sign_detached(b"envelope", &cert, &key).unwrap();
+        let (stripped, certs) = der::split_certificates(&sig).expect("the usual form");
+        assert_eq!(certs, [cert.to_der().unwrap().as_slice()]);
+        assert!(stripped.len() < sig.len());
+        let (mut cms, certs) = parse(&sig).unwrap();
+        assert!(certs.is_some(), "the fast path was taken");
+        let flags = CMSOptions::BINARY | CMSOptions::NO_SIGNER_CERT_VERIFY;
+        cms.verify(certs.as_deref(), None, Some(b"envelope"), None, flags).unwrap();
+        assert_eq!(only_signer(&cms).unwrap().to_der().unwrap(), cert.to_der().unwrap());
+        // Other bytes, or the signature altered, still fail.
+        let (mut cms, certs) = parse(&sig).unwrap();
+        assert!(cms.verify(certs.as_deref(), None, Some(b"envelopE"), None, flags).is_err());
+        let mut bad = sig.clone();
+        let n = bad.len();
+        bad[n - 5] ^= 1;
+        let (mut cms, certs) = parse(&bad).unwrap();
+        assert!(cms.verify(certs.as_deref(), None, Some(b"envelope"), None, flags).is_err());
+        // Without certificates, or not DER at all: parsed as it is.
+        assert!(der::split_certificates(&stripped).is_none());
+        assert!(matches!(parse(b"\x30\x80junk"), Err(SignatureError::Malformed(_))));
+        assert!(der::split_certificates(&sig[..sig.len() - 1]).is_none());
+    }
 }

@@ -186,7 +186,7 @@ fn extension_data(cert: &X509Ref, nid: i32) -> Option<Vec<u8>> {
 }
 
 /// Reads one DER TLV: (tag, content, rest). Definite lengths up to 4 bytes.
-fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first, mut rest) = rest.split_first()?;
     let len = if first < 0x80 {
