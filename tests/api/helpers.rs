@@ -473,7 +473,7 @@ impl TestHub {
 
     /// Signs with the key `clients/<keys>` a document from participant
     /// `code` (number `serial`) with `opts`, and one PDF attachment of
-    /// `attachment` bytes when given (above 64 KiB it is kept as a blob
+    /// `attachment` bytes when given (above 16 KiB it is kept as a blob
     /// file), and posts it through `client`.
     pub async fn send_doc(
         &self,

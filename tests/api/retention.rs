@@ -301,6 +301,60 @@ async fn gwx_backup_copies_a_running_hub(backend: Backend) {
     hub.stop().await;
 }
 
+/// The purge of a large table works in short transactions, each taking
+/// the write lock for one batch: documents sent meanwhile are accepted
+/// between its batches, not queued behind the whole purge (issue 12).
+async fn documents_are_accepted_between_the_batches_of_a_large_purge(backend: Backend) {
+    use gwx::tools::bench::{YearSize, seed_year};
+    let hub = start(backend).await;
+    // 8,000 documents and 40,000 deliveries over the last year, each
+    // logged: sixteen batches of documents, then the log in batches too.
+    let size = YearSize { participants: 10, deliveries: 40_000, pending: 0, inbox: 0 };
+    let seeded = seed_year(&hub.hub.app.config.database_url(), size).await.unwrap();
+    let before = hub.store().document_count().await.unwrap();
+    assert!(before as usize >= seeded);
+    hub.clock.advance(Duration::days(400));
+
+    let app = hub.hub.app.clone();
+    let purge = tokio::spawn(async move { gwx::service::jobs::purge(&app).await });
+    // Four senders, each sending one document after the other until the
+    // purge is done; after each acceptance, how far the purge has got: the
+    // documents left and its latest log checkpoint (one per log batch).
+    let seen = std::sync::Mutex::new(Vec::new());
+    let send = |sender: usize| {
+        let (hub, seen, purge) = (&hub, &seen, &purge);
+        async move {
+            let mut n = 0;
+            while !purge.is_finished() {
+                send_with_file(hub, &format!("9{sender}{n:03}")).await;
+                let count = hub.store().document_count().await.unwrap();
+                let checkpoint = hub.store().log_checkpoint().await.unwrap().map(|c| c.seq);
+                seen.lock().unwrap().push((count, checkpoint));
+                n += 1;
+            }
+        }
+    };
+    futures_util::future::join_all((0..4).map(send)).await;
+    let r = purge.await.unwrap().unwrap();
+    assert!(r.documents as usize >= seeded, "{r:?}");
+    let after = hub.store().document_count().await.unwrap();
+    let seen = seen.into_inner().unwrap();
+    // Accepted once the purge had begun (documents gone, or a checkpoint)
+    // and before its last batch: at several points in between.
+    let mut between: Vec<(i64, Option<i64>)> =
+        seen.iter().copied().filter(|&(n, cp)| (n < before || cp.is_some()) && cp != r.checkpoint_seq).collect();
+    between.dedup();
+    assert!(
+        between.len() >= 2,
+        "{} documents accepted during the purge, at {} points between its batches: {seen:?}",
+        seen.len(),
+        between.len()
+    );
+    // Every one of them is there, whole.
+    assert_eq!(after as usize, seen.len() + (before as usize - r.documents as usize));
+    hub.stop().await;
+}
+
 crate::both_databases!(
     nothing_is_purged_before_a_year,
     a_purge_larger_than_a_batch_takes_everything_old_in_batches,
@@ -313,4 +367,5 @@ crate::both_databases!(
     a_restore_refuses_a_damaged_backup_and_leaves_the_target_as_it_was,
     a_backup_missing_a_blob_its_database_needs_restores_nothing,
     gwx_backup_copies_a_running_hub,
+    documents_are_accepted_between_the_batches_of_a_large_purge,
 );
