@@ -45,10 +45,12 @@ pub struct HubProblem {
 }
 
 /// The HTTP version a client speaks to the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 pub enum HttpVersion {
+    #[value(name = "1.1")]
     Http1,
     /// Offered by ALPN; the hub chooses it.
+    #[value(name = "2")]
     Http2,
 }
 

@@ -71,7 +71,11 @@ pub fn sign_attached(
     for c in chain {
         extra.push(c.clone())?;
     }
-    let cms = CmsContentInfo::sign(Some(cert), Some(key), Some(&extra), Some(content), CMSOptions::BINARY)?;
+    // No S/MIME capabilities attribute: it says which ciphers to encrypt
+    // mail with, means nothing in a receipt, and costs a provider lookup
+    // of each cipher per signature.
+    let flags = CMSOptions::BINARY | CMSOptions::NOSMIMECAP;
+    let cms = CmsContentInfo::sign(Some(cert), Some(key), Some(&extra), Some(content), flags)?;
     cms.to_der()
 }
 

@@ -62,15 +62,6 @@ pub enum Scenario {
     Year,
 }
 
-/// HTTP version of the bench's clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Http {
-    #[value(name = "1.1")]
-    Http1,
-    #[value(name = "2")]
-    Http2,
-}
-
 /// A server driven by the same client in the same run, for comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Reference {
@@ -160,7 +151,7 @@ pub struct BenchArgs {
     pub timeout: u64,
     /// HTTP version of the bench's clients (both are measured by running twice).
     #[arg(long, value_enum, default_value = "1.1")]
-    pub http: Http,
+    pub http: HttpVersion,
     /// Run the throughput scenario against this reference too, with the same
     /// client, certificates and packages, and print gwx ÷ reference.
     #[arg(long, value_enum)]
@@ -202,10 +193,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             }))
         })
         .collect::<anyhow::Result<_>>()?;
-    let version = match args.http {
-        Http::Http1 => HttpVersion::Http1,
-        Http::Http2 => HttpVersion::Http2,
-    };
+    let version = args.http;
     let clients_of = |url: &str| -> anyhow::Result<Vec<Arc<Client>>> {
         PARTICIPANTS
             .iter()
