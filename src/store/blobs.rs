@@ -137,8 +137,7 @@ impl Blobs {
         std::fs::create_dir_all(&dir)?;
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
-        let sync = BlobSync(Arc::new(dir.clone()));
-        Ok(Blobs { dir, tmp, sync })
+        Ok(Blobs::at(data_dir))
     }
 
     /// The blobs of `data_dir` as they are, for tools that run beside a
@@ -221,7 +220,7 @@ impl Blobs {
     /// refers to, reused by a later acceptance of the same bytes.
     pub async fn take_back(&self, store: &crate::store::Store, created: &[crate::domain::document::Sha256]) {
         for sha in created {
-            if !matches!(store.blob_known(sha).await, Ok(false)) {
+            if !matches!(store.blob_stored(sha).await, Ok(Known::No)) {
                 continue;
             }
             if let Err(e) = tokio::fs::remove_file(self.path(sha.as_str())).await {

@@ -143,14 +143,13 @@ impl Store {
             .collect();
         // The blob files of the group become durable first: one sync per
         // file system, not one per file.
-        let mut syncs: Vec<&BlobSync> = Vec::new();
+        let mut syncs: Vec<BlobSync> = Vec::new();
         for s in docs.iter().filter_map(|(d, _)| d.sync.as_ref()) {
-            if !syncs.contains(&s) {
-                syncs.push(s);
+            if !syncs.contains(s) {
+                syncs.push(s.clone());
             }
         }
         if !syncs.is_empty() {
-            let syncs: Vec<BlobSync> = syncs.into_iter().cloned().collect();
             tokio::task::spawn_blocking(move || syncs.iter().try_for_each(BlobSync::sync))
                 .await
                 .map_err(|e| StoreError::Corrupt(format!("the blob sync stopped: {e}")))?

@@ -200,14 +200,6 @@ impl Store {
         Ok(n)
     }
 
-    /// Whether a blob with this SHA-256 is stored.
-    pub async fn blob_known(&self, sha: &Sha256) -> Result<bool> {
-        let row: Option<(i64,)> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT 1 FROM blobs WHERE sha256 = $1").bind(sha.as_str()).fetch_optional(pool).await?
-        });
-        Ok(row.is_some())
-    }
-
     /// How a blob is stored, if it is: [`Known::Inline`] in its database row
     /// or [`Known::File`] (bytes of an earlier threshold may be inline).
     pub async fn blob_stored(&self, sha: &Sha256) -> Result<Known> {
