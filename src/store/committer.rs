@@ -1,7 +1,11 @@
 //! The writes that accept documents, change deliveries and append to the
-//! exchange log. On SQLite they go through a group committer: documents
-//! accepted concurrently are written together, one transaction and one
-//! fsync for all of them; PostgreSQL applies each write on its own.
+//! exchange log go through a group committer: writes made concurrently are
+//! written together, one transaction and one fsync for all of them. On
+//! PostgreSQL this matters as much as on SQLite: every write appends to the
+//! log's hash chain, so each transaction holds the chain's head row from
+//! its first entry to its commit, and one transaction a group takes that
+//! lock once instead of once a write (each node has its own committer; the
+//! nodes' groups queue on the row).
 
 use chrono::{DateTime, Utc};
 
@@ -12,8 +16,8 @@ use super::{BeginWrite, Result, Store, StoreError, stored_time, values_sql, with
 use crate::domain::delivery::DeliveryState;
 use crate::domain::log::NewLogEntry;
 
-/// The SQLite group committer: documents accepted concurrently are written
-/// together, one transaction and one fsync for all of them.
+/// The group committer: writes made concurrently are written together, one
+/// transaction and one fsync for all of them.
 #[derive(Debug)]
 pub(crate) struct Committer {
     jobs: tokio::sync::mpsc::Sender<Job>,
@@ -111,9 +115,9 @@ impl Store {
     /// deliveries and the log entries in one transaction. A second document
     /// with the same sender and number is a [`StoreError::Conflict`].
     ///
-    /// On SQLite, concurrent calls are group-committed: the committer task
-    /// writes every document waiting at that moment in one transaction (one
-    /// fsync), and each call returns once its document is durable.
+    /// Concurrent calls are group-committed: the committer task writes every
+    /// document waiting at that moment in one transaction (one fsync), and
+    /// each call returns once its document is durable.
     pub async fn insert_document(&self, doc: NewDocument, log: Vec<NewLogEntry>) -> Result<()> {
         let conflict = StoreError::Conflict(format!(
             "document number {} of {}",
@@ -122,7 +126,7 @@ impl Store {
         if self.write(Write::Document { doc, log }).await? { Ok(()) } else { Err(conflict) }
     }
 
-    /// Runs one write: through the group committer on SQLite, directly on PostgreSQL.
+    /// Runs one write through the group committer (directly on a store without one).
     pub(crate) async fn write(&self, w: Write) -> Result<bool> {
         match &self.committer {
             Some(c) => c.submit(w).await,
