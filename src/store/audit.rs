@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, stored_time, with_pool};
+use super::{Db, Result, Store, stored_time, with_pool};
 
 /// One participant's figures over a period (or the totals, `code` = `*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -177,7 +177,17 @@ impl Store {
         participant: Option<&str>,
     ) -> Result<(Vec<Timeliness>, Timeliness)> {
         let [received_sql, sent_sql, missed_sql] = timeliness_sql(participant.is_some());
+        // PostgreSQL prices an external sort of a year's deliveries a little
+        // below reading them in the covering index's order, and then takes
+        // four times as long (measured on a seeded year: 4.7 s against
+        // 1.1 s). The report's transaction asks it not to sort; it also
+        // reads all four queries from one snapshot.
+        let hint = matches!(self.db, Db::Postgres(_)).then_some("SET LOCAL enable_sort = off");
         let (received, sent, missed, names): Fetched = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if let Some(hint) = hint {
+                sqlx::query(hint).execute(&mut *tx).await?;
+            }
             let (from, to, now) = (stored_time(from), stored_time(to), stored_time(now));
             let mut received = sqlx::query_as(sqlx::AssertSqlSafe(received_sql)).bind(from).bind(to).bind(now);
             let mut sent = sqlx::query_as(sqlx::AssertSqlSafe(sent_sql)).bind(from).bind(to);
@@ -185,10 +195,11 @@ impl Store {
             if let Some(p) = participant {
                 (received, sent, missed) = (received.bind(p), sent.bind(p), missed.bind(p));
             }
-            let received = received.fetch_all(pool).await?;
-            let sent = sent.fetch_all(pool).await?;
-            let missed = missed.fetch_all(pool).await?;
-            let names = sqlx::query_as("SELECT code, name FROM participants").fetch_all(pool).await?;
+            let received = received.fetch_all(&mut *tx).await?;
+            let sent = sent.fetch_all(&mut *tx).await?;
+            let missed = missed.fetch_all(&mut *tx).await?;
+            let names = sqlx::query_as("SELECT code, name FROM participants").fetch_all(&mut *tx).await?;
+            tx.commit().await?;
             (received, sent, missed, names)
         });
         let names: std::collections::HashMap<String, String> = names.into_iter().collect();

@@ -294,6 +294,8 @@ async fn staged_restore(from: &Path, manifest: &Manifest, staging: &Staging) -> 
     }
     let store = Store::open(&url).await.context("open the restored database")?;
     let verified = async {
+        // A restored PostgreSQL database has no planner statistics yet.
+        store.analyze().await.context("refresh the planner's statistics")?;
         let checked = verify(&store, &staging.dir).await?;
         let head_seq = store.log_head_seq().await?;
         ensure!(

@@ -248,6 +248,7 @@ async fn seed(url: &str, size: YearSize) -> anyhow::Result<Seeded> {
         }
     }
     let confirmed = store.seed_confirm(recent_from.unwrap_or(now), demo::SECRETARIAT).await?;
+    store.analyze().await?;
     store.close().await;
     Ok(Seeded {
         documents,
