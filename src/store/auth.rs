@@ -18,8 +18,13 @@ pub struct AuthRecord {
 }
 
 /// The credential, its participant and allowlist, by fingerprint ($1): what
-/// authenticates every request, in one query.
-pub(crate) fn auth_sql() -> String {
+/// authenticates every request, in one query (built once).
+pub(crate) fn auth_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(build_auth_sql);
+    &SQL
+}
+
+fn build_auth_sql() -> String {
     let cred_cols: Vec<String> = CREDENTIAL_COLUMNS.split(',').map(|c| format!("c.{}", c.trim())).collect();
     format!(
         "SELECT {}, p.code AS p_code, p.kind AS p_kind, p.name AS p_name, p.ubn AS p_ubn, p.status AS p_status, \

@@ -159,73 +159,77 @@ enum LogValue<'a> {
     Time(DateTime<Utc>),
 }
 
-/// The values bound after `$1` (the sequence number to start after) and
-/// `$2` (the limit), in the order [`log_entries_sql`] numbers them.
-fn log_filter_values(f: &LogFilter) -> Vec<LogValue<'_>> {
-    let mut v = Vec::new();
-    v.extend(f.participant.as_deref().map(LogValue::Text));
-    v.extend(f.document.as_deref().map(LogValue::Text));
-    v.extend(f.from.map(|t| LogValue::Time(stored_time(t))));
-    v.extend(f.to.map(|t| LogValue::Time(stored_time(t))));
-    v.extend(f.actions.iter().map(|a| LogValue::Text(a)));
-    v
+/// One page of a [`LogFilter`]: the query and the values it binds after
+/// `$1` (the sequence number to start after) and `$2` (the limit), numbered
+/// together so that they cannot drift apart.
+pub(crate) struct LogQuery<'a> {
+    pub sql: String,
+    values: Vec<LogValue<'a>>,
 }
 
-/// The query of one page of `f`, read in sequence order from an index:
-/// the document's entries, or the participant's (as actor and as
-/// counterpart), or each action's, each an ordered index range cut at the
-/// limit, merged by sequence number; or the log itself in order. The
-/// other conditions filter those rows. Only the filters given are in the
-/// query, so each plan is the one for what is asked.
-pub(crate) fn log_entries_sql(f: &LogFilter) -> String {
-    let mut n = 2;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    let participant = f.participant.as_ref().map(|_| next());
-    let document = f.document.as_ref().map(|_| next());
-    let mut filters = vec!["seq > $1".to_owned()];
-    if let Some(d) = &document {
-        filters.push(format!("document = {d}"));
-    }
-    // A period filters the rows read in sequence order; written so that no
-    // index on `at` can serve it (`$n` is never NULL), or the planner would
-    // read the whole period by time and sort it by sequence for one page.
-    if f.from.is_some() {
-        let n = next();
-        filters.push(format!("(at >= {n} OR {n} IS NULL)"));
-    }
-    if f.to.is_some() {
-        let n = next();
-        filters.push(format!("(at < {n} OR {n} IS NULL)"));
-    }
-    let actions: Vec<String> = f.actions.iter().map(|_| next()).collect();
-    if !actions.is_empty() {
-        filters.push(format!("action IN ({})", actions.join(", ")));
-    }
-    let by_participant = participant.as_ref().map(|p| format!("(participant = {p} OR counterpart = {p})"));
-    // The ordered index ranges to merge, each a condition of its own.
-    let ranges: Vec<String> = match (&document, &participant) {
-        (None, Some(p)) => vec![format!("participant = {p}"), format!("counterpart = {p}")],
-        (None, None) if !actions.is_empty() => actions.iter().map(|a| format!("action = {a}")).collect(),
-        _ => Vec::new(),
-    };
-    if ranges.is_empty() {
-        filters.extend(by_participant);
-        return format!("SELECT {LOG_COLUMNS} FROM exchange_log WHERE {} ORDER BY seq LIMIT $2", filters.join(" AND "));
-    }
-    let filters = filters.join(" AND ");
-    let keys: Vec<String> = ranges
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
+impl<'a> LogQuery<'a> {
+    /// The query of one page of `f`, read in sequence order from an index:
+    /// the document's entries, or the participant's (as actor and as
+    /// counterpart), or each action's, each an ordered index range cut at
+    /// the limit, merged by sequence number; or the log itself in order.
+    /// The other conditions filter those rows. Only the filters given are in
+    /// the query, so each plan is the one for what is asked.
+    pub fn of(f: &'a LogFilter) -> Self {
+        let mut values = Vec::new();
+        let mut bind = |v: LogValue<'a>| {
+            values.push(v);
+            format!("${}", values.len() + 2)
+        };
+        let participant = f.participant.as_deref().map(|p| bind(LogValue::Text(p)));
+        let document = f.document.as_deref().map(|d| bind(LogValue::Text(d)));
+        let mut filters = vec!["seq > $1".to_owned()];
+        if let Some(d) = &document {
+            filters.push(format!("document = {d}"));
+        }
+        // A period filters the rows read in sequence order; written so that
+        // no index on `at` can serve it (`$n` is never NULL), or the planner
+        // would read the whole period by time and sort it by sequence for
+        // one page.
+        if let Some(from) = f.from {
+            let n = bind(LogValue::Time(stored_time(from)));
+            filters.push(format!("(at >= {n} OR {n} IS NULL)"));
+        }
+        if let Some(to) = f.to {
+            let n = bind(LogValue::Time(stored_time(to)));
+            filters.push(format!("(at < {n} OR {n} IS NULL)"));
+        }
+        let actions: Vec<String> = f.actions.iter().map(|a| bind(LogValue::Text(a))).collect();
+        if !actions.is_empty() {
+            filters.push(format!("action IN ({})", actions.join(", ")));
+        }
+        let by_participant = participant.as_ref().map(|p| format!("(participant = {p} OR counterpart = {p})"));
+        // The ordered index ranges to merge, each a condition of its own.
+        let ranges: Vec<String> = match (&document, &participant) {
+            (None, Some(p)) => vec![format!("participant = {p}"), format!("counterpart = {p}")],
+            (None, None) if !actions.is_empty() => actions.iter().map(|a| format!("action = {a}")).collect(),
+            _ => Vec::new(),
+        };
+        let sql = if ranges.is_empty() {
+            filters.extend(by_participant);
+            format!("SELECT {LOG_COLUMNS} FROM exchange_log WHERE {} ORDER BY seq LIMIT $2", filters.join(" AND "))
+        } else {
+            let filters = filters.join(" AND ");
+            let keys: Vec<String> = ranges
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    format!(
+                        "SELECT seq FROM (SELECT seq FROM exchange_log WHERE {r} AND {filters} ORDER BY seq LIMIT $2) AS k{i}"
+                    )
+                })
+                .collect();
             format!(
-                "SELECT seq FROM (SELECT seq FROM exchange_log WHERE {r} AND {filters} ORDER BY seq LIMIT $2) AS k{i}"
+                "SELECT {LOG_COLUMNS} FROM exchange_log WHERE seq IN ({}) ORDER BY seq LIMIT $2",
+                keys.join(" UNION ALL ")
             )
-        })
-        .collect();
-    format!("SELECT {LOG_COLUMNS} FROM exchange_log WHERE seq IN ({}) ORDER BY seq LIMIT $2", keys.join(" UNION ALL "))
+        };
+        LogQuery { sql, values }
+    }
 }
 
 impl Store {
@@ -247,13 +251,13 @@ impl Store {
                 None => return Ok(Vec::new()),
             }
         }
-        let sql = log_entries_sql(f);
+        let query = LogQuery::of(f);
         let rows: Vec<LogRow> = with_pool!(self, |pool| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after).bind(f.limit);
-            for v in log_filter_values(f) {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(query.sql.clone())).bind(after).bind(f.limit);
+            for v in &query.values {
                 q = match v {
-                    LogValue::Text(t) => q.bind(t),
-                    LogValue::Time(t) => q.bind(t),
+                    LogValue::Text(t) => q.bind(*t),
+                    LogValue::Time(t) => q.bind(*t),
                 };
             }
             q.fetch_all(pool).await?

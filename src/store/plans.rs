@@ -14,7 +14,7 @@ use sqlx::Row;
 use super::audit::timeliness_sql;
 use super::auth::auth_sql;
 use super::deliveries::{document_deliveries_sql, inbox_sql, overdue_sql, paper_resend_sql};
-use super::log::{LOG_FIRST_AT, LogFilter, log_entries_sql};
+use super::log::{LOG_FIRST_AT, LogFilter, LogQuery};
 use super::retention::{DOCUMENTS_DUE, LOG_DUE, OLD_DOCUMENTS, UNREFERENCED_BLOBS};
 use super::{Db, Result, Store};
 
@@ -50,7 +50,7 @@ pub fn hot_queries() -> Vec<HotQuery> {
     let log = |name, f: LogFilter, values: &[Option<&str>]| {
         let mut params = vec![SEQ, LIMIT];
         params.extend_from_slice(values);
-        q(name, log_entries_sql(&f), &params)
+        q(name, LogQuery::of(&f).sql, &params)
     };
     let who = || Some("376470000A".to_owned());
     let mut all = vec![
