@@ -96,6 +96,24 @@ pub(super) fn rss_kb(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU seconds the local PostgreSQL cluster has used so far: every
+/// `postgres` process's user and system time, and that of the backends its
+/// postmaster has reaped (children's times).
+pub(super) fn postgres_cpu_seconds() -> Option<f64> {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        total += (11..15).filter_map(|i| f.get(i)?.parse::<f64>().ok()).sum::<f64>() / 100.0;
+    }
+    Some(total)
+}
+
 /// CPU seconds (user + system) the hub process has used so far.
 pub(super) fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

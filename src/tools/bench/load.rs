@@ -143,6 +143,7 @@ pub(super) async fn throughput(
         failures_by_cause: failures.0,
         hub_cpu_ms_per_document: None,
         client_cpu_ms_per_document: None,
+        database_cpu_ms_per_document: None,
         reference: None,
     }
 }

@@ -37,7 +37,7 @@ pub use year::{PathTiming, Year, YearSize, seed_year};
 
 use audit::audit;
 use fixtures::{Signer, make_package};
-use hub::{cpu_seconds, hub_under_test, identity};
+use hub::{cpu_seconds, hub_under_test, identity, postgres_cpu_seconds};
 use load::{Bounds, Confirming, ReceiptCheck, rate_run, throughput};
 use size::{fanout, large};
 
@@ -228,6 +228,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 eprintln!("throughput: sending with {} clients…", args.clients);
                 let cpu = hub.pid.and_then(cpu_seconds);
                 let own = cpu_seconds(std::process::id());
+                let on_postgres = args.database.is_some() && hub.pid.is_some();
+                let database = on_postgres.then(postgres_cpu_seconds).flatten();
                 let mut t = throughput(&clients, docs, &args, check.clone()).await;
                 let per_doc = |before: Option<f64>, pid: Option<u32>| {
                     pid.and_then(cpu_seconds)
@@ -236,6 +238,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 };
                 t.hub_cpu_ms_per_document = per_doc(cpu, hub.pid);
                 t.client_cpu_ms_per_document = per_doc(own, Some(std::process::id()));
+                t.database_cpu_ms_per_document = database
+                    .zip(postgres_cpu_seconds())
+                    .map(|(before, after)| 1000.0 * (after - before) / t.submit.count.max(1) as f64);
                 if args.reference == Some(Reference::Nginx) {
                     let nginx = reference::Nginx::start(&hub.dir)?;
                     eprintln!("throughput: the same packages to nginx ({})…", nginx.url);

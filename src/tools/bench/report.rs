@@ -76,9 +76,20 @@ pub struct Throughput {
     pub hub_cpu_ms_per_document: Option<f64>,
     /// The bench process's own CPU per document.
     pub client_cpu_ms_per_document: Option<f64>,
+    /// On PostgreSQL: the CPU of the local cluster's processes per document
+    /// (part of the server's cost, outside the hub's process).
+    pub database_cpu_ms_per_document: Option<f64>,
     /// The same run against the reference server (`--reference`): its
     /// "documents" are 201 answers, its CPU that of all its processes.
     pub reference: Option<Box<Throughput>>,
+}
+
+impl Throughput {
+    /// The server side's CPU per document: the hub's, and the database's
+    /// when it is a process of its own.
+    pub fn server_cpu_ms_per_document(&self) -> Option<f64> {
+        Some(self.hub_cpu_ms_per_document? + self.database_cpu_ms_per_document.unwrap_or(0.0))
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -155,6 +166,9 @@ pub fn print(r: &Report) {
         if let Some(cpu) = t.hub_cpu_ms_per_document {
             println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
         }
+        if let Some(db) = t.database_cpu_ms_per_document {
+            println!("  PostgreSQL's processes (the local cluster) {db:.2} ms CPU per document");
+        }
         let crypto = c.crypto_documents_per_core(t.package_bytes);
         println!(
             "  ceiling: the per-document cryptography alone (RSA verify + ECDSA receipt + SHA-256) allows {:.0} documents/s \
@@ -179,8 +193,12 @@ pub fn print(r: &Report) {
             println!(
                 "  gwx ÷ nginx (derived): throughput {:.1} %{}",
                 100.0 * t.documents_per_s / n.documents_per_s.max(f64::MIN_POSITIVE),
-                match (t.hub_cpu_ms_per_document, n.hub_cpu_ms_per_document) {
-                    (Some(g), Some(n)) if n > 0.0 => format!(", server CPU per request {:.1}×", g / n),
+                match (t.server_cpu_ms_per_document(), n.hub_cpu_ms_per_document) {
+                    (Some(g), Some(n)) if n > 0.0 => format!(
+                        ", server CPU per request {:.1}×{}",
+                        g / n,
+                        if t.database_cpu_ms_per_document.is_some() { " (hub and PostgreSQL)" } else { "" }
+                    ),
                     _ => String::new(),
                 }
             );
