@@ -87,7 +87,7 @@ WHERE d.delivered_at >= $1 AND d.delivered_at < $2 {participant}
 GROUP BY d.recipient_code, d.state, d.confirm_minutes";
 
 /// Documents sent, per participant ($1 from, $2 to): each a range of
-/// `documents_sender`, counted where it lies.
+/// `documents_sent`, counted where it lies.
 const SENT_SQL: &str = "
 SELECT who.code, (SELECT COUNT(*) FROM documents doc
     WHERE doc.sender_code = who.code AND doc.accepted_at >= $1 AND doc.accepted_at < $2)

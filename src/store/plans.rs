@@ -14,6 +14,7 @@ use sqlx::Row;
 use super::audit::timeliness_sql;
 use super::auth::auth_sql;
 use super::deliveries::{document_deliveries_sql, inbox_sql, overdue_sql, paper_resend_sql};
+use super::documents::SENT_PAGE_SQL;
 use super::log::{LOG_FIRST_AT, LogFilter, LogQuery};
 use super::retention::{DOCUMENTS_DUE, LOG_DUE, OLD_DOCUMENTS, UNREFERENCED_BLOBS};
 use super::{Db, Result, Store};
@@ -60,6 +61,7 @@ pub fn hot_queries() -> Vec<HotQuery> {
         q("deadlines: sender's paper resend list", paper_resend_sql(), &[CODE, TIME, ID, LIMIT]),
         q("deadlines: receiver's overdue list", overdue_sql(), &[CODE, TIME, ID, LIMIT]),
         q("document: its deliveries", document_deliveries_sql(), &[ID]),
+        q("console: the sender's sent documents", SENT_PAGE_SQL, &[CODE, LIMIT]),
         q("log: first entry of a period", LOG_FIRST_AT, &[TIME]),
         log("log: whole log", LogFilter { limit: 100, ..Default::default() }, &[]),
         log(

@@ -273,3 +273,63 @@ async fn a_package_signed_by_gwx_sign_is_sent_from_the_console() {
     assert!(text.contains("公文已送出") && text.contains(SECRETARIAT), "{text}");
     hub.stop().await;
 }
+
+/// 已發公文 lists the sender's documents newest first, each with its own
+/// counts of recipients, confirmations, returns and open deliveries.
+async fn the_sent_page_lists_the_newest_documents_first_with_their_counts(backend: Backend) {
+    {
+        let hub = TestHub::start(backend).await;
+        hub.send_plain(CIVIL_AFFAIRS, "9901", &[EDUCATION, SOCIAL_WELFARE], &[]).await.created();
+        hub.send_plain(CIVIL_AFFAIRS, "9902", &[EDUCATION, SOCIAL_WELFARE], &[]).await.created();
+        hub.send_plain(CIVIL_AFFAIRS, "9903", &[EDUCATION], &[]).await.created();
+        // The first document is confirmed by one recipient and returned by the other.
+        for (who, verb, body) in [
+            (EDUCATION, "confirm", serde_json::json!({})),
+            (SOCIAL_WELFARE, "return", serde_json::json!({"reason": "非本機關業務"})),
+        ] {
+            let inbox = hub.as_(who).get("/api/v1/inbox").await.ok();
+            let first = inbox["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["document_number"].as_str().unwrap().contains("9901"))
+                .unwrap_or_else(|| panic!("{inbox}"))["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(hub.as_(who).get(&format!("/api/v1/deliveries/{first}/package")).await.status, 200);
+            hub.as_(who).post(&format!("/api/v1/deliveries/{first}/{verb}"), body).await.ok();
+        }
+        let html = page(&hub, CIVIL_AFFAIRS, "/console/sent").await;
+        let rows: Vec<(String, Vec<String>)> = html
+            .text()
+            .split("<tr><td><a href=\"/console/sent/")
+            .skip(1)
+            .map(|row| {
+                let number = row.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned();
+                let counts = row
+                    .split("<td class=\"num\">")
+                    .skip(1)
+                    .map(|c| {
+                        c.split("</td>")
+                            .next()
+                            .unwrap()
+                            .replace("<span class=\"badge bad\">", "")
+                            .replace("</span>", "")
+                    })
+                    .collect();
+                (number, counts)
+            })
+            .collect();
+        let serials: Vec<&str> =
+            rows.iter().map(|(n, _)| ["9901", "9902", "9903"].into_iter().find(|s| n.contains(s)).unwrap()).collect();
+        assert_eq!(serials, ["9903", "9902", "9901"], "newest first: {rows:?}");
+        // recipients, confirmed, returned, open
+        assert_eq!(rows[0].1, ["1", "0", "0", "1"]);
+        assert_eq!(rows[1].1, ["2", "0", "0", "2"]);
+        assert_eq!(rows[2].1, ["2", "1", "1", "0"]);
+        hub.stop().await;
+    }
+}
+
+crate::both_databases!(the_sent_page_lists_the_newest_documents_first_with_their_counts);
