@@ -74,7 +74,7 @@ fn gwx_bench_year_seeds_a_year_and_measures_every_read_path() {
     assert_eq!(y["log_entries"], 1000 + 5000);
     assert!(y["startup_to_first_accept_s"].as_f64().unwrap() > 0.0);
     let paths = y["paths"].as_array().unwrap();
-    assert_eq!(paths.len(), 8, "{y}");
+    assert_eq!(paths.len(), 11, "{y}");
     for p in paths {
         assert_eq!(p["latency"]["count"], 100, "{p}");
     }

@@ -345,6 +345,10 @@ pub(super) async fn year(args: &BenchArgs) -> anyhow::Result<Year> {
         timed(&it, "/api/v1/log?limit=100", "資訊局 (whole log)").await?,
         timed(&secretariat, "/api/v1/log?limit=100", "秘書處 (own entries)").await?,
         timed(&secretariat, "/api/v1/roster", "秘書處").await?,
+        // The clerk's console pages of the same lists.
+        timed(&secretariat, "/console/inbox", &pending_label).await?,
+        timed(&it, "/console/sent", "資訊局").await?,
+        timed(&it, "/console/deadlines/sender", "資訊局").await?,
     ];
     let mut status = Vec::with_capacity(it_docs.len());
     for doc in it_docs {
