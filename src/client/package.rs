@@ -59,7 +59,7 @@ pub struct SendOptions {
 /// The media type the envelope states for a file name.
 pub fn media_type(name: &FileName) -> &'static str {
     match name.extension().as_deref() {
-        Some("di" | "sw" | "xml") => "application/xml",
+        Some("di" | "sw" | "dm" | "xml") => "application/xml",
         Some("pdf") => "application/pdf",
         Some("odt") => "application/vnd.oasis.opendocument.text",
         Some("ods") => "application/vnd.oasis.opendocument.spreadsheet",
@@ -88,7 +88,13 @@ fn file(role: FileRole, name: FileName, source: Source) -> anyhow::Result<Outgoi
     Ok(OutgoingFile { entry: FileEntry { role, name, media_type, size, sha256 }, source })
 }
 
-fn recipients(opts: &SendOptions, sw: Option<&[roster::RosterEntry]>) -> anyhow::Result<Vec<RecipientEntry>> {
+/// The recipients: those given on the command line; else the SW's (正本
+/// and 副本 by 本別); else the one agency a DI's 受文者 names directly.
+fn recipients(
+    opts: &SendOptions,
+    sw: Option<&[roster::RosterEntry]>,
+    addressee: Option<&str>,
+) -> anyhow::Result<Vec<RecipientEntry>> {
     let code = |c: &String| RecipientCode::parse(c).map(RecipientTarget::Participant).map_err(anyhow::Error::from);
     let mut out = Vec::new();
     for c in &opts.to {
@@ -101,11 +107,21 @@ fn recipients(opts: &SendOptions, sw: Option<&[roster::RosterEntry]>) -> anyhow:
         out.push(RecipientEntry { kind: RecipientKind::Original, target: RecipientTarget::Group(g.clone()) });
     }
     if out.is_empty() {
-        let Some(sw) = sw else {
-            bail!("no recipients: give --to/--cc/--group, or send a DI whose 受文者 names an SW 交換表單");
-        };
-        for e in sw {
-            out.push(RecipientEntry { kind: e.kind, target: RecipientTarget::Participant(e.code.clone()) });
+        match (sw, addressee) {
+            (Some(sw), _) => {
+                for e in sw {
+                    out.push(RecipientEntry { kind: e.kind, target: RecipientTarget::Participant(e.code.clone()) });
+                }
+            }
+            (None, Some(code)) => out.push(RecipientEntry {
+                kind: RecipientKind::Original,
+                target: RecipientTarget::Participant(
+                    RecipientCode::parse(code).with_context(|| format!("受文者's 機關代碼 {code}"))?,
+                ),
+            }),
+            (None, None) => bail!(
+                "no recipients: give --to/--cc/--group, or send a DI whose 受文者 names an SW 交換表單 or an agency code"
+            ),
         }
     }
     Ok(out)
@@ -169,6 +185,9 @@ pub fn build(
         sw = Some(roster::parse(&bytes).map_err(|e| anyhow::anyhow!("the SW {r}: {e}"))?);
         attachments.push(f);
     }
+    if let Some(m) = doc.message_file() {
+        attachments.push(file(FileRole::Message, FileName::parse(m)?, source(m)?)?);
+    }
     for a in doc.attachment_files() {
         attachments.push(file(FileRole::Attachment, FileName::parse(a)?, source(a)?)?);
     }
@@ -182,7 +201,7 @@ pub fn build(
         speed: doc.speed,
         classification: Classification::Ordinary,
         immediate_confirmation: opts.immediate_confirmation,
-        recipients: recipients(opts, sw.as_deref())?,
+        recipients: recipients(opts, sw.as_deref(), doc.addressee_code.as_deref())?,
         files,
     };
     let envelope_xml = envelope.to_xml().into_bytes();

@@ -6,6 +6,33 @@ use super::participant::named_enum;
 use super::{Invalid, ParticipantCode};
 
 named_enum!(
+    /// 公文類別: the kinds of 公文 the hub exchanges (national-dtd/KINDS.md);
+    /// 書函 is a 函 whose 函類別 says so.
+    DocumentKind, "公文類別" {
+        Order = "令",
+        Letter = "函",
+        BriefLetter = "書函",
+        Announcement = "公告",
+        MeetingNotice = "開會通知單",
+        InspectionNotice = "會勘通知單",
+        Memo = "簽",
+        ReviewSheet = "簽稿會核單",
+    }
+);
+
+impl DocumentKind {
+    /// What the clerk reads as the subject.
+    pub fn subject_label(self) -> &'static str {
+        match self {
+            DocumentKind::MeetingNotice => "開會事由",
+            DocumentKind::InspectionNotice => "會勘事由",
+            DocumentKind::ReviewSheet => "案情摘要",
+            _ => "主旨",
+        }
+    }
+}
+
+named_enum!(
     /// 速別: how urgent the document is.
     Speed, "速別" {
         Fastest = "最速件",
@@ -215,6 +242,15 @@ impl DocumentNumber {
     }
 }
 
+impl DocumentNumber {
+    /// A 簽's 文號: 年度, 流水號 and 支號 without a 字, written `第{…}號`.
+    pub fn without_word(year: &str, serial: &str, branch: &str) -> Result<Self, Invalid> {
+        let mut n = DocumentNumber::new("文", year, serial, branch)?;
+        n.word.clear();
+        Ok(n)
+    }
+}
+
 impl fmt::Display for DocumentNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}第{}{}{}號", self.word, self.year, self.serial, self.branch)
@@ -227,8 +263,8 @@ pub fn check_document_number(s: &str) -> Result<String, Invalid> {
     let s = s.trim();
     let ok = s.chars().count() <= 64
         && s.strip_suffix('號').and_then(|r| r.rsplit_once('第')).is_some_and(|(word, digits)| {
-            !word.is_empty()
-                && !word.chars().any(|c| c.is_ascii_digit() || c.is_control())
+            // A 簽's 文號 has no 字.
+            !word.chars().any(|c| c.is_ascii_digit() || c.is_control())
                 && digits.len() >= 2
                 && digits.bytes().all(|b| b.is_ascii_digit())
         });
@@ -269,6 +305,9 @@ mod tests {
         assert!(DocumentNumber::new("北市資綜字", "2026", "1", "").is_err());
         assert!(check_document_number("北市資綜字第1153012345號").is_ok());
         assert!(check_document_number("12345").is_err());
+        let memo = DocumentNumber::without_word("115", "0000123", "").unwrap();
+        assert_eq!(memo.to_string(), "第1150000123號");
+        assert!(check_document_number(&memo.to_string()).is_ok());
     }
 
     #[test]

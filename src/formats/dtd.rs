@@ -1,6 +1,12 @@
 //! The content models of the national 104 DTDs that the hub accepts,
 //! transcribed from `104_2_utf8.dtd` (函), `104_roster_utf8.dtd`
-//! (交換表單) and their shared `.ent` files, and a checker for them.
+//! (交換表單) and their shared `.ent` files, and a checker for them. The
+//! other exchangeable kinds (令, 公告, 開會通知單, 會勘通知單, 簽, 簽稿會核單)
+//! have their root models from the element order that agency exporters emit
+//! (`schemas/national-dtd/KINDS.md`), written as DTDs in `schemas/kinds/`: their
+//! children are the shared sets' elements, strict where the hub reads them
+//! (issuer, date, number, subject), optional where the national DTD is not
+//! public here.
 //!
 //! The hub never loads a DTD (DESIGN §3.2); it validates the parsed tree
 //! against these tables instead. `schemas/di-subset.xsd` describes the same
@@ -76,7 +82,167 @@ const fn pcdata(name: &'static str) -> Decl {
     Decl { name, content: Content::Pcdata, attrs: &[] }
 }
 
+/// 發文機關 of the shared set.
+const ISSUER: M =
+    Choice(&[Seq(&[Name("全銜"), Name("機關代碼")]), Seq(&[Name("單位名"), Name("機關代碼"), Name("單位代碼")])]);
+/// 開會時間, 會勘時間.
+const WHEN: M = Seq(&[Name("年月日"), Name("星期"), Name("時分")]);
+
 static DECLS: &[Decl] = &[
+    Decl {
+        name: "令",
+        content: Content::Model(Seq(&[
+            Plus(&Name("發文機關")),
+            Opt(&Name("令類別")),
+            Opt(&Name("受文者")),
+            Name("發文日期"),
+            Plus(&Name("發文字號")),
+            Opt(&Name("速別")),
+            Opt(&Name("密等及解密條件或保密期限")),
+            Opt(&Name("附件")),
+            Name("主旨"),
+            Star(&Name("段落")),
+            Opt(&Name("正本")),
+            Opt(&Name("副本")),
+            Star(&Name("署名")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "公告",
+        content: Content::Model(Seq(&[
+            Plus(&Name("發文機關")),
+            Name("發文日期"),
+            Plus(&Name("發文字號")),
+            Opt(&Name("附件")),
+            Name("主旨"),
+            Star(&Name("段落")),
+            Star(&Name("署名")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "開會通知單",
+        content: Content::Model(Seq(&[
+            Plus(&Name("發文機關")),
+            Name("受文者"),
+            Opt(&Name("聯絡人及電話")),
+            Name("發文日期"),
+            Plus(&Name("發文字號")),
+            Opt(&Name("速別")),
+            Opt(&Name("密等及解密條件或保密期限")),
+            Opt(&Name("附件")),
+            Name("開會事由"),
+            Plus(&Name("開會時間")),
+            Name("開會地點"),
+            Opt(&Name("主持人")),
+            Opt(&Name("出席者")),
+            Opt(&Name("列席者")),
+            Opt(&Name("副本")),
+            Opt(&Name("備註")),
+            Star(&Name("署名")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "會勘通知單",
+        content: Content::Model(Seq(&[
+            Plus(&Name("發文機關")),
+            Name("受文者"),
+            Opt(&Name("聯絡人及電話")),
+            Name("發文日期"),
+            Plus(&Name("發文字號")),
+            Opt(&Name("速別")),
+            Opt(&Name("密等及解密條件或保密期限")),
+            Opt(&Name("附件")),
+            Name("會勘事由"),
+            Plus(&Name("會勘時間")),
+            Name("會勘地點"),
+            Opt(&Name("主持人")),
+            Opt(&Name("出席者")),
+            Opt(&Name("列席者")),
+            Opt(&Name("副本")),
+            Opt(&Name("備註")),
+            Star(&Name("署名")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "簽",
+        content: Content::Model(Seq(&[
+            Name("發文機關或單位"),
+            Opt(&Name("受文者")),
+            Opt(&Name("文號")),
+            Opt(&Name("速別")),
+            Opt(&Name("密等及解密條件或保密期限")),
+            Opt(&Name("擬辦方式")),
+            Opt(&Name("附件")),
+            Name("主旨"),
+            Star(&Name("段落")),
+            Opt(&Name("敬陳")),
+            Star(&Name("署名")),
+            Opt(&Name("年月日")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "簽稿會核單",
+        content: Content::Model(Seq(&[
+            Opt(&Name("受文者")),
+            Name("發文機關"),
+            Name("案情摘要"),
+            Opt(&Name("承辦單位")),
+            Opt(&Name("收文字號")),
+            Opt(&Name("會辦單位")),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "令類別",
+        content: Content::Empty,
+        attrs: &[Attr { name: "代碼", values: &["令", "獎懲令"], required: false }],
+    },
+    Decl {
+        name: "聯絡人及電話",
+        content: Content::Model(Plus(&Seq(&[Name("姓名"), Opt(&Name("職稱")), Name("電話")]))),
+        attrs: &[],
+    },
+    Decl { name: "開會事由", content: Content::Model(Name("文字")), attrs: &[] },
+    Decl { name: "開會時間", content: Content::Model(WHEN), attrs: &[] },
+    Decl { name: "開會地點", content: Content::Model(Name("文字")), attrs: &[] },
+    Decl { name: "會勘事由", content: Content::Model(Name("文字")), attrs: &[] },
+    Decl { name: "會勘時間", content: Content::Model(WHEN), attrs: &[] },
+    Decl { name: "會勘地點", content: Content::Model(Name("文字")), attrs: &[] },
+    Decl { name: "主持人", content: Content::Model(Plus(&PERSON)), attrs: &[] },
+    Decl { name: "出席者", content: Content::Model(Plus(&NAMED)), attrs: &[] },
+    Decl { name: "列席者", content: Content::Model(Star(&NAMED)), attrs: &[] },
+    Decl { name: "備註", content: Content::Model(Name("段落")), attrs: &[] },
+    Decl {
+        name: "發文機關或單位",
+        content: Content::Model(Choice(&[
+            Seq(&[Name("全銜"), Opt(&Name("機關代碼"))]),
+            Seq(&[Name("單位名"), Opt(&Seq(&[Name("機關代碼"), Name("單位代碼")]))]),
+        ])),
+        attrs: &[],
+    },
+    Decl {
+        name: "擬辦方式",
+        content: Content::Empty,
+        attrs: &[Attr { name: "代碼", values: &["1", "2", "3", "4", "5", "6"], required: false }],
+    },
+    Decl { name: "敬陳", content: Content::Model(Plus(&Seq(&[Name("職稱"), Opt(&Name("姓名"))]))), attrs: &[] },
+    Decl { name: "案情摘要", content: Content::Model(Name("文字")), attrs: &[] },
+    Decl { name: "承辦單位", content: Content::Model(Name("單位名")), attrs: &[] },
+    Decl {
+        name: "收文字號",
+        content: Content::Model(Choice(&[Seq(&[Name("字"), Name("文號")]), Name("文字")])),
+        attrs: &[],
+    },
+    Decl {
+        name: "會辦單位",
+        content: Content::Model(Plus(&Choice(&[Seq(&[Name("單位名"), Opt(&Name("單位代碼"))]), Name("全銜")]))),
+        attrs: &[],
+    },
     Decl {
         name: "函",
         content: Content::Model(Seq(&[
@@ -98,14 +264,7 @@ static DECLS: &[Decl] = &[
         ])),
         attrs: &[],
     },
-    Decl {
-        name: "發文機關",
-        content: Content::Model(Choice(&[
-            Seq(&[Name("全銜"), Name("機關代碼")]),
-            Seq(&[Name("單位名"), Name("機關代碼"), Name("單位代碼")]),
-        ])),
-        attrs: &[],
-    },
+    Decl { name: "發文機關", content: Content::Model(ISSUER), attrs: &[] },
     Decl {
         name: "函類別",
         content: Content::Empty,
@@ -198,6 +357,9 @@ static DECLS: &[Decl] = &[
     pcdata("文字"),
     pcdata("解密條件或保密期限"),
     pcdata("署名"),
+    pcdata("電話"),
+    pcdata("星期"),
+    pcdata("時分"),
     pcdata("含附件"),
     pcdata("內含本文與附件之可攜式文件檔名"),
 ];

@@ -29,6 +29,8 @@ named_enum!(
         Attachment = "attachment",
         /// The SW 交換表單 recipient list, when the DI refers to one.
         Roster = "roster",
+        /// The 文書訊息表單 (DM), when the DI declares one (`NDATA DM`).
+        Message = "message",
     }
 );
 
@@ -201,8 +203,10 @@ impl Envelope {
         if count(FileRole::Document) != 1 {
             return Err(invalid("exactly one <file role=\"document\"> is required".into()));
         }
-        if count(FileRole::Roster) > 1 {
-            return Err(invalid("at most one <file role=\"roster\">".into()));
+        for role in [FileRole::Roster, FileRole::Message] {
+            if count(role) > 1 {
+                return Err(invalid(format!("at most one <file role=\"{role}\">")));
+            }
         }
         Ok(Envelope {
             sender,

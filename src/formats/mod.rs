@@ -4,6 +4,7 @@
 pub mod attachment;
 pub mod document;
 pub mod dtd;
+pub mod encoding;
 pub mod envelope;
 pub mod fuzz;
 pub mod multipart;

@@ -21,6 +21,8 @@
 //! `xmllint` by `tests/api/corpus.rs`.
 
 use quick_xml::Reader;
+
+pub use super::encoding::Charset;
 use quick_xml::events::{BytesStart, Event};
 
 #[derive(Debug, Clone, Copy)]
@@ -141,15 +143,17 @@ impl Element {
 pub struct Document {
     pub doctype: Option<Doctype>,
     pub root: Element,
+    /// The encoding the file was in (the tree is UTF-8 whatever it was).
+    pub charset: Charset,
 }
 
-/// Parses `bytes` (UTF-8) into a tree within `limits`.
+/// Parses `bytes` (UTF-8 or Big5, as declared) into a tree within `limits`.
 pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document, XmlError> {
     if bytes.len() > limits.max_bytes {
         return Err(XmlError::Malformed(format!("larger than the limit of {} bytes", limits.max_bytes)));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| XmlError::Malformed(format!("not UTF-8: {e}")))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (text, charset) = super::encoding::decode(bytes).map_err(|e| XmlError::Malformed(e.0))?;
+    let text = text.as_ref();
     if text.starts_with('\u{feff}') {
         return Err(XmlError::Malformed("a second byte-order mark (U+FEFF) before the document".into()));
     }
@@ -243,7 +247,7 @@ pub fn parse(bytes: &[u8], limits: Limits) -> Result<Document, XmlError> {
     {
         return Err(XmlError::Malformed(format!("DOCTYPE names <{}> but the root is <{}>", d.root, root.name)));
     }
-    Ok(Document { doctype, root })
+    Ok(Document { doctype, root, charset })
 }
 
 fn push_text(stack: &mut [Element], t: &str) -> Result<(), XmlError> {
@@ -368,10 +372,7 @@ fn check_declaration(d: &quick_xml::events::BytesDecl<'_>) -> Result<(), XmlErro
         if !name_ok {
             return Err(bad(&format!("'{enc}' is not an encoding name")));
         }
-        let lower = enc.to_ascii_lowercase();
-        if lower != "utf-8" && lower != "utf8" {
-            return Err(XmlError::Malformed(format!("encoding '{lower}': only UTF-8 is accepted")));
-        }
+        // `encoding::decode` has read the file in the encoding it names.
     }
     if let Some(sd) = pseudo(&mut p, "standalone")?
         && sd != "yes"
@@ -823,6 +824,6 @@ mod tests {
         assert!(parse(b"<a>0123456789</a>", small).is_err());
         assert!(p("<a><b></a>").is_err());
         assert!(p("<a/><b/>").is_err());
-        assert!(p(r#"<?xml version="1.0" encoding="big5"?><a/>"#).is_err());
+        assert!(p(r#"<?xml version="1.0" encoding="latin1"?><a/>"#).is_err());
     }
 }

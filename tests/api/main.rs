@@ -25,6 +25,7 @@ mod formats;
 mod fuzzing;
 mod groups;
 mod intake;
+mod kinds;
 mod openapi;
 mod packages;
 mod plans;

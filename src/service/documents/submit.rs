@@ -11,8 +11,9 @@ use crate::domain::log::{LogAction, NewLogEntry};
 use crate::domain::routing::{self, Resolved};
 use crate::domain::{ParticipantStatus, Role};
 use crate::formats::attachment;
-use crate::formats::document::OfficialDocument;
+use crate::formats::document::{OfficialDocument, reading_text};
 use crate::formats::envelope::{Envelope, FileRole, RecipientTarget};
+use crate::formats::xml::{self, Limits};
 use crate::formats::{FormatError, roster};
 use crate::pki::{cms, fingerprint};
 use crate::service::app::App;
@@ -213,6 +214,24 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
             sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?);
             continue;
         }
+        if listed.role == FileRole::Message {
+            // The 文書訊息表單 is XML of its own: read as safely as the DI.
+            if p.data.size > roster::MAX_ROSTER_BYTES as u64 {
+                return Err(ServiceError::InvalidDocument(format!(
+                    "the DM {name} is larger than {} bytes",
+                    roster::MAX_ROSTER_BYTES
+                )));
+            }
+            let bytes = p.data.load(memory).await?;
+            let limits = Limits { max_bytes: roster::MAX_ROSTER_BYTES, ..Limits::default() };
+            if let Err(e) = xml::parse(bytes, limits) {
+                return Err(match FormatError::from_xml(e) {
+                    FormatError::Unsafe(m) => ServiceError::UnsafeXml(format!("the DM {name}: {m}")),
+                    other => ServiceError::InvalidDocument(format!("the DM (文書訊息表單) {name}: {other}")),
+                });
+            }
+            continue;
+        }
         let sniffed = attachment::sniff(&p.data.head, p.data.is_text);
         attachment::check(name.as_str(), name.extension().as_deref(), &sniffed)
             .map_err(ServiceError::AttachmentFormat)?;
@@ -258,8 +277,9 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
     if number != envelope.document_number {
         return mismatch("發文字號", &envelope.document_number, &number);
     }
-    if doc.subject != envelope.subject {
-        return mismatch("主旨", &envelope.subject, &doc.subject);
+    // Compared as read: a pretty-printed DI may wrap its 主旨 over lines.
+    if doc.subject != reading_text(&envelope.subject) {
+        return mismatch(doc.kind.subject_label(), &envelope.subject, &doc.subject);
     }
     if doc.speed != envelope.speed {
         return mismatch("速別", envelope.speed.as_str(), doc.speed.as_str());
@@ -270,6 +290,20 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
     let listed = |role: FileRole| -> HashSet<&str> {
         envelope.files.iter().filter(|f| f.role == role).map(|f| f.name.as_str()).collect()
     };
+    for (role, what, in_di) in [
+        (FileRole::Roster, "the SW (交換表單)", doc.roster_file()),
+        (FileRole::Message, "the DM (文書訊息表單)", doc.message_file()),
+    ] {
+        let listed: HashSet<&str> = listed(role);
+        let named: HashSet<&str> = in_di.into_iter().collect();
+        if listed != named {
+            return Err(ServiceError::DocumentMismatch(format!(
+                "{what}: the document names [{}], the envelope lists [{}] as role=\"{role}\"",
+                named.into_iter().collect::<Vec<_>>().join(", "),
+                listed.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
     let declared: HashSet<&str> = doc.attachment_files().collect();
     let attachments = listed(FileRole::Attachment);
     if declared != attachments {
@@ -281,15 +315,6 @@ fn check_consistency(envelope: &Envelope, doc: &OfficialDocument) -> Result<(), 
             "attachments differ: declared by the document only: [{}]; listed in the envelope only: [{}]",
             only_di.join(", "),
             only_env.join(", ")
-        )));
-    }
-    let roster: HashSet<&str> = listed(FileRole::Roster);
-    let di_roster: HashSet<&str> = doc.roster_file().into_iter().collect();
-    if roster != di_roster {
-        return Err(ServiceError::DocumentMismatch(format!(
-            "the SW (交換表單): the document names [{}], the envelope lists [{}]",
-            di_roster.into_iter().collect::<Vec<_>>().join(", "),
-            roster.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
     Ok(())
@@ -502,8 +527,8 @@ async fn store(
             speed: envelope.speed,
             classification: envelope.classification,
             immediate_confirmation: envelope.immediate_confirmation,
-            kind: doc.kind.clone(),
-            document_date: doc.date.to_string(),
+            kind: doc.kind.as_str().to_owned(),
+            document_date: doc.date.map(|d| d.to_string()).unwrap_or_default(),
             signer_fingerprint: signer_fp,
             submitted_by: fp,
             source_ip: ip,
