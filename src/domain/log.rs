@@ -73,6 +73,8 @@ named_enum!(
         ClosureDeclared = "calendar.closure",
         /// Deadlines not yet passed were recomputed.
         DeadlinesRecomputed = "deadlines.recomputed",
+        /// The IT bureau imported a national address book into the roster.
+        RosterImported = "roster.imported",
         /// The retention job purged old entries, documents and blobs.
         LogPurged = "log.purged",
     }

@@ -1,6 +1,7 @@
 //! The exchanged formats: the envelope, the 公文 DI document and its SW
 //! recipient list, attachments, and the package that carries them.
 
+pub mod address_book;
 pub mod attachment;
 pub mod document;
 pub mod dtd;

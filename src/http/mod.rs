@@ -65,6 +65,7 @@ pub fn router_with(app: AppState, extra: Router<AppState>) -> Router {
         .merge(credentials::routes())
         .merge(trust::routes())
         .merge(blocks::routes())
+        .merge(roster::import_routes())
         .route_layer(middleware::from_fn(|req, next| require_role(Role::ItBureau, req, next)));
 
     let authenticated = Router::new()

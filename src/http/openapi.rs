@@ -78,6 +78,7 @@ use super::problem::ProblemBody;
         super::blocks::remove,
         super::roster::list,
         super::roster::changes,
+        super::roster::import,
         super::applications::list,
         super::applications::submit,
         super::applications::show,

@@ -4,19 +4,29 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 
 use super::AppState;
 use super::extract::{Limit, PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
-use super::report::{csv_line, csv_response};
-use crate::service::roster::{self, RosterEntry};
+use super::report::{csv_line, csv_response, local_time};
+use crate::formats::address_book;
+use crate::service::caller::Caller;
+use crate::service::roster::{self, ImportReport, RosterEntry};
 use crate::store::RosterChange;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/roster", get(list)).route("/api/v1/roster/changes", get(changes))
+}
+
+/// The IT bureau's import of a national address book.
+pub fn import_routes() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/roster/import",
+        post(import).layer(axum::extract::DefaultBodyLimit::max(address_book::MAX_BYTES)),
+    )
 }
 
 /// `?format=` of the roster.
@@ -26,12 +36,16 @@ pub(super) enum RosterFormat {
     #[default]
     Json,
     Csv,
+    /// The national address book layout: `ORGID,ORGNAME,STATUSCODE,UPDATETIME`.
+    National,
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RosterParams {
-    /// `json` (default) or `csv`.
+    /// `json` (default), `csv`, or `national` (the national address book
+    /// layout `ORGID,ORGNAME,STATUSCODE,UPDATETIME`: STATUSCODE 1 使用中,
+    /// 2 暫停, 3 終止; UPDATETIME Asia/Taipei `YYYY-MM-DD HH:MM:SS`).
     format: Option<RosterFormat>,
 }
 
@@ -40,11 +54,21 @@ struct RosterParams {
         content((Vec<RosterEntry> = "application/json"), (String = "text/csv")))))]
 async fn list(State(app): State<AppState>, Query(q): Query<RosterParams>) -> ApiResult<Response> {
     let list = roster::entries(&app).await?;
-    if q.format.unwrap_or_default() == RosterFormat::Json {
+    let format = q.format.unwrap_or_default();
+    if format == RosterFormat::Json {
         return Ok(Json(list).into_response());
     }
     // UTF-8 with a BOM, so spreadsheet programs read the Chinese names.
     let mut out = String::from("\u{feff}");
+    if format == RosterFormat::National {
+        out.push_str(&csv_line(address_book::HEADER.into_iter()));
+        for e in &list {
+            let status = e.status.parse().unwrap_or(crate::domain::ParticipantStatus::Active);
+            let time = address_book::update_time(e.updated_at);
+            out.push_str(&csv_line([e.code.as_str(), &e.name, address_book::status_code(status), &time].into_iter()));
+        }
+        return Ok(csv_response("roster-national", out));
+    }
     out.push_str(&csv_line(["code", "name", "kind", "receive", "send", "status", "since", "updated_at"].into_iter()));
     for e in &list {
         let cells = [
@@ -72,13 +96,70 @@ struct ChangeParams {
     /// The `next_cursor` of the previous page.
     #[param(schema_with = super::extract::numeric_cursor_schema)]
     cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<RosterFormat>,
 }
 
 #[utoipa::path(get, path = "/api/v1/roster/changes", tag = "roster", params(ChangeParams),
-    responses((status = 200, body = PageOf<RosterChange>), (status = 422, description = "problem: invalid-field")))]
-async fn changes(State(app): State<AppState>, Query(q): Query<ChangeParams>) -> ApiResult<Json<PageOf<RosterChange>>> {
+    responses((status = 200, body = PageOf<RosterChange>, description = "JSON, or CSV with format=csv",
+        content((PageOf<RosterChange> = "application/json"), (String = "text/csv"))),
+        (status = 422, description = "problem: invalid-field")))]
+async fn changes(State(app): State<AppState>, Query(q): Query<ChangeParams>) -> ApiResult<Response> {
     let limit = Limit::or(q.limit, 500);
     let after = numeric_cursor(q.cursor.as_deref())?.unwrap_or(0);
     let items = roster::changes(&app, q.since, after, limit).await?;
-    Ok(Json(PageOf::new(items, limit, |c| c.id.to_string())))
+    if q.format.unwrap_or_default() == RosterFormat::Json {
+        return Ok(Json(PageOf::new(items, limit, |c| c.id.to_string())).into_response());
+    }
+    // The page as a spreadsheet: the time as people read it (Taipei) and as
+    // machines do, the change in words and as its code.
+    let mut out = String::from("\u{feff}");
+    out.push_str(&csv_line(["id", "時間（臺北）", "at", "code", "異動", "change", "detail"].into_iter()));
+    for c in &items {
+        let cells = [
+            c.id.to_string(),
+            local_time(c.at),
+            c.at.to_rfc3339(),
+            c.code.clone(),
+            roster_change_zh(&c.change).to_owned(),
+            c.change.clone(),
+            c.detail.clone(),
+        ];
+        out.push_str(&csv_line(cells.iter().map(String::as_str)));
+    }
+    Ok(csv_response("roster-changes", out))
+}
+
+/// A roster change as people say it.
+pub fn roster_change_zh(change: &str) -> &str {
+    match change {
+        "registered" => "登錄",
+        "changed" => "異動",
+        "suspended" => "暫停",
+        "reinstated" => "恢復",
+        "activated" => "啟用",
+        "terminated" => "終止",
+        other => other,
+    }
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImportParams {
+    /// `true`: only show what the import would change.
+    dry_run: Option<bool>,
+}
+
+/// The body is a national address book CSV (`ORGID,ORGNAME,STATUSCODE,UPDATETIME`), UTF-8 or Big5.
+#[utoipa::path(post, path = "/api/v1/roster/import", tag = "roster", params(ImportParams),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 403, description = "problem: forbidden"),
+        (status = 422, description = "problem: invalid-field")))]
+async fn import(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<ImportParams>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ImportReport>> {
+    Ok(Json(roster::import(&app, &caller, &body, q.dry_run.unwrap_or(false)).await?))
 }

@@ -201,7 +201,119 @@ async fn the_sender_still_sees_and_resends_on_paper_what_a_terminated_recipient_
     hub.stop().await;
 }
 
+/// `POST /api/v1/roster/import` as the IT bureau sends it.
+async fn import(hub: &TestHub, who: &str, csv: &str, dry_run: bool) -> crate::helpers::Reply {
+    let c = hub.as_(who);
+    let path = format!("/api/v1/roster/import?dry_run={dry_run}");
+    c.send(c.request(reqwest::Method::POST, &path).header("content-type", "text/csv").body(csv.to_owned())).await
+}
+
+async fn the_national_address_book_round_trips_through_export_and_import(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    suspended_reinstated_terminated(&hub).await;
+    let admin = hub.as_(IT_BUREAU);
+    admin.post(&format!("/api/v1/participants/{RDEC}/suspend"), json!({"reason": "資安稽核"})).await.ok();
+    let book = hub.anonymously().get("/api/v1/roster?format=national").await;
+    assert_eq!(book.content_type(), "text/csv; charset=utf-8");
+    let book = book.text().to_owned();
+    let mut lines = book.lines();
+    assert_eq!(lines.next().unwrap(), "\u{feff}ORGID,ORGNAME,STATUSCODE,UPDATETIME");
+    assert_eq!(book.lines().count(), 1 + PARTICIPANTS.len() - 1, "the terminated one is not listed: {book}");
+    let rdec = book.lines().find(|l| l.starts_with(RDEC)).unwrap();
+    assert!(rdec.starts_with(&format!("{RDEC},臺北市政府研究發展考核委員會,2,")), "{rdec}");
+    // UPDATETIME is Taipei time, as the national files write it.
+    let time = rdec.rsplit(',').next().unwrap();
+    let taipei = chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S").unwrap();
+    let now = gwx::runtime::clock::Clock::now(&hub.clock).with_timezone(&gwx::domain::calendar::taipei()).naive_local();
+    assert!((now - taipei).num_seconds().abs() < 120, "{time} vs {now}");
+
+    // Back in as it came out: nothing to change.
+    let same = import(&hub, IT_BUREAU, &book, false).await.ok();
+    assert_eq!(same["unchanged"], PARTICIPANTS.len() - 1, "{same}");
+    assert!(same["created"].as_array().unwrap().is_empty() && same["renamed"].as_array().unwrap().is_empty());
+
+    // A refreshed book: a renamed agency, a new one, a suspended one the hub has as active, an abolished one.
+    let edited = book.replace("臺北市政府秘書處", "臺北市政府秘書處（新名）")
+        + "379500000B,臺北市政府數位發展局,1,2026-12-01 09:00:00\r\n"
+        + "379600000D,臺北市政府已裁撤處,3,2026-11-01 09:00:00\r\n";
+    let edited =
+        edited.replace(&format!("{CIVIL_AFFAIRS},臺北市政府民政局,1"), &format!("{CIVIL_AFFAIRS},臺北市政府民政局,2"));
+    let dry = import(&hub, IT_BUREAU, &edited, true).await.ok();
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(
+        dry["renamed"],
+        json!([{"code": SECRETARIAT, "from": "臺北市政府秘書處", "to": "臺北市政府秘書處（新名）"}])
+    );
+    assert_eq!(dry["created"], json!([{"code": "379500000B", "name": "臺北市政府數位發展局"}]));
+    assert_eq!(dry["status_differs"][0]["code"], CIVIL_AFFAIRS, "{dry}");
+    assert_eq!(
+        (dry["status_differs"][0]["national"].as_str(), dry["status_differs"][0]["hub"].as_str()),
+        (Some("suspended"), Some("active"))
+    );
+    assert_eq!(dry["skipped"][0]["code"], "379600000D");
+    // The dry run changed nothing.
+    assert_eq!(admin.get(&format!("/api/v1/participants/{SECRETARIAT}")).await.ok()["name"], "臺北市政府秘書處");
+    admin.get("/api/v1/participants/379500000B").await.refused(404, "not-found");
+
+    let done = import(&hub, IT_BUREAU, &edited, false).await.ok();
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(
+        admin.get(&format!("/api/v1/participants/{SECRETARIAT}")).await.ok()["name"],
+        "臺北市政府秘書處（新名）"
+    );
+    let new = admin.get("/api/v1/participants/379500000B").await.ok();
+    assert_eq!((new["status"].as_str(), new["kind"].as_str()), (Some("pending"), Some("agency")));
+    // Suspension stays the IT bureau's decision.
+    assert_eq!(admin.get(&format!("/api/v1/participants/{CIVIL_AFFAIRS}")).await.ok()["status"], "active");
+    let e = hub.logged("roster.imported", "1 created, 1 renamed").await;
+    assert_eq!(e.participant.as_deref(), Some(IT_BUREAU));
+    hub.logged("participant.created", "379500000B").await;
+    hub.stop().await;
+}
+
+async fn a_bad_address_book_changes_nothing_and_says_which_lines(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let csv = "ORGID,ORGNAME,STATUSCODE,UPDATETIME\n379100000G,改名,1,\n37910,太短,1,\n379500000B,新局,9,\n";
+    let v = import(&hub, IT_BUREAU, csv, false).await.refused(422, "invalid-field");
+    assert!(detail(&v).contains("line 3") && detail(&v).contains("line 4: STATUSCODE '9'"), "{v}");
+    assert_eq!(
+        hub.as_(IT_BUREAU).get(&format!("/api/v1/participants/{SECRETARIAT}")).await.ok()["name"],
+        "臺北市政府秘書處"
+    );
+    let v = import(&hub, IT_BUREAU, "code,name\n", true).await.refused(422, "invalid-field");
+    assert!(detail(&v).contains("ORGID,ORGNAME,STATUSCODE,UPDATETIME"), "{v}");
+    // From the wrong side: an agency clerk, and nobody at all.
+    import(&hub, SECRETARIAT, csv, true).await.refused(403, "forbidden");
+    let anon = hub.anonymously();
+    let r = anon.send(anon.request(reqwest::Method::POST, "/api/v1/roster/import").body(csv)).await;
+    assert_eq!(r.status, 401);
+    hub.stop().await;
+}
+
+async fn the_rosters_changes_export_as_csv_in_taipei_time(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    suspended_reinstated_terminated(&hub).await;
+    let csv = hub.anonymously().get("/api/v1/roster/changes?format=csv").await;
+    assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
+    let csv = csv.text().to_owned();
+    assert!(csv.starts_with("\u{feff}id,時間（臺北）,at,code,異動,change,detail\r\n"), "{csv}");
+    let last = csv.lines().last().unwrap();
+    assert!(last.contains(&format!(",{FOUNDATION},終止,terminated,")), "{last}");
+    let at =
+        hub.anonymously().get("/api/v1/roster/changes").await.ok()["items"].as_array().unwrap().last().unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let utc = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
+    let local = utc.with_timezone(&gwx::domain::calendar::taipei()).format("%Y-%m-%d %H:%M").to_string();
+    assert!(last.contains(&local), "{last} should show {local}");
+    hub.stop().await;
+}
+
 crate::both_databases!(
+    the_national_address_book_round_trips_through_export_and_import,
+    a_bad_address_book_changes_nothing_and_says_which_lines,
+    the_rosters_changes_export_as_csv_in_taipei_time,
     the_roster_is_public,
     the_roster_as_csv_leaves_out_the_cancelled,
     the_rosters_changes_are_public_in_order_and_since_a_time,
