@@ -65,6 +65,32 @@ async fn the_console_in_a_real_browser() {
         .await
         .created();
     let application = application["id"].as_str().unwrap().to_owned();
+    // A 開會通知單 in Big5, as an agency system exports it, for 研考會 (副本 in its SW).
+    let kp = gwx::pki::demo::KeyPair::read(&hub.path(&format!("clients/{IT_BUREAU}"))).unwrap();
+    let out = gwx::client::package::from_di_file(
+        Path::new("tests/fixtures/kinds/meeting-big5/1153100008.di"),
+        &Default::default(),
+        &gwx::domain::ParticipantCode::parse(IT_BUREAU).unwrap(),
+        &kp.cert,
+        &kp.key,
+    )
+    .unwrap();
+    let mut form = reqwest::multipart::Form::new()
+        .part("envelope", reqwest::multipart::Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml"))
+        .part("signature", reqwest::multipart::Part::bytes(out.signature.clone()).file_name("envelope.p7s"));
+    for f in std::iter::once(&out.document).chain(&out.attachments) {
+        let bytes = match &f.source {
+            gwx::client::package::Source::Bytes(b) => b.to_vec(),
+            gwx::client::package::Source::Path(p) => std::fs::read(p).unwrap(),
+        };
+        let part = if f.entry.role == gwx::formats::envelope::FileRole::Document { "document" } else { "attachment" };
+        form = form.part(part, reqwest::multipart::Part::bytes(bytes).file_name(f.entry.name.to_string()));
+    }
+    let c = hub.as_(IT_BUREAU);
+    c.send(c.request(reqwest::Method::POST, "/api/v1/documents").multipart(form)).await.created();
+    let meeting =
+        hub.inbox(RDEC).await.into_iter().find(|d| d["document_number"] == "北市資綜字第1153100008號").unwrap();
+    let meeting = meeting["id"].as_str().unwrap().to_owned();
 
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../browser-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -78,6 +104,7 @@ async fn the_console_in_a_real_browser() {
         "hub": hub.url(""),
         "number": number,
         "application": application,
+        "meeting": meeting,
         "artifacts": artifacts,
         "certs": {
             // Education's browser imports the PKCS#12 file `gwx init` writes.
@@ -107,9 +134,19 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(after["recipients"][0]["return_reason"], "非本局業務，請改送民政局");
     let a = hub.store().application(&application).await.unwrap().unwrap();
     assert_eq!(a.state.as_str(), "approved");
-    for shot in
-        ["inbox", "delivery", "returned", "sent", "paper-resend", "applications", "audit", "forbidden", "roster"]
-    {
+    for shot in [
+        "inbox",
+        "delivery",
+        "returned",
+        "sent",
+        "paper-resend",
+        "applications",
+        "audit",
+        "forbidden",
+        "roster",
+        "meeting",
+        "print",
+    ] {
         assert!(artifacts.join(format!("{shot}.png")).exists(), "screenshot {shot}");
     }
     hub.logged("auth.refused", "is not addressed to").await;

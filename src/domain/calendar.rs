@@ -23,6 +23,17 @@ pub fn taipei() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
+/// A time as people read it: Taipei local, to the minute (`2026-12-03 14:05`).
+pub fn local_minute(t: DateTime<Utc>) -> String {
+    t.with_timezone(&taipei()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A time as a 公文 writes it: `中華民國115年12月3日 14:05`, Taipei.
+pub fn roc_minute(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&taipei());
+    format!("中華民國{}年{}月{}日 {}", l.year() - 1911, l.month(), l.day(), l.format("%H:%M"))
+}
+
 const fn hm(h: u32, m: u32) -> NaiveTime {
     match NaiveTime::from_hms_opt(h, m, 0) {
         Some(t) => t,

@@ -458,7 +458,7 @@ pub fn parse_roc_date(s: &str) -> Option<NaiveDate> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub const SAMPLE: &str = r#"<?xml version="1.0" encoding="utf-8"?>

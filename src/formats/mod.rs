@@ -9,6 +9,7 @@ pub mod encoding;
 pub mod envelope;
 pub mod fuzz;
 pub mod multipart;
+pub mod reading;
 pub mod roster;
 pub mod xml;
 

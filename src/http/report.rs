@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use http::{HeaderValue, header};
 
 use super::problem::Problem;
-use crate::domain::calendar::taipei;
 
 /// `?format=`: `json` (default), `csv` or `html` (printable).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
@@ -124,9 +123,7 @@ pub fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>
 
 /// A time as clerks read it: Taipei local, to the minute.
 pub fn local_time(t: DateTime<Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    let l = t.with_timezone(&taipei());
-    format!("{:04}-{:02}-{:02} {:02}:{:02}", l.year(), l.month(), l.day(), l.hour(), l.minute())
+    crate::domain::calendar::local_minute(t)
 }
 
 pub fn local_time_opt(t: Option<DateTime<Utc>>) -> String {

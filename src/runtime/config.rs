@@ -282,6 +282,14 @@ pub struct ServerConfig {
     /// Data directory (blobs, the SQLite file).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// The exchange center's name, on the 電子公文交換戳記 of printed
+    /// documents (§13-4), e.g. 臺北市政府公文電子交換中心.
+    #[serde(default = "default_hub_name")]
+    pub name: String,
+}
+
+fn default_hub_name() -> String {
+    "公文電子交換中心".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -399,3 +399,94 @@ crate::both_databases!(
     a_kind_the_hub_does_not_exchange_is_refused_naming_those_it_does,
     a_dm_travels_only_as_the_message_it_is,
 );
+
+/// The secretariat's delivery of the fixture in `dir`, sent as exported.
+async fn delivered(hub: &TestHub, dir: &str) -> String {
+    let dir = Path::new("tests/fixtures").join(dir);
+    let (code, body) = openssl_and_curl(hub, &dir);
+    assert_eq!(code, "201", "{body}");
+    let number = envelope_of(&dir).document_number;
+    let inbox = hub.inbox(SECRETARIAT).await;
+    inbox.iter().find(|d| d["document_number"] == number.as_str()).unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn the_clerk_reads_each_kind_as_on_paper_and_prints_it_with_the_exchange_stamp(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let meeting = delivered(&hub, "kinds/meeting-big5").await;
+    let page = hub.as_(SECRETARIAT).get(&format!("/console/deliveries/{meeting}")).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for seen in [
+        "臺北市政府資訊局　開會通知單",
+        "<span class=\"label\">開會事由：</span>研商「公文電子交換中心」上線作業事宜",
+        "<span class=\"label\">開會時間：</span>中華民國115年12月10日（星期四）上午10時0分",
+        "<span class=\"label\">開會地點：</span>本府北區2樓N206會議室",
+        "<span class=\"label\">主持人：</span>李大華 副局長",
+        "<dt>出席者</dt><dd>臺北市政府秘書處</dd>",
+        "<span class=\"label\">一、</span>請準時出席。",
+    ] {
+        assert!(html.contains(seen), "{seen} not in {html}");
+    }
+    // The SW is the recipient list, not an attachment.
+    let item = |name: &str| html.lines().find(|l| l.contains(&format!(">{name}</a>"))).unwrap_or("").to_owned();
+    assert!(item("1153100008.sw").starts_with("<li>交換表單："), "{}", item("1153100008.sw"));
+    assert!(item("1153100008_ATTCH1.pdf").starts_with("<li>附件："), "{html}");
+
+    let letter = delivered(&hub, "variants/pretty").await;
+    let html = hub.as_(SECRETARIAT).get(&format!("/console/deliveries/{letter}")).await.text().to_owned();
+    assert!(
+        html.contains("<span class=\"label\">主旨：</span>檢送本局「公文電子交換中心」操作手冊1份，請查照。"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<p class=\"depth-1\"><span class=\"label\">一、</span>依據本府公文電子交換作業要點辦理。</p>"),
+        "{html}"
+    );
+    assert!(html.contains("<p class=\"signature\">局長　○○○</p>"), "{html}");
+
+    let print = hub.as_(SECRETARIAT).get(&format!("/console/deliveries/{meeting}/print")).await;
+    assert_eq!(print.status, 200);
+    let html = print.text();
+    let stamp = &html[html.find("id=\"exchange-stamp\"").unwrap()..html.find("</aside>").unwrap()];
+    assert!(stamp.contains("電子公文交換戳記") && stamp.contains("公文電子交換中心"), "{stamp}");
+    assert!(stamp.contains("文號：北市資綜字第1153100008號"), "{stamp}");
+    let delivered_at = hub.as_(SECRETARIAT).get(&format!("/api/v1/deliveries/{meeting}")).await.ok()["delivered_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = chrono::DateTime::parse_from_rfc3339(&delivered_at).unwrap().with_timezone(&chrono::Utc);
+    assert!(stamp.contains(&format!("收文：{}（臺北時間）", gwx::domain::calendar::roc_minute(at))), "{stamp}");
+    assert!(html.contains("開會事由"), "the print view carries the document");
+    // From the wrong side: another agency cannot print it.
+    let other = hub.as_(RDEC).get(&format!("/console/deliveries/{meeting}/print")).await;
+    assert_eq!(other.status, 403);
+    hub.stop().await;
+}
+
+async fn gwx_show_prints_the_document_as_it_reads(backend: Backend) {
+    let hub = TestHub::start(backend).await;
+    let memo = delivered(&hub, "kinds/memo-big5").await;
+    let (ok, text) = gwx(&hub, SECRETARIAT, &["show", &memo]);
+    assert!(ok, "{text}");
+    for seen in [
+        "來文：臺北市政府資訊局（379130000C）　正本",
+        "送達時間（臺北）：",
+        "電子簽章：驗證通過",
+        "臺北市政府資訊局　簽",
+        "文號：第1153100012號",
+        "主旨：擬請秘書處會辦本局跨機關陳核會稿試辦案，簽請核示。",
+        "說明：\n  一、依據本府公文電子交換作業要點辦理。\n擬辦：奉核後函送各機關。",
+        "敬陳：主任秘書　局長",
+        "綜合企劃組　王小明",
+    ] {
+        assert!(text.contains(seen), "{seen:?} not in {text}");
+    }
+    let (ok, text) = gwx(&hub, RDEC, &["show", &memo]);
+    assert!(!ok && text.contains("urn:gwx:error:not-found"), "{text}");
+    hub.stop().await;
+}
+
+crate::both_databases!(
+    the_clerk_reads_each_kind_as_on_paper_and_prints_it_with_the_exchange_stamp,
+    gwx_show_prints_the_document_as_it_reads,
+);

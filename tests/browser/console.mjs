@@ -90,6 +90,25 @@ try {
   check(csv.status() === 200 && csv.headers()['content-type'].startsWith('text/csv'), 'the CSV downloads');
   await shot(rdec, 'audit');
 
+  // 研考會 reads a meeting notice as on paper, and prints it under the exchange stamp.
+  await rdec.goto(`${ctx.hub}/console/deliveries/${ctx.meeting}`);
+  const reading = await rdec.textContent('#reading');
+  check(reading.includes('開會通知單') && reading.includes('研商「公文電子交換中心」上線作業事宜'),
+    'the meeting notice reads as one, with its 開會事由');
+  check(reading.includes('中華民國115年12月10日（星期四）上午10時0分') && reading.includes('本府北區2樓N206會議室'),
+    'its time and place are shown');
+  await shot(rdec, 'meeting');
+  await rdec.click('#print');
+  await rdec.waitForSelector('#exchange-stamp');
+  await rdec.emulateMedia({ media: 'print' });
+  const stamp = await rdec.textContent('#exchange-stamp');
+  check(stamp.includes('電子公文交換戳記') && stamp.includes('北市資綜字第1153100008號') && stamp.includes('臺北時間'),
+    'the printout carries the exchange stamp: hub, number, received time');
+  check(await rdec.isVisible('#exchange-stamp') && !(await rdec.isVisible('button[data-print]')),
+    'the stamp prints, the print button does not');
+  await shot(rdec, 'print');
+  await rdec.emulateMedia({ media: 'screen' });
+
   // A clerk of another agency cannot open Education's delivery.
   const social = await pageAs('social');
   const refused = await social.goto(deliveryUrl);

@@ -13,6 +13,8 @@ use super::{FlashQuery, Nav, done, flash_text, page};
 use crate::domain::Role;
 use crate::domain::delivery::{self, Action, DeliveryState};
 use crate::domain::document::PartName;
+use crate::formats::envelope::FileRole;
+use crate::formats::reading::Reading;
 use crate::http::AppState;
 use crate::http::deadlines::Listing;
 use crate::http::problem::{ApiResult, Problem};
@@ -82,7 +84,12 @@ fn part_rows(parts: &[Part]) -> Vec<PartRow> {
         .map(|(seq, p)| PartRow {
             seq,
             name: p.name.clone(),
-            kind: if p.part == PartName::Document { "公文" } else { "附件" },
+            kind: match (p.part, p.role) {
+                (PartName::Document, _) => "公文",
+                (_, Some(FileRole::Roster)) => "交換表單",
+                (_, Some(FileRole::Message)) => "文書訊息表單",
+                _ => "附件",
+            },
             size: format!("{:.1} KiB", p.size as f64 / 1024.0),
         })
         .collect()
@@ -94,6 +101,7 @@ struct DeliveryPage {
     nav: Nav,
     flash: Option<&'static str>,
     row: InboxRow,
+    reading: Option<Reading>,
     parts: Vec<PartRow>,
     signature: SignatureCheck,
     can_decide: bool,
@@ -114,14 +122,45 @@ pub async fn delivery(
         Signature::Incomplete => SignatureCheck { ok: false, text: "封裝不完整".into() },
         Signature::Unreadable => SignatureCheck { ok: false, text: "無法讀取封裝".into() },
     };
+    let reading = lifecycle::reading(&app, &d.document_id, &parts).await;
     let row = inbox_row(d, app.now());
     Ok(page(DeliveryPage {
         nav: Nav::new(&app, &caller, "/console/inbox"),
         flash: flash_text(q.msg.as_deref()),
         can_decide: row.open,
         row,
+        reading,
         parts: part_rows(&parts),
         signature,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "console/print.html")]
+struct PrintPage {
+    id: String,
+    hub: String,
+    number: String,
+    received: String,
+    reading: Option<Reading>,
+}
+
+/// The print view: the 公文 as it reads on paper under the 電子公文交換戳記
+/// (§13-4: the hub, the document number, when it was received), beside
+/// which the clerk who prints it stamps their seal.
+pub async fn print(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (d, parts) = lifecycle::open(&app, &caller, &id).await?;
+    let reading = lifecycle::reading(&app, &d.document_id, &parts).await;
+    Ok(page(PrintPage {
+        id: d.id,
+        hub: app.config.server.name.clone(),
+        number: d.document_number,
+        received: format!("{}（臺北時間）", crate::domain::calendar::roc_minute(d.delivered_at)),
+        reading,
     }))
 }
 

@@ -39,6 +39,7 @@ pub fn routes(app: AppState) -> Router<AppState> {
         .route("/console/inbox", get(clerk::inbox))
         .route("/console/deliveries/{id}", get(clerk::delivery))
         .route("/console/deliveries/{id}/parts/{seq}", get(clerk::part))
+        .route("/console/deliveries/{id}/print", get(clerk::print))
         .route("/console/deliveries/{id}/confirm", post(clerk::confirm))
         .route("/console/deliveries/{id}/return", post(clerk::return_))
         .route("/console/deliveries/{id}/paper-resend", post(clerk::paper_resend))

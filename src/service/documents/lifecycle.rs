@@ -11,6 +11,9 @@ use crate::domain::Role;
 use crate::domain::delivery::{self, Action, DeliveryState};
 use crate::domain::document::{Classification, PartName, RecipientKind, Sha256, Speed};
 use crate::domain::log::{LogAction, NewLogEntry};
+use crate::formats::document::OfficialDocument;
+use crate::formats::envelope::FileRole;
+use crate::formats::reading::Reading;
 use crate::service::app::App;
 use crate::service::caller::Caller;
 use crate::service::error::ServiceError;
@@ -481,6 +484,18 @@ pub async fn file(app: &App, caller: &Caller, id: &str, seq: usize) -> Result<(P
         .ok_or_else(|| ServiceError::NotFound(format!("no file {seq} in delivery {id}")))?;
     let bytes = part_bytes(app, &d.document_id, &p).await?;
     Ok((p, bytes))
+}
+
+/// The package's 公文 as it reads on paper, with the names of its
+/// attachments (not the SW or the DM); `None` when the stored DI cannot be
+/// read as one (the page then offers the file itself).
+pub async fn reading(app: &App, document: &str, parts: &[Part]) -> Option<Reading> {
+    let di = parts.iter().find(|p| p.part == PartName::Document)?;
+    let bytes = part_bytes(app, document, di).await.ok()?;
+    let doc = OfficialDocument::parse(&bytes).ok()?;
+    let attachments: Vec<String> =
+        parts.iter().filter(|p| p.role == Some(FileRole::Attachment)).map(|p| p.name.clone()).collect();
+    Some(Reading::of(&doc, &attachments))
 }
 
 /// What checking a stored envelope signature again found.

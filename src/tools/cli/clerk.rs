@@ -135,6 +135,46 @@ pub async fn fetch(identity: &Identity, id: &str, out: &Path) -> anyhow::Result<
     Ok(())
 }
 
+/// Prints a delivery as it reads on paper, after fetching and verifying it.
+pub async fn show(identity: &Identity, id: &str) -> anyhow::Result<()> {
+    use crate::domain::calendar::local_minute;
+    let client = Client::new(identity)?;
+    let d = client.get_json(&format!("/api/v1/deliveries/{id}")).await?;
+    let dir = std::env::temp_dir().join(format!("gwx-show-{}-{}", std::process::id(), id.replace(['/', '.'], "_")));
+    let shown = async {
+        client.fetch(id, &dir).await?;
+        let v = crate::client::verify::verify_dir(&dir, &identity.ca)?;
+        let di = std::fs::read(dir.join(v.envelope.document().name.as_str()))?;
+        let doc = crate::formats::document::OfficialDocument::parse(&di)
+            .map_err(|e| anyhow::anyhow!("the document is not a readable 公文: {e}"))?;
+        let attachments: Vec<String> = v
+            .envelope
+            .files
+            .iter()
+            .filter(|f| f.role == crate::formats::envelope::FileRole::Attachment)
+            .map(|f| f.name.to_string())
+            .collect();
+        anyhow::Ok((v.signer, crate::formats::reading::Reading::of(&doc, &attachments)))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let (signer, reading) = shown?;
+    let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
+    let time = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(&s(k))
+            .map(|t| local_minute(t.with_timezone(&chrono::Utc)))
+            .unwrap_or_default()
+    };
+    let state = s("state").parse::<crate::domain::delivery::DeliveryState>().map(|st| st.zh()).unwrap_or("");
+    let kind = if d["kind"] == "copy" { "副本" } else { "正本" };
+    println!("來文：{}（{}）　{kind}", s("sender_name"), s("sender"));
+    println!("送達時間（臺北）：{}　狀態：{state}", time("delivered_at"));
+    println!("電子簽章：驗證通過（{signer}）");
+    println!("{}", "─".repeat(40));
+    print!("{}", reading.to_text());
+    Ok(())
+}
+
 pub fn verify(dir: &Path, ca: &Path) -> anyhow::Result<()> {
     let v = crate::client::verify::verify_dir(dir, ca)?;
     println!("signature verified (signed by {}); {} files match the signed envelope", v.signer, v.files);

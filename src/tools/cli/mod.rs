@@ -118,6 +118,15 @@ pub enum Command {
         #[command(flatten)]
         identity: Identity,
     },
+    /// Read a delivery as it reads on paper: the 公文 (any kind), its
+    /// attachments, who sent it and when (Taipei time), after verifying the
+    /// package's signature. Counts as reading it (a fetch).
+    Show {
+        /// Delivery id (from `gwx inbox`).
+        id: String,
+        #[command(flatten)]
+        identity: Identity,
+    },
     /// Verify a downloaded package: signature and every file's hash.
     Verify {
         dir: PathBuf,
@@ -221,6 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign { package, out, identity } => clerk::sign(&identity, package, &out).await,
         Command::Inbox { state, wait, json, identity } => clerk::inbox(&identity, state, wait, json).await,
         Command::Fetch { id, out, identity } => clerk::fetch(&identity, &id, &out).await,
+        Command::Show { id, identity } => clerk::show(&identity, &id).await,
         Command::Verify { dir, ca } => clerk::verify(&dir, &ca),
         Command::Confirm { id, identity } => clerk::confirm(&identity, &id).await,
         Command::Return { id, reason, identity } => clerk::return_(&identity, &id, &reason).await,
