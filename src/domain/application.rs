@@ -31,6 +31,29 @@ named_enum!(
     }
 );
 
+impl ApplicationKind {
+    /// 申請項目 as the form names it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ApplicationKind::New => "申請使用",
+            ApplicationKind::Change => "異動",
+            ApplicationKind::Cancel => "註銷",
+        }
+    }
+}
+
+impl ApplicationState {
+    pub fn zh(self) -> &'static str {
+        match self {
+            ApplicationState::Submitted => "待審核",
+            ApplicationState::CorrectionRequested => "退回補正",
+            ApplicationState::Approved => "已核准，待資訊局開通",
+            ApplicationState::Rejected => "已駁回",
+            ApplicationState::Activated => "已開通",
+        }
+    }
+}
+
 /// What someone does to an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

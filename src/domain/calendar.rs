@@ -196,8 +196,8 @@ impl CalendarYear {
     }
 }
 
-/// Splits one CSV line, honouring double quotes.
-fn split_csv(line: &str) -> Vec<String> {
+/// Splits one CSV line, honouring double quotes (RFC 4180).
+pub fn split_csv(line: &str) -> Vec<String> {
     let mut cols = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

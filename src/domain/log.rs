@@ -80,6 +80,56 @@ named_enum!(
     }
 );
 
+impl LogAction {
+    /// The action as people read it in the log and the audit views.
+    pub fn zh(self) -> &'static str {
+        match self {
+            LogAction::TlsRefused => "憑證驗證失敗（連線拒絕）",
+            LogAction::ConnectionRefused => "連線數超過上限",
+            LogAction::ConnectionTimedOut => "連線逾時中斷",
+            LogAction::AuthRefused => "身分或權限驗證失敗",
+            LogAction::RequestRefused => "請求被拒",
+            LogAction::ServerError => "系統錯誤",
+            LogAction::ParticipantCreated => "新增參與者",
+            LogAction::ParticipantUpdated => "異動參與者資料",
+            LogAction::ParticipantSuspended => "暫停使用",
+            LogAction::ParticipantReinstated => "恢復使用",
+            LogAction::ParticipantTerminated => "終止使用",
+            LogAction::CredentialRegistered => "登錄憑證",
+            LogAction::CredentialDisabled => "停用憑證",
+            LogAction::CredentialEnabled => "啟用憑證",
+            LogAction::AllowlistAdded => "新增固定 IP",
+            LogAction::AllowlistRemoved => "移除固定 IP",
+            LogAction::TrustReloaded => "更新信任憑證",
+            LogAction::TrustReloadFailed => "信任憑證更新失敗",
+            LogAction::CrlExpiring => "憑證廢止清冊即將到期",
+            LogAction::CrlExpired => "憑證廢止清冊已過期",
+            LogAction::DocumentAccepted => "發文",
+            LogAction::DeliveryDelivered => "送達",
+            LogAction::DeliveryFetched => "讀取",
+            LogAction::DeliveryConfirmed => "確認收文",
+            LogAction::DeliveryReturned => "退文",
+            LogAction::PaperResend => "補發紙本",
+            LogAction::GroupCreated => "新增行文群組",
+            LogAction::GroupUpdated => "修改行文群組",
+            LogAction::GroupDeleted => "刪除行文群組",
+            LogAction::ApplicationSubmitted => "送出申請",
+            LogAction::ApplicationAmended => "補正申請",
+            LogAction::ApplicationCorrectionRequested => "退回補正",
+            LogAction::ApplicationApproved => "核准申請",
+            LogAction::ApplicationRejected => "駁回申請",
+            LogAction::ApplicationActivated => "開通",
+            LogAction::IpBlocked => "封鎖 IP",
+            LogAction::IpUnblocked => "解除封鎖 IP",
+            LogAction::CalendarLoaded => "載入行事曆",
+            LogAction::ClosureDeclared => "宣布停班",
+            LogAction::DeadlinesRecomputed => "重新計算期限",
+            LogAction::RosterImported => "匯入機關通訊錄",
+            LogAction::LogPurged => "清除逾保存期限紀錄",
+        }
+    }
+}
+
 /// An entry as a caller writes it; the store gives it its place in the chain.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewLogEntry {

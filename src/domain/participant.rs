@@ -128,6 +128,40 @@ named_enum!(
     }
 );
 
+impl ParticipantStatus {
+    /// The status as people read it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            ParticipantStatus::Pending => "待開通",
+            ParticipantStatus::Active => "使用中",
+            ParticipantStatus::Suspended => "暫停使用",
+            ParticipantStatus::Terminated => "已終止",
+        }
+    }
+}
+
+impl ParticipantKind {
+    pub fn zh(self) -> &'static str {
+        match self {
+            ParticipantKind::Agency => "機關",
+            ParticipantKind::ConnectedUser => "連線用戶",
+        }
+    }
+}
+
+/// A change of the public roster (§5-4) as people say it.
+pub fn roster_change_zh(change: &str) -> &str {
+    match change {
+        "registered" => "登錄",
+        "changed" => "異動",
+        "suspended" => "暫停使用",
+        "reinstated" => "恢復使用",
+        "activated" => "開通",
+        "terminated" => "終止",
+        other => other,
+    }
+}
+
 /// What a participant may do with documents: receive (收文功能), send (發文功能).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Capabilities {

@@ -30,6 +30,20 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as people name it.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Role::Sender => "發文人員",
+            Role::Receiver => "收文人員",
+            Role::AgencyAdmin => "機關管理者",
+            Role::Secretariat => "秘書處",
+            Role::ItBureau => "資訊局",
+            Role::Rdec => "研考會",
+            Role::Ethics => "政風處",
+            Role::Supervisor => "審核機關",
+        }
+    }
+
     pub const ALL: [Role; 8] = [
         Role::Sender,
         Role::Receiver,

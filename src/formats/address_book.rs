@@ -128,23 +128,10 @@ fn row(line: usize, l: &str) -> Result<Row, String> {
 /// The fields of one CSV record (RFC 4180 quotes; a `'` the writer put
 /// before a formula-like field is taken off).
 fn fields(l: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = l.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out.into_iter().map(|f| f.strip_prefix('\'').map(str::to_owned).unwrap_or(f)).collect()
+    crate::domain::calendar::split_csv(l)
+        .into_iter()
+        .map(|f| f.strip_prefix('\'').map(str::to_owned).unwrap_or(f))
+        .collect()
 }
 
 #[cfg(test)]

@@ -69,19 +69,18 @@ async fn list(State(app): State<AppState>, Query(q): Query<RosterParams>) -> Api
         }
         return Ok(csv_response("roster-national", out));
     }
-    out.push_str(&csv_line(["code", "name", "kind", "receive", "send", "status", "since", "updated_at"].into_iter()));
+    // For people: the words of the roster page, the times in Taipei.
+    out.push_str(&csv_line(
+        ["代碼", "名稱", "類別", "收文", "發文", "狀態", "加入時間（臺北）", "異動時間（臺北）"].into_iter(),
+    ));
+    let yes = |b: bool| if b { "是" } else { "否" };
     for e in &list {
-        let cells = [
-            e.code.clone(),
-            e.name.clone(),
-            e.kind.clone(),
-            e.capabilities.receive.to_string(),
-            e.capabilities.send.to_string(),
-            e.status.clone(),
-            e.since.to_rfc3339(),
-            e.updated_at.to_rfc3339(),
-        ];
-        out.push_str(&csv_line(cells.iter().map(String::as_str)));
+        let status = e.status.parse().map_or("", crate::domain::ParticipantStatus::zh);
+        let kind = e.kind.parse().map_or("", crate::domain::ParticipantKind::zh);
+        let (since, updated) = (local_time(e.since), local_time(e.updated_at));
+        let cells =
+            [&e.code, &e.name, kind, yes(e.capabilities.receive), yes(e.capabilities.send), status, &since, &updated];
+        out.push_str(&csv_line(cells.into_iter().map(|c| c as &str)));
     }
     Ok(csv_response("roster", out))
 }
@@ -121,26 +120,13 @@ async fn changes(State(app): State<AppState>, Query(q): Query<ChangeParams>) -> 
             local_time(c.at),
             c.at.to_rfc3339(),
             c.code.clone(),
-            roster_change_zh(&c.change).to_owned(),
+            crate::domain::participant::roster_change_zh(&c.change).to_owned(),
             c.change.clone(),
             c.detail.clone(),
         ];
         out.push_str(&csv_line(cells.iter().map(String::as_str)));
     }
     Ok(csv_response("roster-changes", out))
-}
-
-/// A roster change as people say it.
-pub fn roster_change_zh(change: &str) -> &str {
-    match change {
-        "registered" => "登錄",
-        "changed" => "異動",
-        "suspended" => "暫停",
-        "reinstated" => "恢復",
-        "activated" => "啟用",
-        "terminated" => "終止",
-        other => other,
-    }
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

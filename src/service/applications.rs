@@ -124,15 +124,18 @@ async fn tell_both(app: &Arc<App>, a: &Application, subject: &str, body: &str) {
     notify(app, &to, Some(&a.id), subject, body).await;
 }
 
-fn summary(a: &Application) -> String {
+/// A notification's text, in the words of the application form, with the
+/// time of the step in Taipei.
+fn summary(a: &Application, at: chrono::DateTime<chrono::Utc>) -> String {
     format!(
-        "申請案號 {}\n申請項目 {}\n申請單位 {}（統一編號 {}）\n審核機關 {}\n狀態 {}{}",
+        "申請案號 {}\n申請項目 {}\n申請單位 {}（統一編號 {}）\n審核機關 {}\n狀態 {}\n時間 {}（臺北時間）{}",
         a.id,
-        a.kind,
+        a.kind.zh(),
         a.organisation_name,
         a.unified_business_number,
         a.supervisor,
-        a.state,
+        a.state.zh(),
+        crate::domain::calendar::local_minute(at),
         a.reason.as_deref().map(|r| format!("\n理由 {r}")).unwrap_or_default()
     )
 }
@@ -214,7 +217,7 @@ pub async fn submit(app: &Arc<App>, who: &Requester, form: &ApplicationForm) -> 
     let actor = who.participant().unwrap_or("applicant").to_owned();
     app.store.insert_application(&id, &form, participant.as_deref(), &cert, &actor, app.now(), &log).await?;
     let a = app.store.application(&id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
-    tell_both(app, &a, &format!("連線申請 {} 已送出", a.id), &summary(&a)).await;
+    tell_both(app, &a, &format!("連線申請 {} 已送出", a.id), &summary(&a, app.now())).await;
     Ok(a)
 }
 
@@ -285,7 +288,7 @@ pub async fn amend(
         return Err(ServiceError::WrongState(format!("application {id} is not waiting for a correction")));
     }
     let a = app.store.application(id).await?.ok_or_else(|| ServiceError::Internal("lost application".into()))?;
-    tell_both(app, &a, &format!("連線申請 {} 已補正送出", a.id), &summary(&a)).await;
+    tell_both(app, &a, &format!("連線申請 {} 已補正送出", a.id), &summary(&a, app.now())).await;
     Ok(a)
 }
 
@@ -337,7 +340,7 @@ pub async fn review(
         Step::Reject => format!("連線申請 {} 未通過審核", a.id),
         _ => format!("連線申請 {} 請補正", a.id),
     };
-    tell_both(app, &a, &subject, &summary(&a)).await;
+    tell_both(app, &a, &subject, &summary(&a, app.now())).await;
     Ok(a)
 }
 
@@ -371,6 +374,6 @@ pub async fn activate(app: &Arc<App>, who: &Requester, id: &str) -> Result<Appli
         ApplicationKind::Change => format!("連線申請 {} 異動已生效", a.id),
         ApplicationKind::Cancel => format!("連線申請 {} 已註銷 {code}", a.id),
     };
-    tell_both(app, &a, &subject, &summary(&a)).await;
+    tell_both(app, &a, &subject, &summary(&a, app.now())).await;
     Ok(a)
 }

@@ -176,7 +176,10 @@ pub fn whoami(app: &App, caller: Caller) -> WhoAmI {
     let mut warnings = Vec::new();
     let days_left = (c.not_after - app.now()).num_days();
     if days_left <= i64::from(app.config.auth.expiry_warning_days) {
-        warnings.push(format!("certificate expires in {days_left} days ({}): renew the card", c.not_after));
+        warnings.push(format!(
+            "certificate expires in {days_left} days ({} Taipei): renew the card",
+            crate::domain::calendar::local_minute(c.not_after)
+        ));
     }
     WhoAmI {
         roles: c.roles.clone(),

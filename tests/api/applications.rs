@@ -264,6 +264,13 @@ async fn both_sides_are_told_of_every_step_over_the_api_and_by_email(backend: Ba
         subjects[1].contains("請補正") && subjects[4].contains(&format!("已開通：交換代碼 {NEW_CODE}")),
         "{subjects:?}"
     );
+    // The text says the step in words, with its time in Taipei.
+    let body = mine["items"][1]["body"].as_str().unwrap();
+    assert!(
+        body.contains("申請項目 申請使用") && body.contains("狀態 退回補正") && body.contains("（臺北時間）"),
+        "{body}"
+    );
+    assert!(!body.contains("correction_requested") && !body.contains("申請項目 new"), "{body}");
     let theirs = hub.as_(EDUCATION).get("/api/v1/notifications").await.ok();
     assert_eq!(theirs["items"].as_array().unwrap().len(), 8);
     let mails = sink.messages(16).await;

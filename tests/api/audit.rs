@@ -201,7 +201,10 @@ async fn the_log_exports_as_csv_and_prints_each_readers_own_share(backend: Backe
     let csv = hub.as_(IT_BUREAU).get("/api/v1/log?format=csv").await;
     assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
     assert!(csv.header("content-disposition").unwrap().starts_with("attachment; filename=\"exchange-log-"));
-    assert!(csv.text().starts_with("\u{feff}序號,時間,動作,機關,對象,公文,來源 IP,憑證,錯誤類型,說明,雜湊\r\n"));
+    assert!(
+        csv.text()
+            .starts_with("\u{feff}序號,時間（臺北）,動作,動作代碼,機關,對象,公文,來源 IP,憑證,錯誤類型,說明,雜湊\r\n")
+    );
     assert!(csv.text().contains("document.accepted") && csv.text().contains("auth.refused"));
     let edu_csv = hub.as_(EDUCATION).get("/api/v1/log?format=csv").await;
     assert!(!edu_csv.text().contains(SOCIAL_WELFARE), "a clerk's export holds only its own entries");

@@ -30,10 +30,11 @@ impl Served {
         Served { _tmp: tmp, dir, child, hub: format!("https://localhost:{port}") }
     }
 
-    /// `gwx whoami` as the demo's `code`.
-    fn whoami(&self, code: &str) -> std::process::Output {
+    /// `gwx whoami [ARGS]` as the demo's `code`.
+    fn whoami(&self, code: &str, args: &[&str]) -> std::process::Output {
         Command::new(GWX)
             .args(["whoami", "--hub", &self.hub])
+            .args(args)
             .env("GWX_CERT", self.dir.join(format!("clients/{code}.pem")))
             .env("GWX_KEY", self.dir.join(format!("clients/{code}.key")))
             .env("GWX_CA", self.dir.join("certs/ca.pem"))
@@ -78,12 +79,18 @@ fn gwx_init_creates_a_ready_demo_and_refuses_to_overwrite_it() {
 #[test]
 fn gwx_whoami_asks_a_served_hub_and_shows_refusals_in_its_words() {
     let served = Served::start();
-    let out = served.whoami("379130000C");
+    let out = served.whoami("379130000C", &["--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let who: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(who["participant"]["name"], "臺北市政府資訊局");
     assert!(who["roles"].as_array().unwrap().contains(&"it_bureau".into()));
-    let out = served.whoami("unregistered");
+    // For a person: words, not codes, and the card's expiry in Taipei time.
+    let out = served.whoami("379130000C", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("臺北市政府資訊局（379130000C）　機關，使用中\n"), "{text}");
+    assert!(text.contains("角色：") && text.contains("資訊局") && !text.contains("it_bureau"), "{text}");
+    assert!(text.contains("效期至 ") && text.contains("（臺北）"), "{text}");
+    let out = served.whoami("unregistered", &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("憑證未註冊") && err.contains("urn:gwx:error:unknown-certificate"), "{err}");

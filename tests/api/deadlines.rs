@@ -253,7 +253,30 @@ async fn immediate_confirmation_counts_office_hours(backend: Backend) {
     // The inbox shows the deadline to the clerk.
     let inbox = hub.as_(EDUCATION).get("/api/v1/inbox").await.ok();
     assert_eq!(time(&inbox["items"][0]["immediate_deadline"]), local("2027-10-12T09:00:00"));
+    // Overdue, it shows the deadline it missed, in Taipei time: on the
+    // console, in the overdue list, and in `gwx inbox` and `gwx deadlines`.
+    let page = hub.as_(EDUCATION).get("/console/inbox").await.text().to_owned();
+    assert!(page.contains("2027-10-12 09:00") && page.contains("逾期"), "{page}");
+    let list = hub.as_(EDUCATION).get("/console/deadlines/receiver").await.text().to_owned();
+    assert!(list.contains("立即確認期限") && list.contains("2027-10-12 09:00"), "{list}");
+    for args in [&["deadlines", "receiver"][..], &["inbox", "--state", "delivered"]] {
+        let out = gwx_as(&hub, EDUCATION, args).await;
+        assert!(out.contains("立即確認期限 2027-10-12 09:00（臺北）") && out.contains("未讀取"), "{args:?}: {out}");
+    }
     hub.stop().await;
+}
+
+/// What `gwx ARGS` prints as participant `code`.
+async fn gwx_as(hub: &TestHub, code: &str, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"));
+    cmd.args(args)
+        .args(["--hub", &hub.url("")])
+        .env("GWX_CERT", hub.path(&format!("clients/{code}.pem")))
+        .env("GWX_KEY", hub.path(&format!("clients/{code}.key")))
+        .env("GWX_CA", hub.path("certs/ca.pem"));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Monday and Tuesday documents to EDUCATION; the clock at Tuesday 11:00,
@@ -368,7 +391,9 @@ async fn the_gwx_client_prints_the_deadline_lists() {
         }
     };
     let text = gwx(CIVIL_AFFAIRS, &["deadlines", "sender"]).await;
-    assert!(text.contains(&id) && text.contains("returned") && text.contains("退文原因: 附件缺漏"), "{text}");
+    assert!(text.contains(&id) && text.contains("已退文") && text.contains("退文原因: 附件缺漏"), "{text}");
+    // Its check deadline in Taipei time, labelled: 14:00 of the next working day.
+    assert!(text.contains("檢核期限 ") && text.contains(" 14:00（臺北）"), "{text}");
     let both = gwx(CIVIL_AFFAIRS, &["deadlines"]).await;
     assert!(both.contains("應補發紙本") && both.contains("逾期未處理"), "{both}");
     let csv = gwx(EDUCATION, &["deadlines", "receiver", "--format", "csv"]).await;

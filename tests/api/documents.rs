@@ -125,82 +125,9 @@ async fn every_step_of_a_document_is_in_the_log_chain(backend: Backend) {
 /// `openssl` and `curl` command lines exactly as DESIGN §3 shows them.
 async fn a_package_from_openssl_and_curl_is_accepted(backend: Backend) {
     let hub = TestHub::start(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    for f in std::fs::read_dir("tests/fixtures/letter").unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), dir.path().join(f.file_name())).unwrap();
-    }
-    let cwd = dir.path();
-    let (cert, key) = (hub.path(&format!("clients/{IT_BUREAU}.pem")), hub.path(&format!("clients/{IT_BUREAU}.key")));
-    let run = |cmd: &str, args: &[&str]| {
-        let out = std::process::Command::new(cmd)
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
-        assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    };
-    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-    run(
-        "openssl",
-        &[
-            "cms",
-            "-sign",
-            "-binary",
-            "-in",
-            "envelope.xml",
-            "-signer",
-            cert,
-            "-inkey",
-            key,
-            "-outform",
-            "DER",
-            "-out",
-            "envelope.p7s",
-        ],
-    );
-    let port = hub.addr().port().to_string();
-    let (resolve, ca, url) = (
-        format!("localhost:{port}:127.0.0.1"),
-        hub.path("certs/ca.pem").display().to_string(),
-        format!("https://localhost:{port}/api/v1/documents"),
-    );
-    let body = run(
-        "curl",
-        &[
-            "-sS",
-            "--resolve",
-            &resolve,
-            "--cacert",
-            &ca,
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "-F",
-            "envelope=@envelope.xml",
-            "-F",
-            "signature=@envelope.p7s",
-            "-F",
-            "document=@1153012345.di",
-            "-F",
-            "attachment=@1153012345.sw",
-            "-F",
-            "attachment=@1153012345_ATTCH1.pdf",
-            "-F",
-            "attachment=@1153012345_ATTCH2.odt",
-            "-F",
-            "attachment=@1153012345_ATTCH3.png",
-            "-w",
-            "\n%{http_code}",
-            &url,
-        ],
-    );
-    let text = String::from_utf8(body).unwrap();
-    let (json_body, code) = text.rsplit_once('\n').unwrap();
-    assert_eq!(code, "201", "{json_body}");
-    let v: serde_json::Value = serde_json::from_str(json_body).unwrap();
+    let (code, body) = crate::kinds::openssl_and_curl(&hub, std::path::Path::new("tests/fixtures/letter"));
+    assert_eq!(code, "201", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["recipients"].as_array().unwrap().len(), 2);
     assert_eq!(hub.inbox(SECRETARIAT).await.len(), 1);
     hub.stop().await;

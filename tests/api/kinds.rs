@@ -470,7 +470,8 @@ async fn gwx_show_prints_the_document_as_it_reads(backend: Backend) {
     assert!(ok, "{text}");
     for seen in [
         "來文：臺北市政府資訊局（379130000C）　正本",
-        "送達時間（臺北）：",
+        "送達時間：",
+        "（臺北）　狀態：已讀取未確認",
         "電子簽章：驗證通過",
         "臺北市政府資訊局　簽",
         "文號：第1153100012號",

@@ -39,8 +39,9 @@ async fn the_roster_as_csv_leaves_out_the_cancelled(backend: Backend) {
     assert_eq!(csv.content_type(), "text/csv; charset=utf-8");
     let csv = csv.text().to_owned();
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "\u{feff}code,name,kind,receive,send,status,since,updated_at");
-    assert!(csv.contains(&format!("{SECRETARIAT},臺北市政府秘書處,agency,true,true,active,")), "{csv}");
+    assert_eq!(lines.next().unwrap(), "\u{feff}代碼,名稱,類別,收文,發文,狀態,加入時間（臺北）,異動時間（臺北）");
+    assert!(csv.contains(&format!("{SECRETARIAT},臺北市政府秘書處,機關,是,是,使用中,")), "{csv}");
+    assert!(csv.contains(&format!("{CIVIL_AFFAIRS},臺北市政府民政局,機關,是,是,使用中,")), "{csv}");
     assert!(!csv.contains(FOUNDATION), "a cancelled participant leaves the roster");
     assert_eq!(csv.lines().count(), PARTICIPANTS.len());
     hub.stop().await;

@@ -39,6 +39,7 @@ try {
   const education = await pageAs('education');
   await education.goto(`${ctx.hub}/console/inbox`);
   await shot(education, 'inbox');
+  check((await education.textContent('thead')).includes('臺北時間'), 'the inbox labels its times as Taipei time');
   const link = education.getByRole('link', { name: ctx.number });
   check(await link.count() === 1, 'the new document is in the inbox');
   await link.click();
@@ -117,15 +118,26 @@ try {
   await shot(social, 'forbidden');
 
   // The other main pages, each for its role.
-  for (const [who, path, title, name] of [
-    ['itBureau', '/console/admin', '系統管理', 'admin'],
-    ['ethics', '/console/security', '資安稽核紀錄', 'security'],
-    ['education', '/console/groups', '行文群組', 'groups'],
-    ['education', '/console/deadlines/receiver', '逾期未處理公文清單', 'overdue'],
+  // Every page that shows times says they are Taipei's; none shows a code where people read words.
+  // A cell that is a bare code (registered, correction_requested, tls.refused, connected_user) is one people cannot read.
+  const code = /^(registered|correction_requested|new|change|cancel|connected_user|agency|active|suspended|pending|[a-z_]+\.[a-z_]+)$/;
+  for (const [who, path, title, name, times] of [
+    ['itBureau', '/console/admin', '系統管理', 'admin', true],
+    ['ethics', '/console/security', '資安稽核紀錄', 'security', true],
+    ['education', '/console/groups', '行文群組', 'groups', false],
+    ['education', '/console/deadlines/receiver', '逾期未處理公文清單', 'overdue', true],
+    ['civil', '/console/sent', '已發公文', 'sent-list', true],
   ]) {
-    const page = who === 'education' ? education : await pageAs(who);
+    const page = who === 'education' ? education : who === 'civil' ? civil : await pageAs(who);
     const response = await page.goto(`${ctx.hub}${path}`);
     check(response.status() === 200 && (await page.textContent('h1')).includes(title), `${path} opens for ${who}`);
+    const text = await page.textContent('main');
+    const cells = await page.locator('main td').allTextContents();
+    // (An empty list has no times to label.)
+    if (times && cells.length > 0) {
+      check(text.includes('臺北時間') || text.includes('（臺北）'), `${path} labels its times as Taipei time`);
+    }
+    check(!cells.some((c) => code.test(c.trim())), `${path} shows words, not codes`);
     await shot(page, name);
   }
 
@@ -134,6 +146,9 @@ try {
   const roster = await anonymous.goto(`${ctx.hub}/roster`);
   check(roster.status() === 200, 'the roster loads without a certificate');
   check(await anonymous.locator('#roster tbody tr').count() >= 9, 'the roster lists the participants');
+  const rosterText = await anonymous.textContent('main');
+  check(rosterText.includes('臺北時間') && rosterText.includes('登錄') && !rosterText.includes('registered'),
+    'the roster shows its changes in words, at Taipei times');
   await shot(anonymous, 'roster');
   const closed = await anonymous.goto(`${ctx.hub}/console/inbox`);
   check(closed.status() === 401, 'the console itself needs a certificate');

@@ -75,7 +75,7 @@ pub async fn security(
 ) -> ApiResult<Response> {
     let filter = audit::security_filter(&caller, None, None)?;
     let p = period(q.from, q.to, app.now())?;
-    let table = crate::http::log::printable(&app, filter, &p, "資安稽核紀錄", "security-log").await?;
+    let table = crate::http::log::readable(&app, filter, &p, "資安稽核紀錄").await?;
     Ok(page(TablePage {
         nav: Nav::new(&app, &caller, "/console/security"),
         flash: None,

@@ -36,10 +36,14 @@ pub struct InboxRow {
 
 fn inbox_row(d: DeliveryRecord, now: DateTime<Utc>) -> InboxRow {
     let open = d.state.is_open();
-    let due = d.immediate_deadline.or(d.receiver_deadline);
     let overdue = delivery::is_overdue(d.state, d.receiver_deadline, d.immediate_deadline, now);
     let state = d.state.zh();
-    let (delivered, deadline) = (local_time(d.delivered_at), local_time_opt(due));
+    // An immediate-confirmation delivery is due (and missed) at its own, earlier deadline.
+    let deadline = match d.immediate_deadline {
+        Some(t) => format!("立即確認期限 {}", local_time(t)),
+        None => local_time_opt(d.receiver_deadline),
+    };
+    let delivered = local_time(d.delivered_at);
     InboxRow { d: d.into(), state, delivered, deadline, overdue, open }
 }
 

@@ -162,7 +162,12 @@ pub async fn group(
                 version: v.version,
                 at: local_time(v.at),
                 actor: format!("{}（{}）", v.actor, v.actor_name),
-                change: v.change,
+                change: match v.change.as_str() {
+                    "created" => "建立".to_owned(),
+                    "updated" => "修改".to_owned(),
+                    "deleted" => "刪除".to_owned(),
+                    _ => v.change,
+                },
                 name: v.name,
                 members: v.members.iter().map(member_text).collect::<Vec<_>>().join("、"),
             })

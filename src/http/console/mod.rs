@@ -32,6 +32,17 @@ use super::problem::Problem;
 use crate::domain::Role;
 use crate::service::caller::Caller;
 
+/// A time on a console page: Taipei, to the minute (the column or label
+/// says 臺北時間). Templates call it as `crate::http::console::taipei(t)`.
+pub fn taipei(t: &chrono::DateTime<chrono::Utc>) -> String {
+    crate::domain::calendar::local_minute(*t)
+}
+
+/// A date on a console page, in Taipei.
+pub fn taipei_date(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&crate::domain::calendar::taipei()).format("%Y-%m-%d").to_string()
+}
+
 pub fn routes(app: AppState) -> Router<AppState> {
     let authenticated = Router::new()
         .route("/console", get(home))

@@ -87,9 +87,31 @@ pub enum GroupCommand {
     History { id: String },
 }
 
-pub async fn whoami(identity: &Identity) -> anyhow::Result<()> {
+pub async fn whoami(identity: &Identity, json: bool) -> anyhow::Result<()> {
     let v = Client::new(identity)?.get_json("/api/v1/whoami").await?;
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let p = &v["participant"];
+    let s = |x: &serde_json::Value| x.as_str().unwrap_or("").to_owned();
+    let kind = s(&p["kind"]).parse::<crate::domain::ParticipantKind>().map_or("", |k| k.zh());
+    let status = s(&p["status"]).parse::<crate::domain::ParticipantStatus>().map_or("", |k| k.zh());
+    println!("{}（{}）　{kind}，{status}", s(&p["name"]), s(&p["code"]));
+    let roles: Vec<&str> = v["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str()?.parse::<crate::domain::Role>().ok())
+        .map(crate::domain::Role::zh)
+        .collect();
+    println!("角色：{}", roles.join("、"));
+    let c = &v["credential"];
+    println!("憑證：{}（持有人 {}），效期至 {}", s(&c["subject"]), s(&c["holder"]), taipei(&c["not_after"]));
+    println!("來源 IP：{}", s(&v["source_ip"]));
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        println!("注意：{}", s(w));
+    }
     Ok(())
 }
 
@@ -137,9 +159,7 @@ pub async fn fetch(identity: &Identity, id: &str, out: &Path) -> anyhow::Result<
 
 /// Prints a delivery as it reads on paper, after fetching and verifying it.
 pub async fn show(identity: &Identity, id: &str) -> anyhow::Result<()> {
-    use crate::domain::calendar::local_minute;
     let client = Client::new(identity)?;
-    let d = client.get_json(&format!("/api/v1/deliveries/{id}")).await?;
     let dir = std::env::temp_dir().join(format!("gwx-show-{}-{}", std::process::id(), id.replace(['/', '.'], "_")));
     let shown = async {
         client.fetch(id, &dir).await?;
@@ -159,16 +179,12 @@ pub async fn show(identity: &Identity, id: &str) -> anyhow::Result<()> {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     let (signer, reading) = shown?;
+    // After the fetch: its state says it has been read.
+    let d = client.get_json(&format!("/api/v1/deliveries/{id}")).await?;
     let s = |k: &str| d[k].as_str().unwrap_or("").to_owned();
-    let time = |k: &str| {
-        chrono::DateTime::parse_from_rfc3339(&s(k))
-            .map(|t| local_minute(t.with_timezone(&chrono::Utc)))
-            .unwrap_or_default()
-    };
-    let state = s("state").parse::<crate::domain::delivery::DeliveryState>().map(|st| st.zh()).unwrap_or("");
     let kind = if d["kind"] == "copy" { "副本" } else { "正本" };
     println!("來文：{}（{}）　{kind}", s("sender_name"), s("sender"));
-    println!("送達時間（臺北）：{}　狀態：{state}", time("delivered_at"));
+    println!("送達時間：{}　狀態：{}", taipei(&d["delivered_at"]), state_zh(&d["state"]));
     println!("電子簽章：驗證通過（{signer}）");
     println!("{}", "─".repeat(40));
     print!("{}", reading.to_text());
@@ -184,12 +200,7 @@ pub fn verify(dir: &Path, ca: &Path) -> anyhow::Result<()> {
 pub async fn confirm(identity: &Identity, id: &str) -> anyhow::Result<()> {
     let v =
         Client::new(identity)?.post_json(&format!("/api/v1/deliveries/{id}/confirm"), &serde_json::json!({})).await?;
-    println!(
-        "confirmed {} ({}) at {}",
-        v["document_number"].as_str().unwrap_or(""),
-        id,
-        v["confirmed_at"].as_str().unwrap_or("")
-    );
+    println!("已確認 {}（{}）：{}", v["document_number"].as_str().unwrap_or(""), id, taipei(&v["confirmed_at"]));
     Ok(())
 }
 
@@ -198,9 +209,10 @@ pub async fn return_(identity: &Identity, id: &str, reason: &str) -> anyhow::Res
         .post_json(&format!("/api/v1/deliveries/{id}/return"), &serde_json::json!({"reason": reason}))
         .await?;
     println!(
-        "returned {} ({}): {}",
+        "已退文 {}（{}）：{}　退文理由：{}",
         v["document_number"].as_str().unwrap_or(""),
         id,
+        taipei(&v["returned_at"]),
         v["return_reason"].as_str().unwrap_or("")
     );
     Ok(())
@@ -213,10 +225,10 @@ pub async fn status(identity: &Identity, document: &str, json: bool) -> anyhow::
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{}  {}  accepted {}",
+            "{}  {}  發文時間 {}",
             v["document_number"].as_str().unwrap_or(""),
             v["subject"].as_str().unwrap_or(""),
-            v["accepted_at"].as_str().unwrap_or("")
+            taipei(&v["accepted_at"])
         );
         print_deliveries(&v["recipients"], false);
     }
@@ -227,11 +239,7 @@ pub async fn paper_resend(identity: &Identity, id: &str, note: Option<String>) -
     let v = Client::new(identity)?
         .post_json(&format!("/api/v1/deliveries/{id}/paper-resend"), &serde_json::json!({"note": note}))
         .await?;
-    println!(
-        "paper resend recorded for {} at {}",
-        v["recipient"].as_str().unwrap_or(""),
-        v["paper_resend_at"].as_str().unwrap_or("")
-    );
+    println!("已記錄補發紙本：{}，{}", v["recipient"].as_str().unwrap_or(""), taipei(&v["paper_resend_at"]));
     Ok(())
 }
 
@@ -273,7 +281,7 @@ pub async fn send(identity: &Identity, package: PackageArgs, receipt: Option<&Pa
         "accepted{again}: document {} {} at {}",
         v["document_id"].as_str().unwrap_or(""),
         v["document_number"].as_str().unwrap_or(""),
-        v["accepted_at"].as_str().unwrap_or("")
+        taipei(&v["accepted_at"])
     );
     for r in v["recipients"].as_array().into_iter().flatten() {
         let kind = if r["kind"] == "copy" { "副本" } else { "正本" };
@@ -384,9 +392,9 @@ pub async fn deadlines(client: &Client, list: Option<DeadlineList>, format: Opti
         None => vec![DeadlineList::Sender, DeadlineList::Receiver],
     };
     for l in lists {
-        let (path, title, deadline) = match l {
-            DeadlineList::Sender => ("/api/v1/deadlines/sender", "應補發紙本 (paper resend list)", "sender_deadline"),
-            DeadlineList::Receiver => ("/api/v1/deadlines/receiver", "逾期未處理 (overdue)", "receiver_deadline"),
+        let (path, title) = match l {
+            DeadlineList::Sender => ("/api/v1/deadlines/sender", "應補發紙本 (paper resend list)"),
+            DeadlineList::Receiver => ("/api/v1/deadlines/receiver", "逾期未處理 (overdue)"),
         };
         if let Some(f) = &format {
             let body = client.get_bytes(&format!("{path}?format={f}")).await?;
@@ -406,13 +414,16 @@ pub async fn deadlines(client: &Client, list: Option<DeadlineList>, format: Opti
                 DeadlineList::Receiver => format!("from {}", s("sender")),
             };
             let reason = d["return_reason"].as_str().map(|r| format!(" 退文原因: {r}")).unwrap_or_default();
+            let deadline = match l {
+                DeadlineList::Sender => format!("檢核期限 {}", taipei(&d["sender_deadline"])),
+                DeadlineList::Receiver => due(&d),
+            };
             println!(
-                "  {}  {:<9}  {who}  {}  {}  deadline {}{reason}",
+                "  {}  {}  {who}  {}  {}  {deadline}{reason}",
                 s("id"),
-                s("state"),
+                state_zh(&d["state"]),
                 s("document_number"),
                 s("subject"),
-                s(deadline)
             );
         }
     }
@@ -429,15 +440,49 @@ fn print_deliveries(items: &serde_json::Value, inbox: bool) {
         let urgent = if d["immediate_confirmation"] == true { " [立即確認]" } else { "" };
         let who = if inbox { format!("from {}", s("sender")) } else { format!("to {}", s("recipient")) };
         let reason = d["return_reason"].as_str().map(|r| format!(" 退文原因: {r}")).unwrap_or_default();
-        let paper = d["paper_resend_at"].as_str().map(|t| format!(" 已補發紙本 {t}")).unwrap_or_default();
+        let paper = d["paper_resend_at"]
+            .as_str()
+            .map(|_| format!(" 已補發紙本 {}", taipei(&d["paper_resend_at"])))
+            .unwrap_or_default();
+        let when = if inbox {
+            let open = d["state"] == "delivered" || d["state"] == "fetched";
+            let due = if open { format!("，{}", due(&d)) } else { String::new() };
+            format!("  送達 {}{due}", taipei(&d["delivered_at"]))
+        } else {
+            String::new()
+        };
         println!(
-            "{}  {:<9}  {} {} {}{urgent}  {}{reason}{paper}",
+            "{}  {}  {} {} {}{urgent}  {}{reason}{paper}{when}",
             s("id"),
-            s("state"),
+            state_zh(&d["state"]),
             who,
             s("document_number"),
             s("speed"),
             s("subject")
         );
+    }
+}
+
+/// A time of the hub's JSON (RFC 3339) as a clerk reads it: Taipei, to the
+/// minute, labelled.
+fn taipei(v: &serde_json::Value) -> String {
+    v.as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| format!("{}（臺北）", crate::domain::calendar::local_minute(t.with_timezone(&chrono::Utc))))
+        .unwrap_or_default()
+}
+
+/// A delivery state of the hub's JSON in words.
+fn state_zh(v: &serde_json::Value) -> &'static str {
+    v.as_str().and_then(|s| s.parse::<crate::domain::delivery::DeliveryState>().ok()).map_or("", |s| s.zh())
+}
+
+/// The deadline a delivery misses first: its immediate-confirmation one
+/// when it has one that has passed (or is the earlier), else the receiver's.
+fn due(d: &serde_json::Value) -> String {
+    let at = |k: &str| d[k].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    match (at("immediate_deadline"), at("receiver_deadline")) {
+        (Some(i), r) if r.is_none_or(|r| i <= r) => format!("立即確認期限 {}", taipei(&d["immediate_deadline"])),
+        _ => format!("收文檢核期限 {}", taipei(&d["receiver_deadline"])),
     }
 }

@@ -71,6 +71,9 @@ pub enum Command {
     },
     /// Show who the hub thinks you are (participant, roles, source IP).
     Whoami {
+        /// Print the hub's JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         identity: Identity,
     },
@@ -225,7 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { dir, database, to } => operator::backup(&dir, database, &to).await,
         Command::Restore { dir, database, from } => operator::restore(&dir, database, &from).await,
         Command::Bench(args) => operator::bench(args).await,
-        Command::Whoami { identity } => clerk::whoami(&identity).await,
+        Command::Whoami { json, identity } => clerk::whoami(&identity, json).await,
         Command::Send { package, receipt, identity } => clerk::send(&identity, package, receipt.as_deref()).await,
         Command::Sign { package, out, identity } => clerk::sign(&identity, package, &out).await,
         Command::Inbox { state, wait, json, identity } => clerk::inbox(&identity, state, wait, json).await,
