@@ -50,8 +50,9 @@ doctypes.append(("public", ' 函 PUBLIC "-//x//y" "104_2_utf8.dtd" [<!NOTATION _
 write("doctype", doctypes)
 
 write("envelope", [(label(p), read(p)) for p in files("tests/corpus/envelope/*/*.xml", "tests/fixtures/*/envelope.xml")])
-write("document", [(label(p), read(p)) for p in files("tests/fixtures/*/*.di", "tests/corpus/xml/unsafe/*.xml")])
-sw = [(label(p), read(p)) for p in files("tests/fixtures/*/*.sw")]
+write("document", [(label(p), read(p)) for p in files("tests/fixtures/*/*.di", "tests/fixtures/*/*/*.di",
+                                                       "tests/corpus/xml/unsafe/*.xml")])
+sw = [(label(p), read(p)) for p in files("tests/fixtures/*/*.sw", "tests/fixtures/*/*/*.sw")]
 head = '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE 交換表單 SYSTEM "104_roster_utf8.dtd">\n'
 sw.append(("one-unit", (head + "<交換表單><全銜>教育局</全銜><機關代碼>379030000WU100000</機關代碼>"
                         "<本別><收發處理本別 代碼=\"正本\"/></本別></交換表單>").encode()))

@@ -69,9 +69,16 @@ pub fn envelope(data: &[u8]) {
     }
 }
 
-/// The 公文 DI parser.
+/// The 公文 DI parser: what it accepts reads as a clerk reads it, with
+/// its subject, and lists neither the SW nor the DM as an attachment.
 pub fn document(data: &[u8]) {
-    let _ = OfficialDocument::parse(data);
+    if let Ok(doc) = OfficialDocument::parse(data) {
+        let text = super::reading::Reading::of(&doc, &[]).to_text();
+        assert!(text.contains(&doc.subject), "the reading lacks the subject");
+        for name in doc.attachment_entities.iter() {
+            assert!(Some(name) != doc.roster_entity.as_ref() && Some(name) != doc.message_entity.as_ref());
+        }
+    }
 }
 
 /// The SW recipient list.

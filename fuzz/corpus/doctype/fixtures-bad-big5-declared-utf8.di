@@ -1,0 +1,2 @@
+ ¨ç SYSTEM "104_2_big5.dtd" [
+<!ENTITY ªí³æ SYSTEM "1153100004.sw" NDATA DI

@@ -1,0 +1,2 @@
+ 函 SYSTEM "104_2_utf8.dtd" [
+<!ENTITY 表單 SYSTEM "1153100003.sw" NDATA DI
