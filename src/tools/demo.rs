@@ -314,6 +314,7 @@ https = ["127.0.0.1:8443"]          # add "[::1]:8443" for IPv6
 http = ["127.0.0.1:8080"]           # answers only 301 to HTTPS
 # public_url = "https://localhost:8443"
 data_dir = "data"
+name = "臺北市政府公文電子交換中心"  # on the 電子公文交換戳記 of printed documents
 
 [tls]
 cert = "certs/hub.pem"
