@@ -88,6 +88,35 @@ const ISSUER: M =
 /// 開會時間, 會勘時間.
 const WHEN: M = Seq(&[Name("年月日"), Name("星期"), Name("時分")]);
 
+/// 開會通知單 and 會勘通知單: one model, each with its own 事由, 時間 and 地點.
+macro_rules! notice {
+    ($root:literal, $cause:literal, $time:literal, $place:literal) => {
+        Decl {
+            name: $root,
+            content: Content::Model(Seq(&[
+                Plus(&Name("發文機關")),
+                Name("受文者"),
+                Opt(&Name("聯絡人及電話")),
+                Name("發文日期"),
+                Plus(&Name("發文字號")),
+                Opt(&Name("速別")),
+                Opt(&Name("密等及解密條件或保密期限")),
+                Opt(&Name("附件")),
+                Name($cause),
+                Plus(&Name($time)),
+                Name($place),
+                Opt(&Name("主持人")),
+                Opt(&Name("出席者")),
+                Opt(&Name("列席者")),
+                Opt(&Name("副本")),
+                Opt(&Name("備註")),
+                Star(&Name("署名")),
+            ])),
+            attrs: &[],
+        }
+    };
+}
+
 static DECLS: &[Decl] = &[
     Decl {
         name: "令",
@@ -121,52 +150,8 @@ static DECLS: &[Decl] = &[
         ])),
         attrs: &[],
     },
-    Decl {
-        name: "開會通知單",
-        content: Content::Model(Seq(&[
-            Plus(&Name("發文機關")),
-            Name("受文者"),
-            Opt(&Name("聯絡人及電話")),
-            Name("發文日期"),
-            Plus(&Name("發文字號")),
-            Opt(&Name("速別")),
-            Opt(&Name("密等及解密條件或保密期限")),
-            Opt(&Name("附件")),
-            Name("開會事由"),
-            Plus(&Name("開會時間")),
-            Name("開會地點"),
-            Opt(&Name("主持人")),
-            Opt(&Name("出席者")),
-            Opt(&Name("列席者")),
-            Opt(&Name("副本")),
-            Opt(&Name("備註")),
-            Star(&Name("署名")),
-        ])),
-        attrs: &[],
-    },
-    Decl {
-        name: "會勘通知單",
-        content: Content::Model(Seq(&[
-            Plus(&Name("發文機關")),
-            Name("受文者"),
-            Opt(&Name("聯絡人及電話")),
-            Name("發文日期"),
-            Plus(&Name("發文字號")),
-            Opt(&Name("速別")),
-            Opt(&Name("密等及解密條件或保密期限")),
-            Opt(&Name("附件")),
-            Name("會勘事由"),
-            Plus(&Name("會勘時間")),
-            Name("會勘地點"),
-            Opt(&Name("主持人")),
-            Opt(&Name("出席者")),
-            Opt(&Name("列席者")),
-            Opt(&Name("副本")),
-            Opt(&Name("備註")),
-            Star(&Name("署名")),
-        ])),
-        attrs: &[],
-    },
+    notice!("開會通知單", "開會事由", "開會時間", "開會地點"),
+    notice!("會勘通知單", "會勘事由", "會勘時間", "會勘地點"),
     Decl {
         name: "簽",
         content: Content::Model(Seq(&[

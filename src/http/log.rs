@@ -94,30 +94,38 @@ pub async fn printable(
     title: &str,
     file: &str,
 ) -> ApiResult<Table> {
-    (filter.from, filter.to, filter.limit) = (Some(period.start), Some(period.end), PRINT_MAX + 1);
-    let mut entries = log::entries(app, &filter).await?;
-    let cut = entries.len() as i64 > PRINT_MAX;
-    entries.truncate(PRINT_MAX as usize);
+    let (entries, note) = printed_entries(app, &mut filter, period).await?;
     Ok(Table {
         title: title.to_owned(),
         subtitle: format!("期間 {}", period.label()),
         columns: COLUMNS.to_vec(),
         rows: entries.iter().map(row).collect(),
-        note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。")),
+        note,
         file: file.to_owned(),
     })
 }
 
 const PRINT_MAX: i64 = 2000;
 
+/// The entries of `filter` in `period` a printed page holds (up to
+/// [`PRINT_MAX`]), and the note saying so when there were more.
+async fn printed_entries(
+    app: &AppState,
+    filter: &mut LogFilter,
+    period: &Period,
+) -> ApiResult<(Vec<LogEntry>, Option<String>)> {
+    (filter.from, filter.to, filter.limit) = (Some(period.start), Some(period.end), PRINT_MAX + 1);
+    let mut entries = log::entries(app, filter).await?;
+    let cut = entries.len() as i64 > PRINT_MAX;
+    entries.truncate(PRINT_MAX as usize);
+    Ok((entries, cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。"))))
+}
+
 /// The entries of `filter` in `period` as a table people read (政風處's
 /// security view): when, what in words, who (by name), from where, with
 /// which card (its fingerprint shortened), and what happened.
 pub async fn readable(app: &AppState, mut filter: LogFilter, period: &Period, title: &str) -> ApiResult<Table> {
-    (filter.from, filter.to, filter.limit) = (Some(period.start), Some(period.end), PRINT_MAX + 1);
-    let mut entries = log::entries(app, &filter).await?;
-    let cut = entries.len() as i64 > PRINT_MAX;
-    entries.truncate(PRINT_MAX as usize);
+    let (entries, note) = printed_entries(app, &mut filter, period).await?;
     let mut codes: Vec<String> = Vec::new();
     for e in &entries {
         codes.extend(e.participant.iter().chain(&e.counterpart).cloned());
@@ -154,10 +162,11 @@ pub async fn readable(app: &AppState, mut filter: LogFilter, period: &Period, ti
         subtitle: format!("期間 {}", period.label()),
         columns: vec!["時間（臺北時間）", "事件", "機關", "對象", "來源 IP", "憑證", "說明"],
         rows,
-        note: cut.then(|| format!("僅列出前 {PRINT_MAX} 筆；請縮短期間或下載 CSV。")),
+        note,
         file: "security-log".to_owned(),
     })
 }
+
 /// Every field of an entry; the action in words and as its stable code
 /// (what filters and audits name).
 const COLUMNS: [&str; 12] =

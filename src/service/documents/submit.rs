@@ -203,38 +203,32 @@ pub async fn submit(app: &App, caller: &Caller, mut parts: Vec<ReceivedPart>) ->
     for p in parts.iter_mut().filter(|p| p.name == PartName::Attachment) {
         let name = FileName::parse(p.filename.as_deref().unwrap_or("")).expect("checked above");
         let listed = envelope.file(name.as_str()).expect("checked above");
+        // The SW and the DM (文書訊息表單) are XML of their own, read as safely as the DI.
+        let what = match listed.role {
+            FileRole::Roster => "SW",
+            FileRole::Message => "DM",
+            _ => {
+                let sniffed = attachment::sniff(&p.data.head, p.data.is_text);
+                attachment::check(name.as_str(), name.extension().as_deref(), &sniffed)
+                    .map_err(ServiceError::AttachmentFormat)?;
+                continue;
+            }
+        };
+        if p.data.size > roster::MAX_ROSTER_BYTES as u64 {
+            return Err(ServiceError::InvalidDocument(format!(
+                "the {what} {name} is larger than {} bytes",
+                roster::MAX_ROSTER_BYTES
+            )));
+        }
+        let bytes = p.data.load(memory).await?;
         if listed.role == FileRole::Roster {
-            if p.data.size > roster::MAX_ROSTER_BYTES as u64 {
-                return Err(ServiceError::InvalidDocument(format!(
-                    "the SW {name} is larger than {} bytes",
-                    roster::MAX_ROSTER_BYTES
-                )));
-            }
-            let bytes = p.data.load(memory).await?;
             sw = Some(roster::parse(bytes).map_err(|e| format_refusal(e, ServiceError::InvalidDocument))?);
-            continue;
+        } else if let Err(e) = xml::parse(bytes, Limits { max_bytes: roster::MAX_ROSTER_BYTES, ..Limits::default() }) {
+            return Err(match FormatError::from_xml(e) {
+                FormatError::Unsafe(m) => ServiceError::UnsafeXml(format!("the DM {name}: {m}")),
+                other => ServiceError::InvalidDocument(format!("the DM (文書訊息表單) {name}: {other}")),
+            });
         }
-        if listed.role == FileRole::Message {
-            // The 文書訊息表單 is XML of its own: read as safely as the DI.
-            if p.data.size > roster::MAX_ROSTER_BYTES as u64 {
-                return Err(ServiceError::InvalidDocument(format!(
-                    "the DM {name} is larger than {} bytes",
-                    roster::MAX_ROSTER_BYTES
-                )));
-            }
-            let bytes = p.data.load(memory).await?;
-            let limits = Limits { max_bytes: roster::MAX_ROSTER_BYTES, ..Limits::default() };
-            if let Err(e) = xml::parse(bytes, limits) {
-                return Err(match FormatError::from_xml(e) {
-                    FormatError::Unsafe(m) => ServiceError::UnsafeXml(format!("the DM {name}: {m}")),
-                    other => ServiceError::InvalidDocument(format!("the DM (文書訊息表單) {name}: {other}")),
-                });
-            }
-            continue;
-        }
-        let sniffed = attachment::sniff(&p.data.head, p.data.is_text);
-        attachment::check(name.as_str(), name.extension().as_deref(), &sniffed)
-            .map_err(ServiceError::AttachmentFormat)?;
     }
 
     // 8. Recipients: exist, active, able to receive.

@@ -445,7 +445,10 @@ fn print_deliveries(items: &serde_json::Value, inbox: bool) {
             .map(|_| format!(" 已補發紙本 {}", taipei(&d["paper_resend_at"])))
             .unwrap_or_default();
         let when = if inbox {
-            let open = d["state"] == "delivered" || d["state"] == "fetched";
+            let open = d["state"]
+                .as_str()
+                .and_then(|s| s.parse::<crate::domain::delivery::DeliveryState>().ok())
+                .is_some_and(|s| s.is_open());
             let due = if open { format!("，{}", due(&d)) } else { String::new() };
             format!("  送達 {}{due}", taipei(&d["delivered_at"]))
         } else {
@@ -478,7 +481,7 @@ fn state_zh(v: &serde_json::Value) -> &'static str {
 }
 
 /// The deadline a delivery misses first: its immediate-confirmation one
-/// when it has one that has passed (or is the earlier), else the receiver's.
+/// when it has one (no later than the receiver's), else the receiver's.
 fn due(d: &serde_json::Value) -> String {
     let at = |k: &str| d[k].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
     match (at("immediate_deadline"), at("receiver_deadline")) {
