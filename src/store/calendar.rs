@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::log::append_log;
-use super::{BeginWrite, Result, Store, stored_time, values_sql, with_pool};
+use super::{BeginWrite, Result, Serialise, Store, stored_time, values_sql, with_pool};
 use crate::domain::calendar::{Calendar, CalendarDay, CalendarYear, ClosurePart};
 use crate::domain::log::NewLogEntry;
 
@@ -115,6 +115,9 @@ impl Store {
         let at = stored_time(at);
         Ok(with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;
+            // Two nodes starting together on a fresh database both seed the
+            // shipped years: the second waits, then finds them stored.
+            tx.serialise("gwx calendar years").await?;
             let exists: Option<(i32,)> = sqlx::query_as("SELECT year FROM calendar_years WHERE year = $1")
                 .bind(y.year)
                 .fetch_optional(&mut **tx)

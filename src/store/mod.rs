@@ -172,6 +172,28 @@ impl BeginWrite<PgPool> for Store {
     }
 }
 
+/// Work that several nodes may start at the same moment on one database
+/// (seeding the shipped calendars, say) takes its turn: on PostgreSQL a
+/// transaction-scoped advisory lock named by `key`, held until the
+/// transaction ends; on SQLite the transaction's `BEGIN IMMEDIATE` already
+/// serialises every writer.
+pub(crate) trait Serialise {
+    async fn serialise(&mut self, key: &str) -> Result<()>;
+}
+
+impl Serialise for WriteTx<sqlx::Sqlite> {
+    async fn serialise(&mut self, _key: &str) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Serialise for WriteTx<sqlx::Postgres> {
+    async fn serialise(&mut self, key: &str) -> Result<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut *self.tx).await?;
+        Ok(())
+    }
+}
+
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn conflict_on_unique(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     let what = what.into();
@@ -258,6 +280,7 @@ impl Store {
     /// `postgres://…` selects PostgreSQL; anything else is a SQLite file path
     /// (optionally prefixed `sqlite://`), created if missing.
     pub async fn open(url: &str) -> Result<Store> {
+        let mut migrating = None;
         let db = if is_postgres_url(url) {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -269,11 +292,15 @@ impl Store {
             Db::Postgres(pool)
         } else {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            Db::Sqlite(open_sqlite(Path::new(path)).await?)
+            let pool = open_sqlite(Path::new(path)).await?;
+            migrating = Some(lock_exclusively(Path::new(path)).await?);
+            Db::Sqlite(pool)
         };
         let mut store = Store::new(db);
         store.committer = Some(Arc::new(committer::Committer::start(store.clone())));
+        // PostgreSQL: sqlx's migrator holds an advisory lock meanwhile.
         store.migrate().await?;
+        drop(migrating);
         Ok(store)
     }
 
@@ -360,6 +387,26 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// An exclusive `flock` of the SQLite file, for as long as the returned
+/// file is open: processes opening one new database at the same moment
+/// migrate it one after the other (sqlx's migrator locks nothing on
+/// SQLite). SQLite's own locks are `fcntl` locks, which `flock` leaves alone.
+async fn lock_exclusively(path: &Path) -> Result<std::fs::File> {
+    let path = path.to_owned();
+    let locked = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(&path)?;
+        // SAFETY: the descriptor is open for as long as `file` lives.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(file)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("the migration lock stopped: {e}")))?;
+    locked.map_err(|e| StoreError::Db(sqlx::Error::Io(e)))
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqlitePool> {

@@ -368,3 +368,49 @@ async fn both_migration_sets_give_the_same_schema() {
     sqlite.close().await;
     postgres.close().await;
 }
+
+/// Nodes started at the same moment on one new database: every one
+/// migrates and seeds the shipped calendars without error, and each year
+/// is stored (and logged) once.
+async fn nodes_starting_together_on_a_new_database_all_start(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let url = fresh_database(&backend, dir.path()).await;
+    let at = Utc::now();
+    let nodes = futures_util::future::join_all((0..4).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let store = Store::open(&url).await.map_err(|e| format!("open: {e}"))?;
+            let added = gwx::service::deadlines::seed_shipped(&store, at).await.map_err(|e| format!("seed: {e:#}"))?;
+            Ok::<_, String>((store, added))
+        })
+    }))
+    .await;
+    let mut stores = Vec::new();
+    let mut years = Vec::new();
+    for n in nodes {
+        let (store, added) = n.unwrap().unwrap_or_else(|e| panic!("a node failed to start: {e}"));
+        years.extend(added);
+        stores.push(store);
+    }
+    let shipped: Vec<i32> = gwx::service::deadlines::SHIPPED_YEARS.iter().map(|(y, _)| *y).collect();
+    years.sort();
+    assert_eq!(years, shipped, "each shipped year stored by exactly one node");
+    let loaded = stores[0]
+        .log_entries(&LogFilter {
+            actions: vec![LogAction::CalendarLoaded.as_str().to_owned()],
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(loaded.len(), shipped.len(), "each year logged once");
+    for s in stores {
+        s.close().await;
+    }
+    if let Backend::Postgres(server) = &backend {
+        drop_postgres_database(server, &url).await;
+    }
+}
+
+crate::both_databases!(nodes_starting_together_on_a_new_database_all_start);
