@@ -374,7 +374,6 @@ async fn both_migration_sets_give_the_same_schema() {
 /// is stored (and logged) once.
 async fn nodes_starting_together_on_a_new_database_all_start(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
     let url = fresh_database(&backend, dir.path()).await;
     let at = Utc::now();
     let nodes = futures_util::future::join_all((0..4).map(|_| {
