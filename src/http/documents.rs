@@ -304,7 +304,7 @@ fn multipart_mixed(app: AppState, caller: Caller, package: lifecycle::Package) -
             }
             let sent = match body {
                 PartBytes::Inline(b) => tx.send(Ok(b.into())).await.is_ok(),
-                PartBytes::File(f) => match send_checked(&tx, f, &p).await {
+                PartBytes::Stored(f) => match send_checked(&tx, f, &p).await {
                     Ok(sent) => sent,
                     Err(what) => {
                         lifecycle::damaged(&app, &delivery.document_id, &p, &what).await;
@@ -346,7 +346,7 @@ fn multipart_mixed(app: AppState, caller: Caller, package: lifecycle::Package) -
 /// went away, `Err` with what was wrong when the bytes are not the part's.
 async fn send_checked(
     tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
-    mut file: tokio::fs::File,
+    mut file: crate::store::blobs::BlobReader,
     p: &Part,
 ) -> Result<bool, String> {
     use tokio::io::AsyncReadExt;

@@ -24,6 +24,8 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
+    pub blobs: BlobsConfig,
+    #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
     pub proxy: ProxyConfig,
@@ -323,6 +325,24 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
 }
 
+/// Where the blobs (attachments) are kept (DESIGN §11).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// `s3://bucket/prefix`: an S3-compatible object store, for several
+    /// nodes. Absent: the directory `<data_dir>/blobs`.
+    pub url: Option<String>,
+    /// The store's address, e.g. `http://127.0.0.1:3900` for a local
+    /// Garage (`http://` is allowed for loopback and private networks).
+    pub endpoint: Option<String>,
+    /// Default: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// Default: `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// Default: `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -437,6 +457,12 @@ impl Config {
             anyhow::bail!("deadlines.immediate_minutes must be between 1 and 2400 (five working days)");
         }
         c.connections.check()?;
+        if let Some(u) = &c.blobs.url {
+            anyhow::ensure!(
+                u.starts_with("s3://"),
+                "blobs.url must be s3://bucket/prefix (or absent: <data_dir>/blobs)"
+            );
+        }
         if c.auth.inactivity_days == 0 {
             anyhow::bail!("auth.inactivity_days must be at least 1");
         }

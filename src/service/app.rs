@@ -44,7 +44,7 @@ impl App {
     pub fn new(config: Config, store: Store, clock: SharedClock, tls: TlsState) -> anyhow::Result<Self> {
         use anyhow::Context;
         let trusted_proxies = config.trusted_proxies();
-        let blobs = Blobs::open(&config.data_dir()).context("blob storage")?;
+        let blobs = Blobs::open(&config.data_dir(), &config.blobs).context("blob storage")?;
         let cert_path = config.receipts.cert.as_ref().unwrap_or(&config.tls.cert);
         let key_path = config.receipts.key.as_ref().unwrap_or(&config.tls.key);
         let cert = std::fs::read(config.path(cert_path)).context("receipt certificate")?;

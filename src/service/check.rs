@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::runtime::config::Config;
 use crate::store::Store;
-use crate::store::blobs::Blobs;
+use crate::store::blobs::{Blobs, StoreIdentity};
 
 /// Log entries the start-up check follows back from the head.
 pub const START_UP_LOG_TAIL: i64 = 1000;
@@ -105,16 +105,14 @@ async fn blobs(store: &Store, blobs: &Blobs, now: DateTime<Utc>, report: &mut Ch
                 Some(bytes) if crate::domain::document::Sha256::of(bytes) == sha => Ok(()),
                 Some(_) => Err("its bytes in the database do not match its SHA-256".to_owned()),
                 None => {
-                    let path = blobs.path(sha.as_str());
-                    let size = b.size as u64;
-                    tokio::task::spawn_blocking(move || match crate::pki::digest_file(&path, None) {
-                        Ok((n, _)) if n != size => Err(format!("its file is {n} bytes, not {size}")),
-                        Ok((_, d)) if hex::encode(d) != sha.as_str() => Err("its file's bytes do not match".into()),
+                    let (size, noun) = (b.size as u64, blobs.noun());
+                    match blobs.digest(sha.as_str(), None).await {
+                        Ok((n, _)) if n != size => Err(format!("its {noun} is {n} bytes, not {size}")),
+                        Ok((_, d)) if hex::encode(d) != sha.as_str() => Err(format!("its {noun}'s bytes do not match")),
                         Ok(_) => Ok(()),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("its file is missing".into()),
-                        Err(e) => Err(format!("its file cannot be read: {e}")),
-                    })
-                    .await?
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("its {noun} is missing")),
+                        Err(e) => Err(format!("its {noun} cannot be read: {e}")),
+                    }
                 }
             };
             report.blobs_checked += 1;
@@ -139,6 +137,31 @@ async fn blobs(store: &Store, blobs: &Blobs, now: DateTime<Utc>, report: &mut Ch
     Ok(())
 }
 
+/// Whether `blobs` is the store the database's blobs are in. Returns the
+/// refusal to give when it is not.
+fn other_store(recorded: &StoreIdentity, ours: &StoreIdentity) -> Option<String> {
+    (recorded.id != ours.id).then(|| {
+        format!(
+            "this node's blob store is not the database's: the database's blobs are in {} (blob store {}), \
+             this node's [blobs] is {} (blob store {}); point [blobs] at the database's store",
+            recorded.location, recorded.id, ours.location, ours.id
+        )
+    })
+}
+
+/// At start-up: the first node on a database records its blob store (nodes
+/// starting together take turns); any other refuses to start when its blob
+/// store is not that one (a data directory per node, say, or another bucket).
+pub async fn blob_store(store: &Store, blobs: &Blobs, now: DateTime<Utc>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let ours = blobs.identity(true).await.context("read the blob store's identity")?.expect("created when absent");
+    let recorded = store.claim_blob_store(&ours, now).await?;
+    if let Some(refusal) = other_store(&recorded, &ours) {
+        anyhow::bail!(refusal);
+    }
+    Ok(())
+}
+
 /// The whole check (`gwx check`): configuration, every blob, the whole log.
 pub async fn full(
     config: &Config,
@@ -148,6 +171,15 @@ pub async fn full(
 ) -> anyhow::Result<CheckReport> {
     let mut report = CheckReport::default();
     configuration(config, &mut report);
+    match (store.recorded_blob_store().await?, blob_store.identity(false).await) {
+        (Some(recorded), Ok(Some(ours))) => report.problems.extend(other_store(&recorded, &ours)),
+        (Some(recorded), Ok(None)) => report.problems.push(format!(
+            "the configured blob store has no identity: the database's blobs are in {} (blob store {})",
+            recorded.location, recorded.id
+        )),
+        (None, _) => report.notes.push("no blob store is recorded yet: the first start records it".into()),
+        (_, Err(e)) => report.problems.push(format!("the blob store cannot be reached: {e}")),
+    }
     blobs(store, blob_store, now, &mut report).await?;
     log_chain(store, None, &mut report).await?;
     Ok(report)

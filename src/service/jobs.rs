@@ -12,10 +12,12 @@ use tokio::sync::watch;
 use crate::domain::log::{LogAction, NewLogEntry};
 use crate::service::app::App;
 
-/// What a node does before it serves: load the block list, store the
+/// What a node does before it serves: check that its blob store is the
+/// database's, load the block list, store the
 /// shipped calendars the database lacks, and read the calendar.
 pub async fn prepare(app: &App) -> anyhow::Result<()> {
     use anyhow::Context;
+    crate::service::check::blob_store(&app.store, &app.blobs, app.now()).await?;
     app.guard.reload(&app.store).await.context("load the block list")?;
     let added =
         crate::service::deadlines::seed_shipped(&app.store, app.now()).await.context("load the shipped calendars")?;
@@ -33,9 +35,23 @@ pub struct DailyReport {
     /// Ids of the credentials disabled for inactivity.
     pub disabled_credentials: Vec<i64>,
     pub purge: crate::store::PurgeReport,
+    /// Another node was running them: this one did nothing.
+    pub elsewhere: bool,
 }
 
+/// The daily jobs, on one node at a time: a node that finds another at
+/// them does nothing (the other does it all).
 pub async fn daily(app: &App) -> anyhow::Result<DailyReport> {
+    let Some(turn) = app.store.try_turn("gwx daily jobs").await? else {
+        tracing::info!("the daily jobs are running on another node");
+        return Ok(DailyReport { elsewhere: true, ..Default::default() });
+    };
+    let done = daily_jobs(app).await;
+    turn.end().await;
+    done
+}
+
+async fn daily_jobs(app: &App) -> anyhow::Result<DailyReport> {
     let now = app.now();
     let cutoff = now - Days::days(i64::from(app.config.auth.inactivity_days));
     let disabled = app.store.disable_inactive_credentials(cutoff, now).await?;
@@ -43,7 +59,7 @@ pub async fn daily(app: &App) -> anyhow::Result<DailyReport> {
         tracing::info!(id = c.id, participant = %c.participant, subject = %c.subject, "credential disabled for inactivity");
     }
     let purge = purge(app).await?;
-    Ok(DailyReport { disabled_credentials: disabled.iter().map(|c| c.id).collect(), purge })
+    Ok(DailyReport { disabled_credentials: disabled.iter().map(|c| c.id).collect(), purge, elsewhere: false })
 }
 
 /// Removes what is older than the configured retention (never below the
@@ -54,8 +70,7 @@ pub async fn purge(app: &App) -> anyhow::Result<crate::store::PurgeReport> {
     let now = app.now();
     let cutoff = now - Days::days(i64::from(days));
     let log = NewLogEntry::new(LogAction::LogPurged, format!("retention purge ({days} days)"));
-    let blobs = app.blobs.clone();
-    let r = app.store.purge(cutoff, now, |sha| blobs.path(sha), &log).await?;
+    let r = app.store.purge(cutoff, now, &app.blobs, &log).await?;
     tracing::info!(entries = r.entries, documents = r.documents, blobs = r.blobs, "retention purge");
     Ok(r)
 }

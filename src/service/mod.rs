@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod deadlines;
 pub mod documents;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod guard;
 pub mod jobs;

@@ -148,9 +148,9 @@ impl Store {
         // The blob files of the group become durable first: one sync per
         // file system, not one per file.
         let mut syncs: Vec<BlobSync> = Vec::new();
-        for s in docs.iter().filter_map(|(d, _)| d.sync.as_ref()) {
-            if !syncs.contains(s) {
-                syncs.push(s.clone());
+        for s in docs.iter().filter_map(|(d, _)| d.blobs.as_ref().and_then(|b| b.syncer())) {
+            if !syncs.contains(&s) {
+                syncs.push(s);
             }
         }
         if !syncs.is_empty() {
@@ -235,14 +235,16 @@ impl Store {
                 }
                 q.execute(&mut **tx).await?;
             }
-            // The retention purge removes unreferenced blob files inside its
-            // own transaction; a file gone now went with such a purge.
+            // The retention purge removes unreferenced blobs inside its own
+            // transaction; a blob gone now went with such a purge.
             for (d, _) in &accepted {
-                if let Some(f) = d.files.iter().find(|f| !f.exists()) {
-                    return Err(StoreError::Corrupt(format!(
-                        "blob file {} vanished before the document was committed; send it again",
-                        f.display()
-                    )));
+                let Some(blobs) = &d.blobs else { continue };
+                for sha in &d.files {
+                    if !blobs.exists(sha.as_str()).await.map_err(|e| StoreError::Db(sqlx::Error::Io(e)))? {
+                        return Err(StoreError::Corrupt(format!(
+                            "blob {sha} vanished before the document was committed; send it again"
+                        )));
+                    }
                 }
             }
             let deliveries: Vec<(&NewDocument, &NewDelivery)> =
@@ -272,6 +274,19 @@ impl Store {
                         .bind(d.deadlines.immediate);
                 }
                 q.execute(&mut **tx).await?;
+            }
+            // Every node's long-polls of these recipients wake when this commits.
+            if self.is_postgres() && !deliveries.is_empty() {
+                let mut codes: Vec<&str> = deliveries.iter().map(|(_, r)| r.recipient.as_str()).collect();
+                codes.sort_unstable();
+                codes.dedup();
+                for chunk in codes.chunks(super::events::CODES_PER_NOTIFY) {
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(super::events::INBOX)
+                        .bind(chunk.join(","))
+                        .execute(&mut **tx)
+                        .await?;
+                }
             }
             let mut log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
             let mut at = accepted.iter().map(|(d, _)| d.record.accepted_at).max();

@@ -84,12 +84,12 @@ pub struct NewDocument {
     pub deliveries: Vec<NewDelivery>,
     /// The deadlines of every delivery, computed at acceptance.
     pub deadlines: super::Deadlines,
-    /// The blob files (parts not kept inline) this document needs: checked
-    /// to exist inside the accepting transaction.
-    pub files: Vec<std::path::PathBuf>,
-    /// Makes those files durable: run (once per commit group and file
-    /// system) before the transaction.
-    pub sync: Option<super::blobs::BlobSync>,
+    /// The blobs kept in the blob store (parts not kept inline) this
+    /// document needs: checked to exist inside the accepting transaction.
+    pub files: Vec<crate::domain::document::Sha256>,
+    /// The store that holds them; its files are made durable (once per
+    /// commit group and file system) before the transaction.
+    pub blobs: Option<super::blobs::Blobs>,
 }
 
 /// A stored document.

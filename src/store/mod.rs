@@ -17,7 +17,9 @@ mod committer;
 pub(crate) mod credentials;
 mod deliveries;
 mod documents;
+pub mod events;
 mod groups;
+mod identity;
 pub(crate) mod log;
 pub(crate) mod participants;
 pub mod plans;
@@ -316,6 +318,10 @@ impl Store {
         Ok(())
     }
 
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match &self.db {
             Db::Sqlite(_) => "sqlite",
@@ -452,4 +458,47 @@ fn still_usable<C: sqlx::Connection>(conn: &C) -> bool {
         return false;
     }
     true
+}
+
+/// A turn at work that one node of the hub does at a time (the daily
+/// jobs): on PostgreSQL a session advisory lock, held by a connection of
+/// its own until [`Turn::end`] (or, if the turn is dropped, until that
+/// connection is closed); SQLite is one node.
+pub struct Turn {
+    held: Option<(sqlx::pool::PoolConnection<sqlx::Postgres>, String)>,
+}
+
+impl Store {
+    /// The turn named `key`, unless another node has it now.
+    pub async fn try_turn(&self, key: &str) -> Result<Option<Turn>> {
+        let Db::Postgres(pool) = &self.db else { return Ok(Some(Turn { held: None })) };
+        let mut conn = pool.acquire().await?;
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(got.then(|| Turn { held: Some((conn, key.to_owned())) }))
+    }
+}
+
+impl Turn {
+    /// Gives the turn back.
+    pub async fn end(mut self) {
+        if let Some((mut conn, key)) = self.held.take() {
+            let unlocked =
+                sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))").bind(&key).execute(&mut *conn).await;
+            if unlocked.is_err() {
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // Not ended (a panic): the connection closes, and the lock with it.
+        if let Some((conn, _)) = self.held.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }

@@ -2,8 +2,6 @@
 //! with the documents accepted before it and the blobs nothing references
 //! any more; a checkpoint keeps the rest of the chain verifiable.
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 
 use super::log::append_log;
@@ -20,7 +18,7 @@ pub struct PurgeReport {
     pub documents: i64,
     pub deliveries: i64,
     pub blobs: i64,
-    /// Blob files removed from disk.
+    /// Blob files (or objects) removed from the blob store.
     pub files: i64,
 }
 
@@ -43,7 +41,7 @@ pub(crate) const UNREFERENCED_BLOBS: &str = "DELETE FROM blobs WHERE sha256 IN (
 impl Store {
     /// Purges everything older than `cutoff`, batch by batch, and logs it.
     /// Nothing due (two indexed look-ups) means no write at all. Blob files
-    /// are removed (via `blob_path`) inside the batch's transaction, after
+    /// or objects are removed from `blob_store` inside the batch's transaction, after
     /// their rows: an acceptance that re-uses a blob at that moment finds
     /// the file gone when it checks before committing, and fails instead
     /// of committing a document without its bytes.
@@ -51,7 +49,7 @@ impl Store {
         &self,
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
-        blob_path: impl Fn(&str) -> PathBuf,
+        blob_store: &super::blobs::Blobs,
         log: &NewLogEntry,
     ) -> Result<PurgeReport> {
         let (cutoff, now) = (stored_time(cutoff), stored_time(now));
@@ -107,11 +105,11 @@ impl Store {
                 let mut files = 0;
                 for (sha, is_file) in &gone {
                     if *is_file {
-                        match std::fs::remove_file(blob_path(sha)) {
-                            Ok(()) => files += 1,
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => return Err(super::StoreError::Corrupt(format!("cannot remove blob {sha}: {e}"))),
-                        }
+                        blob_store
+                            .remove(sha)
+                            .await
+                            .map_err(|e| super::StoreError::Corrupt(format!("cannot remove blob {sha}: {e}")))?;
+                        files += 1;
                     }
                 }
                 tx.commit().await?;

@@ -1,6 +1,7 @@
 //! `gwx backup` and `gwx restore` (DESIGN §11): a consistent copy of the
-//! database and the blobs, taken while the hub runs, and its restoration
-//! into an empty data directory, verified.
+//! database and the blobs (from the blob directory or the object store),
+//! taken while the hub runs, and its restoration into an empty database and
+//! an empty blob store (a data directory, or a bucket prefix), verified.
 //!
 //! Consistency: the database is copied as one snapshot (SQLite `VACUUM
 //! INTO`; PostgreSQL `pg_dump --snapshot` of a snapshot exported by a
@@ -18,7 +19,9 @@ use std::process::Command;
 use anyhow::{Context, bail, ensure};
 
 use crate::pki::digest_file;
+use crate::runtime::config::BlobsConfig;
 use crate::store::backup::{PgSnapshot, SnapshotFacts, pg_is_empty, sqlite_snapshot};
+use crate::store::blobs::Blobs;
 use crate::store::{Store, is_postgres_url};
 
 /// What a backup holds, written as `manifest.json`.
@@ -57,6 +60,20 @@ fn copy_verified(from: &Path, to: &Path, sha: &str) -> anyhow::Result<u64> {
     Ok(size)
 }
 
+/// Copies blob `sha` from `blobs` to the file `to`, checking its SHA-256.
+/// Returns the size.
+async fn download_verified(blobs: &Blobs, sha: &str, to: &Path) -> anyhow::Result<u64> {
+    if let Some(dir) = to.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut dst = tokio::fs::File::create(to).await.with_context(|| format!("create {}", to.display()))?;
+    let (size, digest) = blobs.digest(sha, Some(&mut dst)).await.with_context(|| format!("copy blob {sha}"))?;
+    dst.sync_all().await?;
+    let got = hex::encode(digest);
+    ensure!(got == sha, "blob {sha} is damaged: its content hashes to {got}");
+    Ok(size)
+}
+
 /// Hashes a file.
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
     let (_, digest) = digest_file(path, None).with_context(|| format!("read blob {}", path.display()))?;
@@ -75,9 +92,9 @@ fn prepare_target(to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Backs up the hub whose database is `db_url` and whose data directory
-/// (blobs) is `data_dir`, into the new or empty directory `to`.
-pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<Manifest> {
+/// Backs up the hub whose database is `db_url` and whose blobs are in
+/// `blobs`, into the new or empty directory `to`.
+pub async fn backup(db_url: &str, blobs: &Blobs, to: &Path) -> anyhow::Result<Manifest> {
     prepare_target(to)?;
     let is_pg = is_postgres_url(db_url);
     let facts = if is_pg {
@@ -102,15 +119,11 @@ pub async fn backup(db_url: &str, data_dir: &Path, to: &Path) -> anyhow::Result<
     };
     let SnapshotFacts { files, log_head: head } = facts;
 
-    let (data_dir, to_dir) = (data_dir.to_owned(), to.to_owned());
-    let (blob_files, blob_bytes) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
-        let mut bytes = 0;
-        for sha in &files {
-            bytes += copy_verified(&blob_path(&data_dir, sha), &blob_path(&to_dir, sha), sha)?;
-        }
-        Ok((files.len() as u64, bytes))
-    })
-    .await??;
+    let mut blob_bytes = 0;
+    for sha in &files {
+        blob_bytes += download_verified(blobs, sha, &blob_path(to, sha)).await?;
+    }
+    let blob_files = files.len() as u64;
 
     let manifest = Manifest {
         format: 1,
@@ -134,15 +147,17 @@ pub struct Restored {
     pub log_entries_checked: u64,
 }
 
-/// Restores the backup in `from` into the empty database `db_url` and data
-/// directory `data_dir`, all or nothing: the blobs are copied (each checked
-/// against its name) into a staging directory and the database restored
-/// into a staging file (SQLite) or in one transaction (PostgreSQL); then
-/// every blob the database references and the log chain are verified
-/// against the staged copy, and only then is it all moved into place. On
-/// any failure the target is left as it was (empty), so the next, good
-/// backup can be restored into it.
-pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Result<Restored> {
+/// Restores the backup in `from` into the empty database `db_url`, the
+/// data directory `data_dir` and the empty blob store `blobs` configures,
+/// all or nothing: the blobs are copied (each checked against its name)
+/// into a staging directory (or uploaded into the object store) and the
+/// database restored into a staging file (SQLite) or in one transaction
+/// (PostgreSQL); then every blob the database references and the log chain
+/// are verified against the copy, the blob store is recorded as the
+/// database's, and only then is it all moved into place. On any failure
+/// the target is left as it was (empty: uploaded objects are removed
+/// again), so the next, good backup can be restored into it.
+pub async fn restore(from: &Path, db_url: &str, data_dir: &Path, blobs: &BlobsConfig) -> anyhow::Result<Restored> {
     let manifest: Manifest = serde_json::from_slice(
         &std::fs::read(from.join(MANIFEST)).with_context(|| format!("{} has no {MANIFEST}", from.display()))?,
     )
@@ -155,8 +170,13 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
         manifest.database,
         manifest.database
     );
+    let target_blobs = Blobs::at(data_dir, blobs)?;
     let blobs_dir = data_dir.join("blobs");
-    if blobs_dir.exists() && std::fs::read_dir(&blobs_dir)?.next().is_some() {
+    if target_blobs.is_object_store() {
+        if target_blobs.holds_any().await.context("reach the object store")? {
+            bail!("the object store already holds blobs: restore into an empty bucket or prefix");
+        }
+    } else if blobs_dir.exists() && std::fs::read_dir(&blobs_dir)?.next().is_some() {
         bail!("{} already holds blobs: restore into an empty data directory", blobs_dir.display());
     }
     if is_pg {
@@ -168,7 +188,7 @@ pub async fn restore(from: &Path, db_url: &str, data_dir: &Path) -> anyhow::Resu
     }
 
     std::fs::create_dir_all(data_dir).with_context(|| format!("create {}", data_dir.display()))?;
-    let staging = Staging::new(data_dir, db_url, is_pg);
+    let staging = Staging::new(data_dir, db_url, is_pg, target_blobs);
     match staged_restore(from, &manifest, &staging).await {
         Ok((blobs_checked, log_entries_checked)) => {
             staging.commit(&blobs_dir, db_url)?;
@@ -191,10 +211,16 @@ struct Staging {
     target: String,
     /// PostgreSQL: the restore was applied to the target (in one transaction).
     pg_applied: std::sync::atomic::AtomicBool,
+    /// The object store the blobs go to (none: `dir/blobs`, moved into place).
+    objects: Option<Blobs>,
+    /// Where the blobs will be once in place.
+    location: String,
+    /// The objects uploaded so far, removed again if the restore fails.
+    uploaded: std::sync::Mutex<Vec<String>>,
 }
 
 impl Staging {
-    fn new(data_dir: &Path, db_url: &str, is_pg: bool) -> Staging {
+    fn new(data_dir: &Path, db_url: &str, is_pg: bool, target: Blobs) -> Staging {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let sqlite = (!is_pg).then(|| {
             let target = Path::new(db_url);
@@ -206,6 +232,17 @@ impl Staging {
             sqlite,
             target: db_url.to_owned(),
             pg_applied: false.into(),
+            location: target.location(),
+            objects: target.is_object_store().then_some(target),
+            uploaded: Default::default(),
+        }
+    }
+
+    /// Where the restored blobs are while the restore is checked.
+    fn blobs(&self) -> Blobs {
+        match &self.objects {
+            Some(o) => o.clone(),
+            None => Blobs::dir(&self.dir.join("blobs"), self.dir.join("tmp")),
         }
     }
 
@@ -218,10 +255,12 @@ impl Staging {
     /// Moves the staged blobs and database into place (renames, on the
     /// same file system).
     fn commit(self, blobs_dir: &Path, db_url: &str) -> anyhow::Result<()> {
-        if blobs_dir.exists() {
-            std::fs::remove_dir(blobs_dir).with_context(|| format!("{} is not empty", blobs_dir.display()))?;
+        if self.objects.is_none() {
+            if blobs_dir.exists() {
+                std::fs::remove_dir(blobs_dir).with_context(|| format!("{} is not empty", blobs_dir.display()))?;
+            }
+            std::fs::rename(self.dir.join("blobs"), blobs_dir).context("move the restored blobs into place")?;
         }
-        std::fs::rename(self.dir.join("blobs"), blobs_dir).context("move the restored blobs into place")?;
         if let Some(staged) = &self.sqlite {
             // Any journal left beside it travels with it.
             for suffix in ["-wal", "-shm"] {
@@ -242,6 +281,14 @@ impl Staging {
     /// Removes everything the restore made.
     async fn abandon(&self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(objects) = &self.objects {
+            let uploaded = std::mem::take(&mut *self.uploaded.lock().expect("uploaded lock"));
+            for sha in uploaded {
+                if let Err(e) = objects.remove(&sha).await {
+                    tracing::error!(%e, %sha, "could not remove an object a failed restore uploaded");
+                }
+            }
+        }
         if let Some(staged) = &self.sqlite {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", staged.display()));
@@ -259,22 +306,40 @@ impl Staging {
 async fn staged_restore(from: &Path, manifest: &Manifest, staging: &Staging) -> anyhow::Result<(u64, u64)> {
     // The blob files, each checked against its name on the way.
     let (src, dst) = (from.to_owned(), staging.dir.clone());
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    let to_objects = staging.objects.is_some();
+    let files = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, PathBuf)>> {
         std::fs::create_dir_all(dst.join("blobs"))?;
         let root = src.join("blobs");
+        let mut files = Vec::new();
         if !root.exists() {
-            return Ok(());
+            return Ok(files);
         }
         for prefix in std::fs::read_dir(&root)? {
-            for f in std::fs::read_dir(prefix?.path())? {
+            let prefix = prefix?;
+            if !prefix.file_type()?.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(prefix.path())? {
                 let f = f?;
                 let sha = f.file_name().to_string_lossy().into_owned();
-                copy_verified(&f.path(), &blob_path(&dst, &sha), &sha)?;
+                if to_objects {
+                    let got = file_sha256(&f.path())?;
+                    ensure!(got == sha, "blob {} is damaged: its content hashes to {got}", f.path().display());
+                } else {
+                    copy_verified(&f.path(), &blob_path(&dst, &sha), &sha)?;
+                }
+                files.push((sha, f.path()));
             }
         }
-        Ok(())
+        Ok(files)
     })
     .await??;
+    if let Some(objects) = &staging.objects {
+        for (sha, path) in files {
+            staging.uploaded.lock().expect("uploaded lock").push(sha.clone());
+            objects.put_file(&sha, &path).await.with_context(|| format!("upload blob {sha}"))?;
+        }
+    }
 
     let url = staging.db_url();
     match &staging.sqlite {
@@ -296,13 +361,18 @@ async fn staged_restore(from: &Path, manifest: &Manifest, staging: &Staging) -> 
     let verified = async {
         // A restored PostgreSQL database has no planner statistics yet.
         store.analyze().await.context("refresh the planner's statistics")?;
-        let checked = verify(&store, &staging.dir).await?;
+        let blobs = staging.blobs();
+        let checked = verify(&store, &blobs).await?;
         let head_seq = store.log_head_seq().await?;
         ensure!(
             head_seq == manifest.log_head_seq,
             "the restored log ends at {head_seq}, the manifest says {}",
             manifest.log_head_seq
         );
+        // The restored database belongs with the store it was restored into.
+        let mut identity = blobs.identity(true).await?.expect("created when absent");
+        identity.location = staging.location.clone();
+        store.record_blob_store(&identity, chrono::Utc::now()).await?;
         Ok(checked)
     }
     .await;
@@ -312,7 +382,7 @@ async fn staged_restore(from: &Path, manifest: &Manifest, staging: &Staging) -> 
 
 /// Checks every blob (inline bytes or file) against its hash and the whole
 /// log chain. Returns (blobs, log entries) checked.
-pub async fn verify(store: &Store, data_dir: &Path) -> anyhow::Result<(u64, u64)> {
+pub async fn verify(store: &Store, blobs: &Blobs) -> anyhow::Result<(u64, u64)> {
     let mut checked = 0u64;
     let mut after = String::new();
     loop {
@@ -322,10 +392,7 @@ pub async fn verify(store: &Store, data_dir: &Path) -> anyhow::Result<(u64, u64)
         for crate::store::backup::BlobRow { sha256: sha, data, .. } in batch {
             let got = match data {
                 Some(bytes) => hex::encode(openssl::sha::sha256(&bytes)),
-                None => {
-                    let path = blob_path(data_dir, &sha);
-                    tokio::task::spawn_blocking(move || file_sha256(&path)).await??
-                }
+                None => hex::encode(blobs.digest(&sha, None).await.with_context(|| format!("read blob {sha}"))?.1),
             };
             ensure!(got == sha, "blob {sha} is damaged: its content hashes to {got}");
             checked += 1;

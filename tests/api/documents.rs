@@ -504,7 +504,9 @@ async fn many_recipients_share_one_stored_attachment(backend: Backend) {
     // Seven parts, each stored once for all 1,202 recipients: the large PDF
     // as one file, the rest inline.
     assert_eq!(hub.store().blob_counts().await.unwrap(), (7, 6));
-    assert_eq!(files_in(&hub.path("data/blobs")), 1);
+    if crate::helpers::test_blobs().is_none() {
+        assert_eq!(files_in(&hub.path("data/blobs")), 1);
+    }
     assert!(hub.store().verify_log().await.unwrap().is_ok());
     assert_eq!(out.envelope.files.iter().filter(|f| f.role == FileRole::Attachment).count(), 3);
     hub.stop().await;
@@ -543,8 +545,6 @@ async fn a_receiving_clerk_cannot_send(backend: Backend) {
 
 crate::both_databases!(
     an_accepted_document_gets_a_receipt_signed_by_the_hub,
-    each_recipient_fetches_and_verifies_the_package,
-    a_tampered_download_no_longer_verifies,
     the_sender_sees_each_recipients_confirmation_or_return,
     every_step_of_a_document_is_in_the_log_chain,
     a_package_from_openssl_and_curl_is_accepted,
@@ -552,7 +552,6 @@ crate::both_databases!(
     an_envelope_signed_by_another_participant_is_refused,
     a_file_listed_but_missing_is_refused,
     a_file_not_listed_is_refused,
-    an_altered_or_truncated_file_is_refused,
     a_document_that_disagrees_with_its_envelope_is_refused,
     an_envelope_naming_another_sender_is_refused,
     a_path_in_a_file_name_is_refused,
@@ -567,12 +566,18 @@ crate::both_databases!(
     a_package_without_its_envelope_is_invalid,
     a_file_over_the_file_limit_is_refused_with_the_limit,
     files_together_over_the_package_limit_are_refused_with_the_limit,
-    the_same_envelope_again_returns_the_first_receipt,
-    a_resubmission_with_an_altered_file_is_refused_like_a_first_submission,
     a_reused_number_with_another_envelope_is_refused,
-    many_recipients_share_one_stored_attachment,
     a_sending_clerk_cannot_receive,
     a_receiving_clerk_cannot_send,
+);
+
+crate::every_store!(
+    each_recipient_fetches_and_verifies_the_package,
+    a_tampered_download_no_longer_verifies,
+    an_altered_or_truncated_file_is_refused,
+    the_same_envelope_again_returns_the_first_receipt,
+    a_resubmission_with_an_altered_file_is_refused_like_a_first_submission,
+    many_recipients_share_one_stored_attachment,
 );
 
 async fn a_body_that_is_not_multipart_is_an_invalid_package(backend: Backend) {

@@ -27,15 +27,15 @@ async fn a_panicking_handler_is_a_500_problem_and_a_log_entry(backend: Backend) 
 crate::both_databases!(a_panicking_handler_is_a_500_problem_and_a_log_entry);
 
 /// SECRETARIAT sends EDUCATION a document with a 200 kB attachment (kept
-/// as a blob file); the delivery id and the attachment's blob file.
-async fn with_a_blob_file(hub: &TestHub) -> (String, std::path::PathBuf) {
+/// in the blob store); the delivery id and the attachment's SHA-256.
+async fn with_a_blob_file(hub: &TestHub) -> (String, String) {
     let opts = gwx::client::package::SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
     let sent = hub.send_doc(&hub.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150000901", &opts, Some(200_000)).await;
     let document = sent.created()["document_id"].as_str().unwrap().to_owned();
     let parts = hub.store().document_parts(&document).await.unwrap();
     let attachment = parts.iter().find(|p| p.inline.is_none()).expect("a part kept as a file");
     let delivery = hub.inbox(EDUCATION).await[0]["id"].as_str().unwrap().to_owned();
-    (delivery, hub.hub.app.blobs.path(attachment.sha256.as_str()))
+    (delivery, attachment.sha256.as_str().to_owned())
 }
 
 async fn state_of(hub: &TestHub, delivery: &str) -> String {
@@ -45,11 +45,12 @@ async fn state_of(hub: &TestHub, delivery: &str) -> String {
 async fn a_package_that_cannot_be_produced_is_not_counted_as_fetched(backend: Backend) {
     let hub = TestHub::start(backend).await;
     let (delivery, blob) = with_a_blob_file(&hub).await;
-    std::fs::remove_file(&blob).unwrap();
+    hub.remove_blob(&blob).await;
     let c = hub.as_(EDUCATION);
     let v = c.get(&format!("/api/v1/deliveries/{delivery}/package")).await.refused(500, "damaged-file");
     assert!(v["detail"].as_str().unwrap().contains("is damaged on the hub"), "{v}");
-    hub.logged("error", "is damaged: its file is missing").await;
+    let noun = hub.hub.app.blobs.noun();
+    hub.logged("error", &format!("is damaged: its {noun} is missing")).await;
     assert_eq!(state_of(&hub, &delivery).await, "delivered", "a failed download is not a fetch");
     c.post(&format!("/api/v1/deliveries/{delivery}/confirm"), serde_json::json!({}))
         .await
@@ -60,10 +61,10 @@ async fn a_package_that_cannot_be_produced_is_not_counted_as_fetched(backend: Ba
 async fn damaged_bytes_are_cut_off_never_served_again_and_served_once_restored(backend: Backend) {
     let hub = TestHub::start(backend).await;
     let (delivery, blob) = with_a_blob_file(&hub).await;
-    let original = std::fs::read(&blob).unwrap();
+    let original = hub.blob(&blob).await.unwrap();
     let mut damaged = original.clone();
     damaged[100_000] ^= 0x20; // same size, one bit changed
-    std::fs::write(&blob, &damaged).unwrap();
+    hub.overwrite_blob(&blob, &damaged).await;
 
     let c = hub.as_(EDUCATION);
     let url = hub.url(&format!("/api/v1/deliveries/{delivery}/package"));
@@ -76,7 +77,7 @@ async fn damaged_bytes_are_cut_off_never_served_again_and_served_once_restored(b
     c.get(&format!("/api/v1/deliveries/{delivery}/package")).await.refused(500, "damaged-file");
 
     // The IT bureau restores the file from a backup: served again, and fetched.
-    std::fs::write(&blob, &original).unwrap();
+    hub.overwrite_blob(&blob, &original).await;
     let package = c.get(&format!("/api/v1/deliveries/{delivery}/package")).await;
     assert_eq!(package.status, 200);
     assert!(package.body.windows(original.len()).any(|w| w == original.as_slice()), "the whole attachment");
@@ -86,8 +87,7 @@ async fn damaged_bytes_are_cut_off_never_served_again_and_served_once_restored(b
 
 /// `gwx check --dir` on the test hub's directory.
 fn gwx_check(hub: &TestHub) -> (bool, String) {
-    std::fs::write(hub.path("gwx.toml"), gwx::tools::demo::config_text(Some(&hub.hub.app.config.database_url())))
-        .unwrap();
+    std::fs::write(hub.path("gwx.toml"), hub.config_file()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
         .args(["check", "--dir"])
         .arg(hub.dir.path())
@@ -103,11 +103,11 @@ async fn gwx_check_finds_a_damaged_blob_and_sees_it_whole_again(backend: Backend
     let (ok, out) = gwx_check(&hub);
     assert!(ok && out.contains("all is well"), "{out}");
 
-    let original = std::fs::read(&blob).unwrap();
-    std::fs::write(&blob, &original[..original.len() - 1]).unwrap();
+    let original = hub.blob(&blob).await.unwrap();
+    hub.overwrite_blob(&blob, &original[..original.len() - 1]).await;
     let (ok, out) = gwx_check(&hub);
-    let sha = blob.file_name().unwrap().to_str().unwrap();
-    assert!(!ok && out.contains(&format!("blob {sha} is damaged: its file is")), "{out}");
+    let (sha, noun) = (&blob, hub.hub.app.blobs.noun());
+    assert!(!ok && out.contains(&format!("blob {sha} is damaged: its {noun} is")), "{out}");
     assert_eq!(hub.store().damaged_blob_count().await.unwrap(), 1, "marked, so it is not served");
 
     // At the next start-up the hub says so, in its log too.
@@ -116,14 +116,14 @@ async fn gwx_check_finds_a_damaged_blob_and_sees_it_whole_again(backend: Backend
     assert!(report.problems.iter().any(|p| p.contains("1 blobs are marked damaged")), "{report:?}");
     hub.logged("error", "start-up check: 1 blobs are marked damaged").await;
 
-    std::fs::write(&blob, &original).unwrap();
+    hub.overwrite_blob(&blob, &original).await;
     let (ok, out) = gwx_check(&hub);
     assert!(ok && out.contains(&format!("blob {sha} is whole again")), "{out}");
     assert_eq!(hub.store().damaged_blob_count().await.unwrap(), 0);
     hub.stop().await;
 }
 
-crate::both_databases!(
+crate::every_store!(
     a_package_that_cannot_be_produced_is_not_counted_as_fetched,
     damaged_bytes_are_cut_off_never_served_again_and_served_once_restored,
     gwx_check_finds_a_damaged_blob_and_sees_it_whole_again,

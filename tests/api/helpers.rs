@@ -69,6 +69,64 @@ macro_rules! both_databases {
     )+};
 }
 
+tokio::task_local! {
+    /// The object store (a prefix in the test Garage) the hubs a test starts
+    /// keep their blobs in; unset: the data directory.
+    pub static BLOBS: gwx::runtime::config::BlobsConfig;
+}
+
+/// Runs an async test body on SQLite, on PostgreSQL, and on PostgreSQL
+/// with the blobs in an object store (the test Garage), as three tests:
+/// for every test that stores or reads blob bytes.
+#[macro_export]
+macro_rules! every_store {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(b) = $crate::helpers::Backend::postgres() {
+                    super::$name(b).await
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn object_store() {
+                let garage = tokio::task::spawn_blocking($crate::garage::garage).await.unwrap();
+                if let (Some(b), Some(g)) = ($crate::helpers::Backend::postgres(), garage) {
+                    $crate::helpers::BLOBS.scope($crate::garage::blobs_config(g), super::$name(b)).await
+                }
+            }
+        }
+    )+};
+}
+
+/// The blob store of the running test: `Some` on the object-store variant.
+pub fn test_blobs() -> Option<gwx::runtime::config::BlobsConfig> {
+    BLOBS.try_with(|b| b.clone()).ok()
+}
+
+/// `[blobs]` of a `gwx.toml` for `b` (nothing for the data directory).
+pub fn blobs_toml(b: &gwx::runtime::config::BlobsConfig) -> String {
+    let mut t = String::new();
+    if let Some(url) = &b.url {
+        t.push_str(&format!("\n[blobs]\nurl = {url:?}\n"));
+        for (k, v) in [
+            ("endpoint", &b.endpoint),
+            ("region", &b.region),
+            ("access_key_id", &b.access_key_id),
+            ("secret_access_key", &b.secret_access_key),
+        ] {
+            if let Some(v) = v {
+                t.push_str(&format!("{k} = {v:?}\n"));
+            }
+        }
+    }
+    t
+}
+
 /// The demo PKI, generated once per test binary and copied into each test.
 fn pki_template() -> &'static Path {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
@@ -125,6 +183,9 @@ pub struct TestHub {
     pub dir: tempfile::TempDir,
     pub clock: ManualClock,
     pub backend: Backend,
+    /// Another node on a database a first node made (its `stop` leaves the
+    /// database to that one).
+    pub second: bool,
 }
 
 impl TestHub {
@@ -156,16 +217,69 @@ impl TestHub {
         let mut config = Config::parse(dir.path(), &gwx::tools::demo::config_text(Some(&url))).unwrap();
         config.server.https = vec!["127.0.0.1:0".parse().unwrap()];
         config.server.http = vec!["127.0.0.1:0".parse().unwrap()];
+        if let Some(b) = test_blobs() {
+            config.blobs = b;
+        }
         configure(&mut config);
         let clock = ManualClock::new(Utc::now());
         let store = Store::open(&config.database_url()).await.expect("open store");
         gwx::tools::demo::seed(&store, dir.path(), &clock).await.expect("seed demo participants");
         let hub = Hub::start_with_routes(config, store, Arc::new(clock.clone()), extra).await.expect("start hub");
-        TestHub { hub, dir, clock, backend }
+        TestHub { hub, dir, clock, backend, second: false }
+    }
+
+    /// Another node of this hub: its own directory (the same PKI and
+    /// configuration, its own data directory), the same database and, unless
+    /// `configure` says otherwise, the same blob store; the same clock.
+    pub async fn another_node(&self, configure: impl FnOnce(&mut Config)) -> anyhow::Result<TestHub> {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(pki_template(), dir.path());
+        let first = &self.hub.app.config;
+        let mut config = Config::parse(dir.path(), &gwx::tools::demo::config_text(Some(&first.database_url())))?;
+        config.server.https = vec!["127.0.0.1:0".parse().unwrap()];
+        config.server.http = vec!["127.0.0.1:0".parse().unwrap()];
+        config.blobs = first.blobs.clone();
+        configure(&mut config);
+        let store = Store::open(&config.database_url()).await?;
+        let hub = Hub::start_with_routes(config, store, Arc::new(self.clock.clone()), axum::Router::new()).await?;
+        Ok(TestHub { hub, dir, clock: self.clock.clone(), backend: self.backend.clone(), second: true })
     }
 
     pub fn store(&self) -> &Store {
         &self.hub.app.store
+    }
+
+    /// The `gwx.toml` of this hub (database and blob store), for the `gwx`
+    /// commands a test runs on its directory.
+    pub fn config_file(&self) -> String {
+        let config = &self.hub.app.config;
+        gwx::tools::demo::config_text(Some(&config.database_url())) + &blobs_toml(&config.blobs)
+    }
+
+    /// The stored bytes of blob `sha` (a file or an object); `None` when missing.
+    pub async fn blob(&self, sha: &str) -> Option<Vec<u8>> {
+        match self.hub.app.blobs.open_blob(sha).await {
+            Ok((mut r, _)) => {
+                let mut bytes = Vec::new();
+                tokio::io::AsyncReadExt::read_to_end(&mut r, &mut bytes).await.unwrap();
+                Some(bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => panic!("read blob {sha}: {e}"),
+        }
+    }
+
+    /// Replaces blob `sha`'s stored bytes (damage, or a repair).
+    pub async fn overwrite_blob(&self, sha: &str, bytes: &[u8]) {
+        let temp = self.dir.path().join(format!("blob-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::write(&temp, bytes).unwrap();
+        self.hub.app.blobs.put_file(sha, &temp).await.unwrap();
+        std::fs::remove_file(temp).unwrap();
+    }
+
+    /// Removes blob `sha` from the blob store.
+    pub async fn remove_blob(&self, sha: &str) {
+        self.hub.app.blobs.remove(sha).await.unwrap();
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -284,7 +398,7 @@ impl TestHub {
     pub async fn stop(self) {
         let url = self.hub.app.config.database_url();
         self.hub.shutdown().await;
-        if let Backend::Postgres(server) = &self.backend {
+        if let (Backend::Postgres(server), false) = (&self.backend, self.second) {
             drop_postgres_database(server, &url).await;
         }
     }

@@ -2,6 +2,7 @@
 //! rule, named for it. Every test starts the real hub (mTLS on loopback, a
 //! fresh database) through `helpers`, on SQLite and on PostgreSQL.
 
+mod garage;
 mod helpers;
 
 mod architecture;
@@ -26,6 +27,7 @@ mod fuzzing;
 mod groups;
 mod intake;
 mod kinds;
+mod nodes;
 mod openapi;
 mod packages;
 mod plans;

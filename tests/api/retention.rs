@@ -9,7 +9,9 @@ use gwx::runtime::config::Config;
 use gwx::store::{LogFilter, PurgeReport, Store};
 use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, ETHICS};
 
-use crate::helpers::{Backend, TestHub, drop_postgres_database, fresh_database};
+use gwx::runtime::config::BlobsConfig;
+
+use crate::helpers::{Backend, TestHub, drop_postgres_database, fresh_database, test_blobs};
 
 async fn start(backend: Backend) -> TestHub {
     TestHub::start_with(backend, |c| c.auth.inactivity_days = 3650).await
@@ -22,10 +24,10 @@ async fn send_with_file(hub: &TestHub, serial: &str) -> String {
     v.created()["document_id"].as_str().unwrap().to_owned()
 }
 
-/// The blob files of a document's parts.
-async fn files_of(hub: &TestHub, doc: &str) -> Vec<std::path::PathBuf> {
+/// The SHA-256 of a document's parts kept in the blob store.
+async fn files_of(hub: &TestHub, doc: &str) -> Vec<String> {
     let parts = hub.store().document_parts(doc).await.unwrap();
-    parts.iter().filter(|p| p.inline.is_none()).map(|p| hub.hub.app.blobs.path(p.sha256.as_str())).collect()
+    parts.iter().filter(|p| p.inline.is_none()).map(|p| p.sha256.as_str().to_owned()).collect()
 }
 
 async fn purge(hub: &TestHub) -> PurgeReport {
@@ -34,11 +36,11 @@ async fn purge(hub: &TestHub) -> PurgeReport {
 
 /// A document on day 0 and one on day 366, then the purge. (old, new, the
 /// old one's blob files, entries logged on day 0, the purge's report).
-async fn a_year_and_a_purge(hub: &TestHub) -> (String, String, Vec<std::path::PathBuf>, usize, PurgeReport) {
+async fn a_year_and_a_purge(hub: &TestHub) -> (String, String, Vec<String>, usize, PurgeReport) {
     let old = send_with_file(hub, "8001").await;
     let old_files = files_of(hub, &old).await;
     assert_eq!(old_files.len(), 1);
-    assert!(old_files[0].exists());
+    assert!(hub.blob(&old_files[0]).await.is_some());
     let before = hub.store().log_entries(&LogFilter { limit: 100_000, ..Default::default() }).await.unwrap();
     hub.clock.advance(Duration::days(366));
     let new = send_with_file(hub, "8002").await;
@@ -100,10 +102,10 @@ async fn a_purge_after_a_year_removes_old_documents_and_their_blobs_only(backend
     assert_eq!(r.entries as usize, logged, "everything from the first day: {r:?}");
     assert_eq!((r.documents, r.deliveries, r.files), (1, 1, 1), "{r:?}");
     assert!(r.blobs >= 2, "the old document's blobs, inline and file: {r:?}");
-    assert!(!old_files[0].exists(), "the old blob file is gone");
+    assert!(hub.blob(&old_files[0]).await.is_none(), "the old blob file is gone");
     assert!(hub.store().document(&old).await.unwrap().is_none());
     for f in files_of(&hub, &new).await {
-        assert!(f.exists(), "the new document keeps its blobs");
+        assert!(hub.blob(&f).await.is_some(), "the new document keeps its blobs");
     }
     hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{old}")).await.refused(404, "not-found");
     hub.as_(CIVIL_AFFAIRS).get(&format!("/api/v1/documents/{new}")).await.ok();
@@ -160,7 +162,7 @@ async fn backed_up_while_sending(hub: &TestHub) -> (std::path::PathBuf, gwx::too
         send_with_file(hub, &format!("90{i:02}")).await;
     }
     let backup_dir = hub.path("backup");
-    let (db_url, data_dir) = (hub.hub.app.config.database_url(), hub.hub.app.config.data_dir());
+    let (db_url, blobs) = (hub.hub.app.config.database_url(), &hub.hub.app.blobs);
     let sending = async {
         let mut n = 0;
         for i in 0..15 {
@@ -169,7 +171,7 @@ async fn backed_up_while_sending(hub: &TestHub) -> (std::path::PathBuf, gwx::too
         }
         n
     };
-    let (m, sent) = tokio::join!(gwx::tools::backup::backup(&db_url, &data_dir, &backup_dir), sending);
+    let (m, sent) = tokio::join!(gwx::tools::backup::backup(&db_url, blobs, &backup_dir), sending);
     let m = m.unwrap();
     assert_eq!(sent, 15);
     assert!(m.blob_files >= 3, "{m:?}");
@@ -177,18 +179,29 @@ async fn backed_up_while_sending(hub: &TestHub) -> (std::path::PathBuf, gwx::too
     (backup_dir, m)
 }
 
-/// A new, empty database (on `backend`) and data directory; dropped (PostgreSQL) by `drop`.
+/// A new, empty database (on `backend`), data directory and blob store
+/// (a new prefix in the object store on its variant); dropped
+/// (PostgreSQL) by `drop`.
 struct Target {
     dir: tempfile::TempDir,
     url: String,
     backend: Backend,
+    blobs: BlobsConfig,
 }
 
 impl Target {
     async fn new(backend: &Backend) -> Target {
         let dir = tempfile::tempdir().unwrap();
         let url = fresh_database(backend, dir.path()).await;
-        Target { dir, url, backend: backend.clone() }
+        let blobs = match test_blobs() {
+            Some(_) => crate::garage::blobs_config(crate::garage::garage().unwrap()),
+            None => BlobsConfig::default(),
+        };
+        Target { dir, url, backend: backend.clone(), blobs }
+    }
+
+    async fn restore(&self, backup_dir: &std::path::Path) -> anyhow::Result<gwx::tools::backup::Restored> {
+        gwx::tools::backup::restore(backup_dir, &self.url, &self.data(), &self.blobs).await
     }
 
     fn data(&self) -> std::path::PathBuf {
@@ -206,7 +219,7 @@ async fn a_backup_taken_while_documents_arrive_restores_whole_and_verified(backe
     let hub = start(backend.clone()).await;
     let (backup_dir, m) = backed_up_while_sending(&hub).await;
     let target = Target::new(&backend).await;
-    let r = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
+    let r = target.restore(&backup_dir).await.unwrap();
     assert!(r.blobs_checked >= 4 * 3, "{r:?}");
     assert!(r.log_entries_checked > 0);
     let store = Store::open(&target.url).await.unwrap();
@@ -225,8 +238,8 @@ async fn a_restore_refuses_a_target_that_is_not_empty(backend: Backend) {
     let hub = start(backend.clone()).await;
     let (backup_dir, _) = backed_up_while_sending(&hub).await;
     let target = Target::new(&backend).await;
-    gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
-    let again = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err().to_string();
+    target.restore(&backup_dir).await.unwrap();
+    let again = target.restore(&backup_dir).await.unwrap_err().to_string();
     assert!(again.contains("empty"), "{again}");
     target.drop().await;
     hub.stop().await;
@@ -241,6 +254,8 @@ async fn assert_untouched(target: &Target) {
             assert!(gwx::store::backup::pg_is_empty(&target.url).await.unwrap(), "no tables");
         }
     }
+    let blobs = gwx::store::blobs::Blobs::at(&target.data(), &target.blobs).unwrap();
+    assert!(!blobs.holds_any().await.unwrap(), "no blobs in {}", blobs.location());
     let left: Vec<_> = std::fs::read_dir(target.data())
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
@@ -257,13 +272,13 @@ async fn a_restore_refuses_a_damaged_backup_and_leaves_the_target_as_it_was(back
     bytes[500] ^= 1;
     std::fs::write(&file, bytes).unwrap();
     let target = Target::new(&backend).await;
-    let damaged = gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err();
+    let damaged = target.restore(&backup_dir).await.unwrap_err();
     let damaged = format!("{damaged:#}");
     assert!(damaged.contains("damaged") && damaged.contains("nothing was restored"), "{damaged}");
     assert_untouched(&target).await;
     // The repaired backup restores into the same target.
     std::fs::write(&file, good).unwrap();
-    gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap();
+    target.restore(&backup_dir).await.unwrap();
     target.drop().await;
     hub.stop().await;
 }
@@ -276,8 +291,7 @@ async fn a_backup_missing_a_blob_its_database_needs_restores_nothing(backend: Ba
     std::fs::remove_file(&file).unwrap();
     let target = Target::new(&backend).await;
     // The database is restored, then found to need a blob the backup lacks: undone.
-    let missing =
-        format!("{:#}", gwx::tools::backup::restore(&backup_dir, &target.url, &target.data()).await.unwrap_err());
+    let missing = format!("{:#}", target.restore(&backup_dir).await.unwrap_err());
     assert!(missing.contains(file.file_name().unwrap().to_str().unwrap()), "{missing}");
     assert_untouched(&target).await;
     target.drop().await;
@@ -287,6 +301,7 @@ async fn a_backup_missing_a_blob_its_database_needs_restores_nothing(backend: Ba
 async fn gwx_backup_copies_a_running_hub(backend: Backend) {
     let hub = start(backend).await;
     send_with_file(&hub, "9201").await;
+    std::fs::write(hub.path("gwx.toml"), hub.config_file()).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_gwx"))
         .args(["backup", "--dir"])
         .arg(hub.dir.path())
@@ -358,14 +373,17 @@ async fn documents_are_accepted_between_the_batches_of_a_large_purge(backend: Ba
 crate::both_databases!(
     nothing_is_purged_before_a_year,
     a_purge_larger_than_a_batch_takes_everything_old_in_batches,
-    a_purge_after_a_year_removes_old_documents_and_their_blobs_only,
     the_chain_verifies_from_the_purge_checkpoint,
     a_purge_is_logged_for_the_security_view,
     a_second_purge_keeps_the_chain_verifiable,
+    documents_are_accepted_between_the_batches_of_a_large_purge,
+);
+
+crate::every_store!(
+    a_purge_after_a_year_removes_old_documents_and_their_blobs_only,
     a_backup_taken_while_documents_arrive_restores_whole_and_verified,
     a_restore_refuses_a_target_that_is_not_empty,
     a_restore_refuses_a_damaged_backup_and_leaves_the_target_as_it_was,
     a_backup_missing_a_blob_its_database_needs_restores_nothing,
     gwx_backup_copies_a_running_hub,
-    documents_are_accepted_between_the_batches_of_a_large_purge,
 );

@@ -327,8 +327,9 @@ pub async fn receipt(app: &App, caller: &Caller, id: &str) -> Result<Vec<u8>, Se
 pub enum PartBytes {
     /// Kept inline, and checked against the part's SHA-256.
     Inline(Vec<u8>),
-    /// A file of the right size; its bytes are checked as they are read.
-    File(tokio::fs::File),
+    /// A file or object of the right size; its bytes are checked as they
+    /// are read.
+    Stored(crate::store::blobs::BlobReader),
 }
 
 /// A delivery's package, ready to be sent: nothing is recorded yet.
@@ -363,27 +364,27 @@ async fn open_part(app: &App, document: &str, p: &mut Part) -> Result<PartBytes,
         }
         return Ok(PartBytes::Inline(bytes));
     }
-    let file = match app.blobs.open_blob(p.sha256.as_str()).await {
-        Ok(f) => f,
+    let noun = app.blobs.noun();
+    let (reader, len) = match app.blobs.open_blob(p.sha256.as_str()).await {
+        Ok(r) => r,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(damaged(app, document, p, "its file is missing").await);
+            return Err(damaged(app, document, p, &format!("its {noun} is missing")).await);
         }
         Err(e) => return Err(e.into()),
     };
-    let len = file.metadata().await?.len();
     if len != p.size as u64 {
-        return Err(damaged(app, document, p, &format!("its file is {len} bytes, not {}", p.size)).await);
+        return Err(damaged(app, document, p, &format!("its {noun} is {len} bytes, not {}", p.size)).await);
     }
-    Ok(PartBytes::File(file))
+    Ok(PartBytes::Stored(reader))
 }
 
 /// A part marked damaged whose file is whole again (restored from a
 /// backup, or stored anew by a later document) loses its mark.
 async fn heal(app: &App, p: &Part) -> Result<bool, ServiceError> {
-    let path = app.blobs.path(p.sha256.as_str());
-    let whole = tokio::task::spawn_blocking(move || crate::pki::digest_file(&path, None))
+    let whole = app
+        .blobs
+        .digest(p.sha256.as_str(), None)
         .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
         .is_ok_and(|(_, digest)| hex::encode(digest) == p.sha256.as_str());
     if whole {
         app.store.clear_blob_damage(&p.sha256).await?;
@@ -427,11 +428,12 @@ pub async fn part_bytes(app: &App, document: &str, p: &Part) -> Result<Vec<u8>, 
     let mut p = p.clone();
     match open_part(app, document, &mut p).await? {
         PartBytes::Inline(b) => Ok(b),
-        PartBytes::File(mut f) => {
+        PartBytes::Stored(mut f) => {
             let mut bytes = Vec::with_capacity(p.size as usize);
             tokio::io::AsyncReadExt::read_to_end(&mut f, &mut bytes).await?;
             if Sha256::of(&bytes) != p.sha256 {
-                return Err(damaged(app, document, &p, "its file's bytes do not match its SHA-256").await);
+                let what = format!("its {}'s bytes do not match its SHA-256", app.blobs.noun());
+                return Err(damaged(app, document, &p, &what).await);
             }
             Ok(bytes)
         }

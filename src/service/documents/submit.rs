@@ -421,7 +421,7 @@ async fn store(
         let inline = match app.blobs.keep(&mut p.data, known).await? {
             crate::store::blobs::Kept::Inline(bytes) => Some(bytes),
             crate::store::blobs::Kept::File { created: new } => {
-                files.push(app.blobs.path(p.data.sha256.as_str()));
+                files.push(p.data.sha256.clone());
                 if new {
                     created.push(p.data.sha256.clone());
                 }
@@ -532,7 +532,7 @@ async fn store(
         parts: stored_parts,
         deliveries,
         deadlines,
-        sync: (!files.is_empty()).then(|| app.blobs.syncer()),
+        blobs: (!files.is_empty()).then(|| app.blobs.clone()),
         files,
     };
     match app.store.insert_document(new, log).await {

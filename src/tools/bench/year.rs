@@ -137,7 +137,7 @@ fn document(i: usize, count: usize, end: DateTime<Utc>, agencies: usize, inbox: 
             immediate: None,
         },
         files: Vec::new(),
-        sync: None,
+        blobs: None,
     }
 }
 

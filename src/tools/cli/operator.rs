@@ -36,7 +36,7 @@ pub async fn verify_log(dir: &Path, database: Option<String>) -> anyhow::Result<
 pub async fn check(dir: &Path, database: Option<String>, json: bool) -> anyhow::Result<()> {
     let config = load_config(dir, database)?;
     let store = Store::open(&config.database_url()).await?;
-    let blobs = crate::store::blobs::Blobs::at(&config.data_dir());
+    let blobs = crate::store::blobs::Blobs::at(&config.data_dir(), &config.blobs)?;
     let report = crate::service::check::full(&config, &store, &blobs, chrono::Utc::now()).await?;
     store.close().await;
     if json {
@@ -63,7 +63,8 @@ pub async fn check(dir: &Path, database: Option<String>, json: bool) -> anyhow::
 
 pub async fn backup(dir: &Path, database: Option<String>, to: &Path) -> anyhow::Result<()> {
     let config = load_config(dir, database)?;
-    let m = crate::tools::backup::backup(&config.database_url(), &config.data_dir(), to).await?;
+    let blobs = crate::store::blobs::Blobs::at(&config.data_dir(), &config.blobs)?;
+    let m = crate::tools::backup::backup(&config.database_url(), &blobs, to).await?;
     println!(
         "backup written to {}: {} database, log head #{}, {} blob files ({} bytes)",
         to.display(),
@@ -77,7 +78,7 @@ pub async fn backup(dir: &Path, database: Option<String>, to: &Path) -> anyhow::
 
 pub async fn restore(dir: &Path, database: Option<String>, from: &Path) -> anyhow::Result<()> {
     let config = load_config(dir, database)?;
-    let r = crate::tools::backup::restore(from, &config.database_url(), &config.data_dir()).await?;
+    let r = crate::tools::backup::restore(from, &config.database_url(), &config.data_dir(), &config.blobs).await?;
     println!(
         "restored the backup of {} into {}: {} blobs verified, exchange log intact ({} entries, head #{})",
         r.manifest.created_at,

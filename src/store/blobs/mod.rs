@@ -24,6 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::document::Sha256;
 use crate::formats::attachment::{SNIFF_BYTES, TextCheck};
+use crate::runtime::config::BlobsConfig;
 
 /// Parts up to this size are stored inline in the database (the parts the
 /// hub parses are usually smaller; attachments usually larger).
@@ -72,11 +73,37 @@ fn hold(held: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
     }
 }
 
+pub mod s3;
+
+/// Where the blobs are: a directory (one node, or a directory every node
+/// mounts) or an S3-compatible object store (several nodes).
 #[derive(Debug, Clone)]
 pub struct Blobs {
-    dir: PathBuf,
+    /// Where parts being received wait (always local: a node's scratch).
     tmp: PathBuf,
-    sync: BlobSync,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Dir { dir: PathBuf, sync: BlobSync },
+    Object(Arc<s3::ObjectBlobs>),
+}
+
+/// A stored blob's bytes, as they are read.
+pub type BlobReader = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// The name of the marker (in the blob directory, or under the bucket's
+/// prefix) that holds the store's identity.
+const MARKER: &str = "gwx-blob-store.json";
+
+/// Which blob store this is: `id` is drawn once, when the store is first
+/// used, and kept in the store itself, so the same store reached by another
+/// path or address is still recognised; `location` says where it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoreIdentity {
+    pub id: String,
+    pub location: String,
 }
 
 /// Makes the blob files written so far durable: one `syncfs` of the file
@@ -129,31 +156,116 @@ pub enum Kept {
 }
 
 impl Blobs {
-    /// Opens (creating) `data_dir/blobs` and `data_dir/tmp`; leftovers of an
+    /// Opens the blob store `config` names (the data directory's `blobs`
+    /// by default) and (creating) `data_dir/tmp`; leftovers of an
     /// interrupted upload in `tmp` are removed.
-    pub fn open(data_dir: &Path) -> io::Result<Blobs> {
-        let dir = data_dir.join("blobs");
+    pub fn open(data_dir: &Path, config: &BlobsConfig) -> anyhow::Result<Blobs> {
+        let blobs = Blobs::at(data_dir, config)?;
+        if let Backend::Dir { dir, .. } = &blobs.backend {
+            std::fs::create_dir_all(dir)?;
+        }
+        let _ = std::fs::remove_dir_all(&blobs.tmp);
+        std::fs::create_dir_all(&blobs.tmp)?;
+        Ok(blobs)
+    }
+
+    /// The blob store as it is, for tools that run beside a serving hub
+    /// (its temporary files are left alone).
+    pub fn at(data_dir: &Path, config: &BlobsConfig) -> anyhow::Result<Blobs> {
         let tmp = data_dir.join("tmp");
-        std::fs::create_dir_all(&dir)?;
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        Ok(Blobs::at(data_dir))
+        if config.url.is_some() {
+            let store = s3::ObjectBlobs::connect(config)?;
+            return Ok(Blobs { tmp, backend: Backend::Object(Arc::new(store)) });
+        }
+        Ok(Blobs::dir(&data_dir.join("blobs"), tmp))
     }
 
-    /// The blobs of `data_dir` as they are, for tools that run beside a
-    /// serving hub (its temporary files are left alone).
-    pub fn at(data_dir: &Path) -> Blobs {
-        let dir = data_dir.join("blobs");
-        Blobs { sync: BlobSync(Arc::new(dir.clone())), dir, tmp: data_dir.join("tmp") }
+    /// Blobs in the directory `dir` (`ab/<sha256>`).
+    pub fn dir(dir: &Path, tmp: PathBuf) -> Blobs {
+        Blobs { tmp, backend: Backend::Dir { sync: BlobSync(Arc::new(dir.to_owned())), dir: dir.to_owned() } }
     }
 
-    /// What makes this store's files durable, for the commit that refers to them.
-    pub fn syncer(&self) -> BlobSync {
-        self.sync.clone()
+    /// `file` or `object`: what a blob is in this store, for messages.
+    pub fn noun(&self) -> &'static str {
+        match self.backend {
+            Backend::Dir { .. } => "file",
+            Backend::Object(_) => "object",
+        }
     }
 
-    pub fn path(&self, sha: &str) -> PathBuf {
-        self.dir.join(&sha[..2]).join(sha)
+    /// Where the store is, for messages.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Dir { dir, .. } => format!("the directory {}", dir.display()),
+            Backend::Object(o) => format!("the object store {}", o.location),
+        }
+    }
+
+    /// Whether this is an object store.
+    pub fn is_object_store(&self) -> bool {
+        matches!(self.backend, Backend::Object(_))
+    }
+
+    /// This store's identity, read from its marker; one is drawn and
+    /// written when it has none yet (a new store, or one from before the
+    /// marker existed) and `create`.
+    pub async fn identity(&self, create: bool) -> io::Result<Option<StoreIdentity>> {
+        let location = self.location();
+        let found = match &self.backend {
+            Backend::Dir { dir, .. } => match tokio::fs::read(dir.join(MARKER)).await {
+                Ok(b) => Some(b),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            },
+            Backend::Object(o) => match o.get(&o.marker()).await {
+                Ok((mut r, _)) => {
+                    let mut b = Vec::new();
+                    tokio::io::AsyncReadExt::read_to_end(&mut r, &mut b).await?;
+                    Some(b)
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            },
+        };
+        if let Some(bytes) = found {
+            let id: StoreIdentity = serde_json::from_slice(&bytes)
+                .map_err(|e| io::Error::other(format!("the blob store's {MARKER} is not readable: {e}")))?;
+            return Ok(Some(StoreIdentity { id: id.id, location }));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let id = StoreIdentity { id: uuid::Uuid::now_v7().to_string(), location: location.clone() };
+        let bytes = serde_json::to_vec_pretty(&id).map_err(io::Error::other)?;
+        match &self.backend {
+            Backend::Dir { dir, .. } => {
+                tokio::fs::create_dir_all(dir).await?;
+                let temp = dir.join(format!(".{MARKER}.{}", uuid::Uuid::now_v7().simple()));
+                tokio::fs::write(&temp, &bytes).await?;
+                tokio::fs::File::open(&temp).await?.sync_all().await?;
+                tokio::fs::rename(&temp, dir.join(MARKER)).await?;
+                tokio::fs::File::open(dir).await?.sync_all().await?;
+            }
+            Backend::Object(o) => o.put(&o.marker(), bytes).await?,
+        }
+        Ok(Some(id))
+    }
+
+    /// What makes this store's files durable, for the commit that refers to
+    /// them: none for an object store (a PUT acknowledged is durable).
+    pub fn syncer(&self) -> Option<BlobSync> {
+        match &self.backend {
+            Backend::Dir { sync, .. } => Some(sync.clone()),
+            Backend::Object(_) => None,
+        }
+    }
+
+    /// The file of blob `sha` in a directory store (none in an object store).
+    pub fn local_path(&self, sha: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Dir { dir, .. } => Some(dir.join(&sha[..2]).join(sha)),
+            Backend::Object(_) => None,
+        }
     }
 
     /// A new part to receive; it stays in memory up to `memory_cap` bytes
@@ -176,9 +288,12 @@ impl Blobs {
 
     /// Keeps a received part: inline when small, or when the database
     /// holds it inline already (the caller stores the bytes in the same
-    /// transaction as the document), else as a file under `blobs/`, not yet
-    /// synced: the commit that refers to it first runs [`BlobSync::sync`].
-    /// `known`: what the database has of it; a durable file is not written
+    /// transaction as the document), else in the store: a file under
+    /// `blobs/`, not yet synced (the commit that refers to it first runs
+    /// [`BlobSync::sync`]), or an object, uploaded (in parts when large)
+    /// unless one of its size is there already. Bytes written from memory
+    /// give their share of the intake budget back.
+    /// `known`: what the database has of it; a durable blob is not written
     /// again, but one found without its row (an acceptance in flight, or
     /// one a crash interrupted) is.
     pub async fn keep(&self, spooled: &mut Spooled, known: Known) -> io::Result<Kept> {
@@ -188,7 +303,27 @@ impl Blobs {
         if known == Known::File {
             return Ok(Kept::File { created: false });
         }
-        let target = self.path(spooled.sha256.as_str());
+        let sha = spooled.sha256.as_str().to_owned();
+        let dir = match &self.backend {
+            Backend::Dir { dir, .. } => dir,
+            Backend::Object(o) => {
+                let key = o.blob_key(&sha);
+                // Content-addressed: an object of that name and size is these bytes.
+                if o.size(&key).await? == Some(spooled.size) {
+                    return Ok(Kept::File { created: false });
+                }
+                match (spooled.bytes.take(), &spooled.guard.0) {
+                    (Some(bytes), _) => {
+                        o.put(&key, bytes).await?;
+                        spooled.held = None;
+                    }
+                    (None, Some(temp)) => o.put_file(&key, temp).await?,
+                    (None, None) => return Err(io::Error::other("a spilled part without its file")),
+                }
+                return Ok(Kept::File { created: true });
+            }
+        };
+        let target = dir.join(&sha[..2]).join(&sha);
         let temp = spooled.guard.0.take();
         let memory = if temp.is_none() { spooled.bytes.take() } else { None };
         let tmp_dir = self.tmp.clone();
@@ -211,26 +346,103 @@ impl Blobs {
         })
         .await
         .map_err(io::Error::other)??;
+        spooled.held = None;
         Ok(Kept::File { created: true })
     }
 
-    /// Takes back blob files a failed acceptance created, unless a stored
+    /// Takes back blobs a failed acceptance created, unless a stored
     /// blob refers to one by now (an acceptance of the same bytes that
-    /// committed meanwhile). Best effort: a file left behind is one no blob
-    /// refers to, reused by a later acceptance of the same bytes.
+    /// committed meanwhile). Best effort: a blob left behind is one no
+    /// row refers to, reused by a later acceptance of the same bytes.
     pub async fn take_back(&self, store: &crate::store::Store, created: &[crate::domain::document::Sha256]) {
         for sha in created {
             if !matches!(store.blob_stored(sha).await, Ok(Known::No)) {
                 continue;
             }
-            if let Err(e) = tokio::fs::remove_file(self.path(sha.as_str())).await {
-                tracing::warn!(%e, %sha, "cannot remove the blob file of a failed acceptance");
+            if let Err(e) = self.remove(sha.as_str()).await {
+                tracing::warn!(%e, %sha, "cannot remove the blob of a failed acceptance");
             }
         }
     }
 
-    pub async fn open_blob(&self, sha: &str) -> io::Result<tokio::fs::File> {
-        tokio::fs::File::open(self.path(sha)).await
+    /// Removes blob `sha` (absent already is no error).
+    pub async fn remove(&self, sha: &str) -> io::Result<()> {
+        match &self.backend {
+            Backend::Dir { .. } => match tokio::fs::remove_file(self.local_path(sha).expect("a directory")).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            Backend::Object(o) => o.delete(&o.blob_key(sha)).await,
+        }
+    }
+
+    /// Whether blob `sha` is stored (as a file or object, of any size).
+    pub async fn exists(&self, sha: &str) -> io::Result<bool> {
+        match &self.backend {
+            Backend::Dir { .. } => Ok(self.local_path(sha).expect("a directory").exists()),
+            Backend::Object(o) => Ok(o.size(&o.blob_key(sha)).await?.is_some()),
+        }
+    }
+
+    /// Blob `sha`'s bytes, to be read, and its stored size. Not found is
+    /// an error of kind `NotFound`.
+    pub async fn open_blob(&self, sha: &str) -> io::Result<(BlobReader, u64)> {
+        match &self.backend {
+            Backend::Dir { .. } => {
+                let file = tokio::fs::File::open(self.local_path(sha).expect("a directory")).await?;
+                let len = file.metadata().await?.len();
+                Ok((Box::pin(file), len))
+            }
+            Backend::Object(o) => o.get(&o.blob_key(sha)).await,
+        }
+    }
+
+    /// Reads blob `sha` whole: its size and SHA-256. With `copy`, the bytes
+    /// are also written there (a backup).
+    pub async fn digest(&self, sha: &str, mut copy: Option<&mut tokio::fs::File>) -> io::Result<(u64, [u8; 32])> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut r, _) = self.open_blob(sha).await?;
+        let mut hasher = openssl::sha::Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = r.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if let Some(out) = copy.as_deref_mut() {
+                out.write_all(&buf[..n]).await?;
+            }
+            size += n as u64;
+        }
+        Ok((size, hasher.finish()))
+    }
+
+    /// Stores the file at `path` as blob `sha` (a restore; the caller has
+    /// checked its bytes).
+    pub async fn put_file(&self, sha: &str, path: &Path) -> io::Result<()> {
+        match &self.backend {
+            Backend::Dir { .. } => {
+                let target = self.local_path(sha).expect("a directory");
+                tokio::fs::create_dir_all(target.parent().expect("a parent")).await?;
+                tokio::fs::copy(path, &target).await?;
+                tokio::fs::File::open(&target).await?.sync_all().await
+            }
+            Backend::Object(o) => o.put_file(&o.blob_key(sha), path).await,
+        }
+    }
+
+    /// Whether the store holds any blob (its marker aside).
+    pub async fn holds_any(&self) -> io::Result<bool> {
+        match &self.backend {
+            Backend::Dir { dir, .. } => match std::fs::read_dir(dir) {
+                Ok(mut entries) => Ok(entries.any(|e| e.is_ok_and(|e| e.file_name() != MARKER))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            },
+            Backend::Object(o) => o.any_blob().await,
+        }
     }
 }
 
@@ -375,7 +587,7 @@ mod tests {
     #[tokio::test]
     async fn uploads_share_one_memory_budget_and_spill_beyond_it() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::open(dir.path()).unwrap();
+        let blobs = Blobs::open(dir.path(), &BlobsConfig::default()).unwrap();
         let budget = MemoryBudget::new(100);
         let first = {
             let mut s = blobs.spool(80, &budget);
@@ -403,7 +615,7 @@ mod tests {
     #[tokio::test]
     async fn small_parts_inline_large_ones_once_on_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = Blobs::open(dir.path()).unwrap();
+        let blobs = Blobs::open(dir.path(), &BlobsConfig::default()).unwrap();
         let mut small = receive(&blobs, 1024, "公文 body".as_bytes()).await;
         assert_eq!(small.sha256, Sha256::of("公文 body".as_bytes()));
         assert!(small.is_text);
@@ -413,17 +625,17 @@ mod tests {
         let mut a = receive(&blobs, 16, &big).await;
         assert!(a.bytes.is_none(), "spilled to a file");
         assert_eq!(blobs.keep(&mut a, Known::No).await.unwrap(), Kept::File { created: true });
-        blobs.syncer().sync().unwrap();
-        assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
+        blobs.syncer().expect("a directory").sync().unwrap();
+        assert_eq!(std::fs::read(blobs.local_path(a.sha256.as_str()).unwrap()).unwrap(), big);
         // The same content again, this time from memory, once the database
         // knows it: stored once. Not known (an interrupted acceptance left
         // the file), it is written again, whole.
         let mut b = receive(&blobs, big.len(), &big).await;
         assert_eq!(blobs.keep(&mut b, Known::File).await.unwrap(), Kept::File { created: false });
-        std::fs::write(blobs.path(a.sha256.as_str()), b"torn").unwrap();
+        std::fs::write(blobs.local_path(a.sha256.as_str()).unwrap(), b"torn").unwrap();
         let mut c = receive(&blobs, big.len(), &big).await;
         assert_eq!(blobs.keep(&mut c, Known::No).await.unwrap(), Kept::File { created: true });
-        assert_eq!(std::fs::read(blobs.path(a.sha256.as_str())).unwrap(), big);
+        assert_eq!(std::fs::read(blobs.local_path(a.sha256.as_str()).unwrap()).unwrap(), big);
         // A refused part leaves nothing behind.
         drop(receive(&blobs, 16, &big).await);
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);

@@ -1,0 +1,62 @@
+//! What the other nodes of the hub did, applied on this one (DESIGN §11):
+//! new deliveries wake this node's long-polls of their recipients, and a
+//! changed block list, calendar or trust store is read again at once (the
+//! periodic refreshes stay, for an event lost with a connection). On
+//! PostgreSQL through `LISTEN/NOTIFY`; SQLite is one node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::service::app::App;
+use crate::store::events::{Event, Events};
+
+pub const BLOCKS: &str = "blocks";
+pub const CALENDAR: &str = "calendar";
+pub const TRUST: &str = "trust";
+
+/// Tells every node that `what` changed here. Best effort: a node that
+/// misses it catches up with its periodic refresh.
+pub async fn announce(app: &App, what: &str) {
+    if let Err(e) = app.store.announce(what).await {
+        tracing::warn!(%e, what, "cannot tell the other nodes of a change");
+    }
+}
+
+/// Applies every node's events here until shutdown.
+pub async fn forward(app: Arc<App>, mut events: Events, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            e = events.next() => match e {
+                Ok(Event::Inbox(codes)) => {
+                    for c in codes {
+                        let _ = app.inbox_events.send(c);
+                    }
+                }
+                Ok(Event::Changed(what)) => apply(&app, &what).await,
+                Err(e) => {
+                    tracing::warn!(%e, "the events of the other nodes are not heard; listening again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn apply(app: &App, what: &str) {
+    let done = match what {
+        BLOCKS => app.guard.reload(&app.store).await.map_err(|e| e.to_string()),
+        CALENDAR => app.reload_calendar().await.map(|_| ()).map_err(|e| e.to_string()),
+        TRUST => app
+            .tls
+            .reload()
+            .map(|_| crate::service::trust::publish(&crate::service::trust::current(app), app.now()))
+            .map_err(|e| e.to_string()),
+        other => Err(format!("unknown change {other:?}")),
+    };
+    if let Err(e) = done {
+        tracing::error!(%e, what, "cannot apply a change made on another node");
+    }
+}

@@ -1,0 +1,65 @@
+//! The blob store a database belongs with (DESIGN §11): recorded by the
+//! first node that starts on the database, checked by every later one.
+
+use chrono::{DateTime, Utc};
+
+use super::blobs::StoreIdentity;
+use super::{BeginWrite, Result, Serialise, Store, stored_time, with_pool};
+
+impl Store {
+    /// The blob store recorded for this database, if any.
+    pub async fn recorded_blob_store(&self) -> Result<Option<StoreIdentity>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, String)>("SELECT id, location FROM blob_store WHERE singleton = 1")
+                .fetch_optional(pool)
+                .await?
+        })
+        .map(|(id, location)| StoreIdentity { id, location }))
+    }
+
+    /// Records `ours` unless a store is recorded already (nodes starting at
+    /// the same moment take turns); returns the one recorded.
+    pub async fn claim_blob_store(&self, ours: &StoreIdentity, now: DateTime<Utc>) -> Result<StoreIdentity> {
+        let now = stored_time(now);
+        let recorded = with_pool!(self, |pool| {
+            let mut tx = self.begin_write(pool).await?;
+            tx.serialise("gwx blob store").await?;
+            let found: Option<(String, String)> =
+                sqlx::query_as("SELECT id, location FROM blob_store WHERE singleton = 1")
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if found.is_none() {
+                sqlx::query("INSERT INTO blob_store (singleton, id, location, recorded_at) VALUES (1, $1, $2, $3)")
+                    .bind(&ours.id)
+                    .bind(&ours.location)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            found
+        });
+        Ok(recorded.map(|(id, location)| StoreIdentity { id, location }).unwrap_or_else(|| ours.clone()))
+    }
+
+    /// Records `store` as this database's blob store, replacing any (a
+    /// restore into another store, or blobs moved by the operator).
+    pub async fn record_blob_store(&self, store: &StoreIdentity, now: DateTime<Utc>) -> Result<()> {
+        let now = stored_time(now);
+        with_pool!(self, |pool| {
+            let mut tx = self.begin_write(pool).await?;
+            sqlx::query(
+                "INSERT INTO blob_store (singleton, id, location, recorded_at) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (singleton) DO UPDATE SET id = excluded.id, location = excluded.location, \
+                 recorded_at = excluded.recorded_at",
+            )
+            .bind(&store.id)
+            .bind(&store.location)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

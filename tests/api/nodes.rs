@@ -1,0 +1,179 @@
+//! Several nodes of one hub (DESIGN §11): one database, one blob store, no
+//! state in a node. A document sent through one node is fetched and
+//! confirmed through another; what an operator changes on one is enforced
+//! on the others; a node whose blob store is not the database's refuses to
+//! start.
+
+use gwx::client::package::SendOptions;
+use gwx::tools::demo::{ASSOCIATION, CIVIL_AFFAIRS, EDUCATION, IT_BUREAU, SECRETARIAT};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestHub};
+
+async fn a_node_whose_blob_store_is_not_the_databases_refuses_to_start(backend: Backend) {
+    let a = TestHub::start(backend).await;
+    // A data directory of its own, or (on the object-store variant) a
+    // prefix of its own: another store.
+    let err = match crate::helpers::test_blobs() {
+        Some(_) => {
+            let other = crate::garage::blobs_config(crate::garage::garage().unwrap());
+            a.another_node(|c| c.blobs = other).await.err()
+        }
+        None => a.another_node(|_| {}).await.err(),
+    };
+    let err = format!("{:#}", err.expect("the node is refused"));
+    let recorded = a.store().recorded_blob_store().await.unwrap().unwrap();
+    assert!(err.contains("this node's blob store is not the database's"), "{err}");
+    assert!(
+        err.contains(&recorded.id) && err.contains(&recorded.location),
+        "says which store is the database's: {err}"
+    );
+    assert_eq!(recorded, a.hub.app.blobs.identity(false).await.unwrap().unwrap(), "the first node's store");
+    // The first node serves on.
+    a.as_(SECRETARIAT).get("/api/v1/whoami").await.ok();
+    a.stop().await;
+}
+
+crate::every_store!(a_node_whose_blob_store_is_not_the_databases_refuses_to_start);
+
+/// Node A and node B on one PostgreSQL database and one object store.
+async fn two_nodes() -> Option<(TestHub, TestHub)> {
+    let garage = tokio::task::spawn_blocking(crate::garage::garage).await.unwrap()?;
+    let backend = Backend::postgres()?;
+    let blobs = crate::garage::blobs_config(garage);
+    let a = TestHub::start_with(backend, |c| c.blobs = blobs).await;
+    let b = a.another_node(|_| {}).await.expect("the second node starts");
+    Some((a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_sent_through_one_node_is_fetched_and_confirmed_through_another() {
+    let Some((a, b)) = two_nodes().await else { return };
+    let opts = SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
+    // 300 kB: an attachment in the object store, not inline.
+    let sent = a.send_doc(&a.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150007001", &opts, Some(300_000)).await;
+    let doc = sent.created()["document_id"].as_str().unwrap().to_owned();
+    let delivery = b.inbox(EDUCATION).await[0]["id"].as_str().unwrap().to_owned();
+    let out = b.path("fetched");
+    let client = gwx::client::Client::new(&b.identity(EDUCATION)).unwrap();
+    let files = client.fetch(&delivery, &out).await.unwrap();
+    let attachment = files.iter().find(|p| p.extension().is_some_and(|e| e == "pdf")).expect("the attachment");
+    assert_eq!(std::fs::metadata(attachment).unwrap().len(), 300_000, "all its bytes, through the other node");
+    b.as_(EDUCATION).post(&format!("/api/v1/deliveries/{delivery}/confirm"), json!({})).await.ok();
+    let status = a.as_(SECRETARIAT).get(&format!("/api/v1/documents/{doc}")).await.ok();
+    assert_eq!(status["recipients"][0]["state"], "confirmed", "{status}");
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_edit_and_a_block_made_on_one_node_are_enforced_on_the_other() {
+    let Some((a, b)) = two_nodes().await else { return };
+    // The secretariat makes a shared group on A; a document to it through B
+    // reaches its member.
+    let g = a
+        .as_(SECRETARIAT)
+        .post(
+            "/api/v1/groups",
+            json!({"scope": "shared", "name": "跨節點群組", "members": [{"participant": EDUCATION}]}),
+        )
+        .await
+        .created();
+    let group = g["id"].as_str().unwrap().to_owned();
+    let opts = SendOptions { groups: vec![group.clone()], ..Default::default() };
+    b.send_doc(&b.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150007002", &opts, None).await.created();
+    assert_eq!(a.inbox(EDUCATION).await.len(), 1);
+    // An edit on A (the member replaced) holds for the next document through B.
+    a.as_(SECRETARIAT)
+        .put(
+            &format!("/api/v1/groups/{group}"),
+            json!({"name": "跨節點群組", "members": [{"participant": CIVIL_AFFAIRS}]}),
+        )
+        .await
+        .ok();
+    b.send_doc(&b.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150007003", &opts, None).await.created();
+    assert_eq!(a.inbox(EDUCATION).await.len(), 1, "no second document for the old member");
+    assert_eq!(b.inbox(CIVIL_AFFAIRS).await.len(), 1);
+
+    // The IT bureau blocks 127.0.0.2 on A: B refuses it too (its block list
+    // is refreshed from the database).
+    b.as_from(ASSOCIATION, "127.0.0.2").get("/api/v1/whoami").await.ok();
+    a.as_(IT_BUREAU).post("/api/v1/blocks", json!({"ip": "127.0.0.2", "reason": "攻擊來源"})).await.created();
+    let mut refused = false;
+    for _ in 0..100 {
+        let r = b.as_from(ASSOCIATION, "127.0.0.2").try_get("/api/v1/whoami").await;
+        if r.as_ref().is_ok_and(|r| r.status == 403) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the block made on A is enforced on B");
+    b.as_(EDUCATION).get("/api/v1/whoami").await.ok();
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_accepted_on_one_node_wakes_the_long_polls_on_another() {
+    let Some((a, b)) = two_nodes().await else { return };
+    // What wakes B's long-polls: nothing on B itself sends it, only A's
+    // commit, through the database.
+    let mut woken = b.hub.app.inbox_events.subscribe();
+    let poll = {
+        let c = b.as_(EDUCATION);
+        async move { c.get("/api/v1/inbox?wait=60").await.ok() }
+    };
+    let send = async {
+        // The long-poll is waiting before the document is sent.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let opts = SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
+        a.send_doc(&a.as_(SECRETARIAT), SECRETARIAT, SECRETARIAT, "1150007004", &opts, None).await.created()
+    };
+    let (polled, sent) = tokio::join!(poll, send);
+    assert_eq!(polled["items"].as_array().unwrap().len(), 1, "{polled}");
+    assert_eq!(polled["items"][0]["document_id"], sent["document_id"]);
+    let code = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match woken.recv().await {
+                Ok(c) if c == EDUCATION => return c,
+                Ok(_) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("B heard of A's delivery");
+    assert_eq!(code, EDUCATION);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_jobs_run_on_one_node_at_a_time() {
+    let Some((a, b)) = two_nodes().await else { return };
+    // A is at them (its turn held): B does nothing, and says so.
+    let turn = a.store().try_turn("gwx daily jobs").await.unwrap().expect("nobody has the turn");
+    assert!(a.store().try_turn("gwx daily jobs").await.unwrap().is_none(), "one turn at a time");
+    let r = b.hub.run_daily_jobs().await.unwrap();
+    assert!(r.elsewhere, "{r:?}");
+    turn.end().await;
+    let r = b.hub.run_daily_jobs().await.unwrap();
+    assert!(!r.elsewhere, "{r:?}");
+    // A turn dropped unended (a node that failed mid-way) is free again
+    // once its connection is gone.
+    let turn = b.store().try_turn("gwx daily jobs").await.unwrap().unwrap();
+    drop(turn);
+    let mut free = false;
+    for _ in 0..50 {
+        if let Some(t) = a.store().try_turn("gwx daily jobs").await.unwrap() {
+            t.end().await;
+            free = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(free, "the lock went with the closed connection");
+    b.stop().await;
+    a.stop().await;
+}
