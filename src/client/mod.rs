@@ -28,6 +28,17 @@ pub struct Identity {
     pub ca: PathBuf,
 }
 
+/// How many times [`Client::send`] sends a package whose answer it did not get.
+pub const SEND_ATTEMPTS: u32 = 6;
+
+/// How an attempt to send ended, when not with an answer.
+enum Sent {
+    /// No answer (or a proxy's): the same package may be sent again.
+    Again(anyhow::Error),
+    /// The hub's refusal, or a package that cannot be sent.
+    Refused(anyhow::Error),
+}
+
 pub struct Client {
     http: reqwest::Client,
     hub: String,
@@ -126,36 +137,86 @@ impl Client {
 
     /// Uploads a signed package; returns the HTTP status (201 new, 200 the
     /// same envelope again) and the receipt. `progress` draws a bar.
+    ///
+    /// A submission whose connection failed before its answer was read (a
+    /// node killed behind the load balancer, a network cut), or that a
+    /// proxy or a node shutting down answered 502–504, is sent again, up to
+    /// [`SEND_ATTEMPTS`] times with growing pauses: the hub takes the same
+    /// envelope again as the same document (200 and the first receipt), so
+    /// a document is never accepted twice, nor lost unacknowledged.
     pub async fn send(
         &self,
         out: &Outgoing,
         progress: Option<indicatif::ProgressBar>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut pause = std::time::Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            match self.send_once(out, progress.clone()).await {
+                Ok(answer) => {
+                    if let Some(p) = progress {
+                        p.finish_and_clear();
+                    }
+                    return Ok(answer);
+                }
+                Err(Sent::Again(e)) if attempt < SEND_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %format!("{e:#}"), "no answer from the hub; sending again");
+                    if let Some(p) = &progress {
+                        p.set_position(0);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                    attempt += 1;
+                }
+                Err(Sent::Again(e)) => return Err(e.context(format!("no answer from the hub in {attempt} attempts"))),
+                Err(Sent::Refused(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        out: &Outgoing,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> Result<(u16, serde_json::Value), Sent> {
         use reqwest::multipart::{Form, Part};
+        let refused = Sent::Refused;
         let mut form = Form::new()
             .part(
                 "envelope",
-                Part::bytes(out.envelope_xml.clone()).file_name("envelope.xml").mime_str("application/xml")?,
+                Part::bytes(out.envelope_xml.clone())
+                    .file_name("envelope.xml")
+                    .mime_str("application/xml")
+                    .map_err(|e| refused(e.into()))?,
             )
             .part(
                 "signature",
-                Part::bytes(out.signature.clone()).file_name("envelope.p7s").mime_str("application/pkcs7-signature")?,
+                Part::bytes(out.signature.clone())
+                    .file_name("envelope.p7s")
+                    .mime_str("application/pkcs7-signature")
+                    .map_err(|e| refused(e.into()))?,
             )
-            .part("document", file_part(&out.document, progress.clone()).await?);
+            .part("document", file_part(&out.document, progress.clone()).await.map_err(refused)?);
         for a in &out.attachments {
-            form = form.part("attachment", file_part(a, progress.clone()).await?);
+            form = form.part("attachment", file_part(a, progress.clone()).await.map_err(refused)?);
         }
-        let resp = self
-            .http
-            .post(self.url("/api/v1/documents"))
-            .multipart(form)
-            .send()
-            .await
-            .context("cannot reach the hub")?;
-        if let Some(p) = progress {
-            p.finish_and_clear();
+        let resp = match self.http.post(self.url("/api/v1/documents")).multipart(form).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_builder() => return Err(refused(e.into())),
+            Err(e) => return Err(Sent::Again(anyhow::Error::new(e).context("cannot reach the hub"))),
+        };
+        let status = resp.status();
+        if matches!(status.as_u16(), 502..=504) {
+            return Err(Sent::Again(anyhow::anyhow!("the hub answered {status}")));
         }
-        Self::json(resp).await
+        // The answer cut off (a 201 whose receipt was lost with the node): again.
+        let bytes =
+            resp.bytes().await.map_err(|e| Sent::Again(anyhow::Error::new(e).context("the answer was cut off")))?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        if status.is_success() {
+            return Ok((status.as_u16(), body));
+        }
+        Err(refused(problem(status.as_u16(), &body).into()))
     }
 
     /// Downloads a delivery's package and discards it (load generation);

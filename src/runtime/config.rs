@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::domain::IpRange;
 use crate::pki::trust::CrlCheck;
+pub use crate::store::blobs::BlobsConfig;
 
 pub const CONFIG_FILE: &str = "gwx.toml";
 
@@ -323,24 +324,6 @@ pub struct TlsConfig {
 pub struct DatabaseConfig {
     /// `postgres://…` for PostgreSQL; otherwise a SQLite file. Default: `<data_dir>/gwx.db`.
     pub url: Option<String>,
-}
-
-/// Where the blobs (attachments) are kept (DESIGN §11).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BlobsConfig {
-    /// `s3://bucket/prefix`: an S3-compatible object store, for several
-    /// nodes. Absent: the directory `<data_dir>/blobs`.
-    pub url: Option<String>,
-    /// The store's address, e.g. `http://127.0.0.1:3900` for a local
-    /// Garage (`http://` is allowed for loopback and private networks).
-    pub endpoint: Option<String>,
-    /// Default: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
-    pub region: Option<String>,
-    /// Default: `AWS_ACCESS_KEY_ID`.
-    pub access_key_id: Option<String>,
-    /// Default: `AWS_SECRET_ACCESS_KEY`.
-    pub secret_access_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

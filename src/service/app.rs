@@ -111,6 +111,15 @@ impl App {
         }
     }
 
+    /// Tells every node that `what` (a name of `store::events`) changed
+    /// here. Best effort: a node that misses it catches up with its
+    /// periodic refresh.
+    pub async fn announce(&self, what: &str) {
+        if let Err(e) = self.store.announce(what).await {
+            tracing::warn!(%e, what, "cannot tell the other nodes of a change");
+        }
+    }
+
     /// Appends to the exchange log. A log that cannot be written is an
     /// operational emergency, but refusing service to report it would hide it
     /// further: the failure goes to the process log and the metrics.

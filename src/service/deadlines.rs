@@ -95,7 +95,7 @@ pub async fn load_year(app: &App, caller: &Caller, year: i32, csv: &str) -> Resu
     };
     app.store.put_calendar_year(&y, &info.source, &info.loaded_by, info.loaded_at, false, &log).await?;
     app.reload_calendar().await?;
-    crate::service::events::announce(app, crate::service::events::CALENDAR).await;
+    app.announce(crate::store::events::CALENDAR).await;
     Ok(info)
 }
 
@@ -113,7 +113,7 @@ pub struct Recomputed {
 pub async fn recompute(app: &App, log: NewLogEntry) -> Result<Recomputed, ServiceError> {
     let cal = app.reload_calendar().await?;
     // A closure (or a corrected year) holds on every node.
-    crate::service::events::announce(app, crate::service::events::CALENDAR).await;
+    app.announce(crate::store::events::CALENDAR).await;
     let now = app.now();
     let pending = app.store.pending_deadlines(now).await?;
     let docs: Vec<(String, Deadlines)> = pending

@@ -10,22 +10,21 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::service::app::App;
-use crate::store::events::{Event, Events};
+use crate::store::events::{BLOCKS, CALENDAR, Event, Events, TRUST};
 
-pub const BLOCKS: &str = "blocks";
-pub const CALENDAR: &str = "calendar";
-pub const TRUST: &str = "trust";
-
-/// Tells every node that `what` changed here. Best effort: a node that
-/// misses it catches up with its periodic refresh.
-pub async fn announce(app: &App, what: &str) {
-    if let Err(e) = app.store.announce(what).await {
-        tracing::warn!(%e, what, "cannot tell the other nodes of a change");
-    }
+/// Listens to the events of every node (PostgreSQL); the task that
+/// applies them here until shutdown, to be spawned. Listening starts
+/// before this returns, so a node that serves after it misses nothing.
+pub async fn listen(
+    app: Arc<App>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
+    use anyhow::Context;
+    let events = app.store.listen().await.context("listen to the other nodes")?;
+    Ok(events.map(|events| forward(app, events, shutdown)))
 }
 
-/// Applies every node's events here until shutdown.
-pub async fn forward(app: Arc<App>, mut events: Events, mut shutdown: watch::Receiver<bool>) {
+async fn forward(app: Arc<App>, mut events: Events, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             e = events.next() => match e {

@@ -50,7 +50,7 @@ pub async fn block(app: &App, caller: &Caller, ip: &str, reason: &str) -> Result
     let log = caller.log_entry(LogAction::IpBlocked, format!("{range} blocked: {reason}"));
     let b = app.store.add_block(range, reason, caller.participant.code.as_str(), app.now(), &log).await?;
     app.guard.reload(&app.store).await?;
-    crate::service::events::announce(app, crate::service::events::BLOCKS).await;
+    app.announce(crate::store::events::BLOCKS).await;
     Ok(b)
 }
 
@@ -61,6 +61,6 @@ pub async fn unblock(app: &App, caller: &Caller, id: i64) -> Result<()> {
     let log = caller.log_entry(LogAction::IpUnblocked, format!("{} unblocked", b.ip_range));
     app.store.remove_block(id, app.now(), &log).await?;
     app.guard.reload(&app.store).await?;
-    crate::service::events::announce(app, crate::service::events::BLOCKS).await;
+    app.announce(crate::store::events::BLOCKS).await;
     Ok(())
 }

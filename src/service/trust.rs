@@ -49,7 +49,7 @@ pub async fn reload(app: &App, caller: &Caller) -> Result<TrustSummary> {
     let summary = current(app);
     app.log(&caller.log_entry(LogAction::TrustReloaded, describe(&summary))).await;
     publish(&summary, app.now());
-    crate::service::events::announce(app, crate::service::events::TRUST).await;
+    app.announce(crate::store::events::TRUST).await;
     Ok(summary)
 }
 
@@ -59,7 +59,7 @@ pub async fn reload_on_signal(app: &App) -> anyhow::Result<()> {
     let summary = current(app);
     app.log(&NewLogEntry::new(LogAction::TrustReloaded, format!("{} (SIGHUP)", describe(&summary)))).await;
     publish(&summary, app.now());
-    crate::service::events::announce(app, crate::service::events::TRUST).await;
+    app.announce(crate::store::events::TRUST).await;
     Ok(())
 }
 

@@ -9,8 +9,15 @@ use super::{Db, Result, Store};
 
 /// Recipients with new deliveries, comma-separated.
 pub const INBOX: &str = "gwx_inbox";
-/// What changed (`blocks`, `calendar`, `trust`).
+/// What changed: one of the names below.
 pub const CHANGED: &str = "gwx_changed";
+
+/// The block list changed.
+pub const BLOCKS: &str = "blocks";
+/// A calendar year was loaded, or a closure declared.
+pub const CALENDAR: &str = "calendar";
+/// The trust store (CA certificates, CRLs) was reloaded.
+pub const TRUST: &str = "trust";
 
 /// A notification's payload must stay below 8,000 bytes: recipients are
 /// sent in chunks of this many codes.

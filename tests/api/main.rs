@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod bench;
 mod cli;
+mod cluster;
 mod connections;
 mod console;
 mod corpus;

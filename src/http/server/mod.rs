@@ -59,10 +59,10 @@ impl Hub {
         let tls = TlsState::load(&config).context("TLS configuration")?;
         let app = Arc::new(App::new(config, store, clock, tls)?);
         jobs::prepare(&app).await?;
-        // Listening before the node serves: no event of another node is missed.
-        let events = app.store.listen().await.context("listen to the other nodes")?;
         crate::http::ops::prometheus();
         let (shutdown, _) = watch::channel(false);
+        // Listening before the node serves: no event of another node is missed.
+        let events = crate::service::events::listen(app.clone(), shutdown.subscribe()).await?;
         let mut tasks = JoinSet::new();
 
         let router = crate::http::router_with(app.clone(), extra);
@@ -88,8 +88,8 @@ impl Hub {
             tasks.spawn(serve_redirect(l, public_url.clone(), shutdown.subscribe()));
         }
 
-        if let Some(events) = events {
-            tasks.spawn(crate::service::events::forward(app.clone(), events, shutdown.subscribe()));
+        if let Some(forward) = events {
+            tasks.spawn(forward);
         }
         tasks.spawn(jobs::run_daily(app.clone(), shutdown.subscribe()));
         tasks.spawn(jobs::refresh_guard(app.clone(), shutdown.subscribe()));

@@ -24,7 +24,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::document::Sha256;
 use crate::formats::attachment::{SNIFF_BYTES, TextCheck};
-use crate::runtime::config::BlobsConfig;
 
 /// Parts up to this size are stored inline in the database (the parts the
 /// hub parses are usually smaller; attachments usually larger).
@@ -74,6 +73,24 @@ fn hold(held: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
 }
 
 pub mod s3;
+
+/// Where the blobs (attachments) are kept (DESIGN §11).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// `s3://bucket/prefix`: an S3-compatible object store, for several
+    /// nodes. Absent: the directory `<data_dir>/blobs`.
+    pub url: Option<String>,
+    /// The store's address, e.g. `http://127.0.0.1:3900` for a local
+    /// Garage (`http://` is allowed for loopback and private networks).
+    pub endpoint: Option<String>,
+    /// Default: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+    pub region: Option<String>,
+    /// Default: `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// Default: `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<String>,
+}
 
 /// Where the blobs are: a directory (one node, or a directory every node
 /// mounts) or an S3-compatible object store (several nodes).

@@ -16,7 +16,7 @@ use object_store::client::{CryptoProvider, DigestAlgorithm, DigestContext, HmacC
 use object_store::path::Path as Key;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
-use crate::runtime::config::BlobsConfig;
+use super::BlobsConfig;
 
 /// Parts of a multipart upload (S3 wants at least 5 MiB but for the last).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
