@@ -6,17 +6,14 @@
 //! is there with all its deliveries and bytes, none half-routed, the log
 //! chain intact.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use gwx::client::package::{self, SendOptions, Source};
 use gwx::client::{Client, Identity};
-use gwx::domain::ParticipantCode;
-use gwx::domain::document::FileName;
-use gwx::pki::demo::KeyPair;
 use gwx::store::Store;
+
+use crate::helpers::signed_package;
 
 use gwx::tools::demo::{CIVIL_AFFAIRS, EDUCATION, IT_BUREAU, SECRETARIAT, SOCIAL_WELFARE};
 
@@ -112,26 +109,6 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// `sender`'s document number `serial` to both recipients, with a PDF of
-/// `attachment` bytes (an object in the store).
-fn package(demo: &Path, sender: &str, serial: &str, attachment: usize) -> package::Outgoing {
-    let keys = KeyPair::read(&demo.join(format!("clients/{sender}"))).unwrap();
-    let me = ParticipantCode::parse(sender).unwrap();
-    let name = format!("{serial}_ATTCH1.pdf");
-    let di = gwx::tools::bench::bench_di(sender, serial, std::slice::from_ref(&name));
-    let opts = SendOptions { to: RECIPIENTS.iter().map(|r| r.to_string()).collect(), ..Default::default() };
-    package::build(
-        FileName::parse(&format!("{serial}.di")).unwrap(),
-        Bytes::from(di),
-        &opts,
-        &me,
-        &keys.cert,
-        &keys.key,
-        |n| Ok(Source::Bytes(gwx::tools::bench::pdf_of(attachment, n))),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_a_node_and_a_garage_node_under_load_loses_no_acknowledged_document() {
     let Some(cluster) = tokio::task::spawn_blocking(Cluster::start).await.unwrap() else { return };
@@ -145,7 +122,7 @@ async fn killing_a_node_and_a_garage_node_under_load_loses_no_acknowledged_docum
             let client = cluster.client(sender);
             for i in 0..EACH {
                 let serial = format!("{}{i:04}", &sender[3..7]);
-                let out = package(demo, sender, &serial, 100 * 1024 + i);
+                let out = signed_package(demo, sender, &serial, &RECIPIENTS, 100 * 1024 + i);
                 let (status, receipt) = client.send(&out, None).await.unwrap_or_else(|e| panic!("{serial}: {e:#}"));
                 assert!(status == 201 || status == 200, "{serial}: {status}");
                 let id = receipt["document_id"].as_str().unwrap().to_owned();

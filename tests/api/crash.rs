@@ -6,12 +6,9 @@
 use std::process::Command;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use gwx::client::package::{self, SendOptions, Source};
 use gwx::client::{Client, Identity};
-use gwx::domain::ParticipantCode;
-use gwx::domain::document::FileName;
-use gwx::pki::demo::KeyPair;
+
+use crate::helpers::signed_package;
 
 const GWX: &str = env!("CARGO_BIN_EXE_gwx");
 
@@ -39,32 +36,18 @@ async fn acknowledged_documents_survive_a_kill() {
         ca: dir.join("certs/ca.pem"),
     };
     let sender = Arc::new(Client::new(&id("379130000C")).unwrap());
-    let keys = KeyPair::read(&dir.join("clients/379130000C")).unwrap();
-    let me = ParticipantCode::parse("379130000C").unwrap();
 
     // Eight senders keep submitting (some with attachments large enough to be
     // stored as files) until the hub dies under them.
     let mut workers = Vec::new();
     for w in 0..8 {
-        let (sender, keys, me) = (sender.clone(), keys.clone(), me.clone());
+        let (sender, dir) = (sender.clone(), dir.clone());
         workers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             for i in 0..10_000 {
                 let serial = format!("{w:02}{i:05}");
-                let name = format!("{serial}_ATTCH1.pdf");
-                let di = gwx::tools::bench::bench_di(me.as_str(), &serial, std::slice::from_ref(&name));
                 let size = if i % 3 == 0 { 200 * 1024 } else { 4 * 1024 };
-                let opts = SendOptions { to: vec!["379100000G".into(), "379200000A".into()], ..Default::default() };
-                let out = package::build(
-                    FileName::parse(&format!("{serial}.di")).unwrap(),
-                    Bytes::from(di),
-                    &opts,
-                    &me,
-                    &keys.cert,
-                    &keys.key,
-                    |n| Ok(Source::Bytes(gwx::tools::bench::pdf_of(size, n))),
-                )
-                .unwrap();
+                let out = signed_package(&dir, "379130000C", &serial, &["379100000G", "379200000A"], size);
                 match sender.send(&out, None).await {
                     Ok((201, v)) => acknowledged.push(v["document_id"].as_str().unwrap().to_owned()),
                     _ => break,

@@ -8,12 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bytes::Bytes;
-use gwx::client::package::{self, SendOptions, Source};
 use gwx::client::{Client, Identity};
-use gwx::domain::ParticipantCode;
-use gwx::domain::document::FileName;
-use gwx::pki::demo::KeyPair;
 
 use crate::helpers::{Backend, drop_postgres_database, new_postgres_database, spawn_hub};
 
@@ -97,22 +92,8 @@ impl SmallDisk {
 
 /// A signed package from SENDER to the secretariat, number `serial`, with
 /// one PDF attachment of `attachment` bytes (above 64 KiB: a blob file).
-fn package(dir: &Path, serial: &str, attachment: usize) -> package::Outgoing {
-    let keys = KeyPair::read(&dir.join(format!("clients/{SENDER}"))).unwrap();
-    let me = ParticipantCode::parse(SENDER).unwrap();
-    let name = format!("{serial}_ATTCH1.pdf");
-    let di = gwx::tools::bench::bench_di(SENDER, serial, std::slice::from_ref(&name));
-    let opts = SendOptions { to: vec!["379100000G".into()], ..Default::default() };
-    package::build(
-        FileName::parse(&format!("{serial}.di")).unwrap(),
-        Bytes::from(di),
-        &opts,
-        &me,
-        &keys.cert,
-        &keys.key,
-        |n| Ok(Source::Bytes(gwx::tools::bench::pdf_of(attachment, n))),
-    )
-    .unwrap()
+fn package(dir: &Path, serial: &str, attachment: usize) -> gwx::client::package::Outgoing {
+    crate::helpers::signed_package(dir, SENDER, serial, &["379100000G"], attachment)
 }
 
 /// The documents the client's participant has had accepted (its log entries).

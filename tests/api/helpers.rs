@@ -53,18 +53,21 @@ impl Backend {
 /// Runs an async test body on SQLite and on PostgreSQL, as two tests.
 #[macro_export]
 macro_rules! both_databases {
+    (@variants $name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            super::$name($crate::helpers::Backend::Sqlite).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            if let Some(b) = $crate::helpers::Backend::postgres() {
+                super::$name(b).await
+            }
+        }
+    };
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(b) = $crate::helpers::Backend::postgres() {
-                    super::$name(b).await
-                }
-            }
+            $crate::both_databases!(@variants $name);
         }
     )+};
 }
@@ -82,16 +85,7 @@ tokio::task_local! {
 macro_rules! every_store {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(b) = $crate::helpers::Backend::postgres() {
-                    super::$name(b).await
-                }
-            }
+            $crate::both_databases!(@variants $name);
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn object_store() {
                 let garage = tokio::task::spawn_blocking($crate::garage::garage).await.unwrap();
@@ -696,4 +690,32 @@ pub fn raw_response(bytes: &[u8]) -> (u16, String, Value) {
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP response in {text:?}"));
     let status = head[9..12].parse().unwrap();
     (status, head.to_ascii_lowercase(), serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+}
+
+/// A signed package from `sender` (its key in `demo/clients`), number
+/// `serial`, to `to`, with one PDF attachment of `attachment` bytes: the
+/// bench's DI, as an agency system would send it.
+pub fn signed_package(
+    demo: &Path,
+    sender: &str,
+    serial: &str,
+    to: &[&str],
+    attachment: usize,
+) -> gwx::client::package::Outgoing {
+    use gwx::client::package::{SendOptions, Source};
+    let keys = gwx::pki::demo::KeyPair::read(&demo.join(format!("clients/{sender}"))).unwrap();
+    let me = gwx::domain::ParticipantCode::parse(sender).unwrap();
+    let name = format!("{serial}_ATTCH1.pdf");
+    let di = gwx::tools::bench::bench_di(sender, serial, std::slice::from_ref(&name));
+    let opts = SendOptions { to: to.iter().map(|r| r.to_string()).collect(), ..Default::default() };
+    gwx::client::package::build(
+        gwx::domain::document::FileName::parse(&format!("{serial}.di")).unwrap(),
+        bytes::Bytes::from(di),
+        &opts,
+        &me,
+        &keys.cert,
+        &keys.key,
+        |n| Ok(Source::Bytes(gwx::tools::bench::pdf_of(attachment, n))),
+    )
+    .unwrap()
 }
