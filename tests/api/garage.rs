@@ -132,20 +132,35 @@ fn start(bin: &Path) -> Garage {
             Err(format!("garage {args:?}: {}", String::from_utf8_lossy(&out.stderr)))
         }
     };
-    let mut node = Err(String::new());
-    for _ in 0..100 {
-        node = cli(&["node", "id", "-q"]);
-        if node.is_ok() {
-            break;
+    // Generous: the first object-store test starts it while hundreds of
+    // others load the two cores.
+    let log = dir.join("garage.log");
+    let failed = |what: String| -> ! {
+        panic!("{what}\ngarage's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let node = loop {
+        match cli(&["node", "id", "-q"]) {
+            Ok(node) => break node,
+            Err(e) if std::time::Instant::now() > deadline => failed(format!("garage did not start: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let node = node.unwrap_or_else(|e| panic!("garage did not start: {e}"));
+    };
     let id = node.trim().split('@').next().unwrap().to_owned();
-    cli(&["layout", "assign", "-z", "dc1", "-c", "1G", &id]).unwrap();
-    cli(&["layout", "apply", "--version", "1"]).unwrap();
-    cli(&["key", "import", "--yes", "-n", "gwx-test", KEY_ID, SECRET]).unwrap();
-    cli(&["bucket", "create", BUCKET]).unwrap();
-    cli(&["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", KEY_ID]).unwrap();
+    for step in [
+        &["layout", "assign", "-z", "dc1", "-c", "1G", &id][..],
+        &["layout", "apply", "--version", "1"],
+        &["key", "import", "--yes", "-n", "gwx-test", KEY_ID, SECRET],
+        &["bucket", "create", BUCKET],
+        &["bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", KEY_ID],
+    ] {
+        cli(step).unwrap_or_else(|e| failed(e));
+    }
+    while std::net::TcpStream::connect(("127.0.0.1", s3)).is_err() {
+        if std::time::Instant::now() > deadline {
+            failed(format!("garage's S3 API did not open on port {s3}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     Garage { endpoint: format!("http://127.0.0.1:{s3}"), _dir: dir }
 }
