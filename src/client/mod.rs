@@ -174,6 +174,12 @@ impl Client {
         }
     }
 
+    /// Sends a package once, without sending it again when no answer
+    /// comes: the bench, which counts a lost connection as a failure.
+    pub async fn send_without_retry(&self, out: &Outgoing) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.send_once(out, None).await.map_err(|(Sent::Again(e) | Sent::Refused(e))| e)
+    }
+
     async fn send_once(
         &self,
         out: &Outgoing,

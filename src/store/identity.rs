@@ -20,6 +20,10 @@ impl Store {
     /// Records `ours` unless a store is recorded already (nodes starting at
     /// the same moment take turns); returns the one recorded.
     pub async fn claim_blob_store(&self, ours: &StoreIdentity, now: DateTime<Utc>) -> Result<StoreIdentity> {
+        // Recorded already (every start but the first): no write transaction.
+        if let Some(recorded) = self.recorded_blob_store().await? {
+            return Ok(recorded);
+        }
         let now = stored_time(now);
         let recorded = with_pool!(self, |pool| {
             let mut tx = self.begin_write(pool).await?;

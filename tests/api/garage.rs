@@ -135,9 +135,8 @@ fn start(bin: &Path) -> Garage {
     // Generous: the first object-store test starts it while hundreds of
     // others load the two cores.
     let log = dir.join("garage.log");
-    let failed = |what: String| -> ! {
-        panic!("{what}\ngarage's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
-    };
+    let failed =
+        |what: String| -> ! { panic!("{what}\ngarage's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()) };
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let node = loop {
         match cli(&["node", "id", "-q"]) {

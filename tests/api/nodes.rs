@@ -4,6 +4,7 @@
 //! on the others; a node whose blob store is not the database's refuses to
 //! start.
 
+use futures_util::StreamExt;
 use gwx::client::package::SendOptions;
 use gwx::tools::demo::{ASSOCIATION, CIVIL_AFFAIRS, EDUCATION, IT_BUREAU, SECRETARIAT};
 use serde_json::json;
@@ -174,6 +175,56 @@ async fn the_daily_jobs_run_on_one_node_at_a_time() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(free, "the lock went with the closed connection");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Nodes may share one data directory (a mount every node has) instead of
+/// an object store: a node that starts clears only the scratch directories
+/// of nodes no longer running, never the parts another node is receiving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_starting_on_a_shared_data_directory_leaves_the_uploads_of_another_alone() {
+    let Some(backend) = Backend::postgres() else { return };
+    // 1 MiB for all uploads in memory: the 3 MiB attachment waits on disk.
+    let a = TestHub::start_with(backend, |c| c.limits.intake_memory_bytes = 1 << 20).await;
+    let out = crate::helpers::signed_package(&a.path(""), SECRETARIAT, "1150007201", &[EDUCATION], 3 << 20);
+    let parts = crate::packages::parts(&out);
+    let (_, name, attachment) = parts.iter().find(|(p, _, _)| *p == "attachment").cloned().unwrap();
+
+    // The attachment's first half, then a pause until node B has started.
+    let (go_on, wait) = tokio::sync::oneshot::channel::<()>();
+    let (head, tail) = attachment.split_at(attachment.len() / 2);
+    let (head, tail) = (bytes::Bytes::copy_from_slice(head), bytes::Bytes::copy_from_slice(tail));
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+        futures_util::stream::once(async move {
+            let _ = wait.await;
+            Ok(tail)
+        }),
+    );
+    let mut form = reqwest::multipart::Form::new();
+    for (part, file, bytes) in parts.iter().filter(|(p, _, _)| *p != "attachment") {
+        form = form.part(*part, reqwest::multipart::Part::bytes(bytes.clone()).file_name(file.clone()));
+    }
+    let streamed = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(body)).file_name(name.clone());
+    let form = form.part("attachment", streamed);
+    let request = a.client(SECRETARIAT).post(a.url("/api/v1/documents")).multipart(form);
+    let upload = tokio::spawn(request.send());
+
+    let scratch = a.path("data/tmp");
+    while crate::packages::files_in(&scratch) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let data = a.path("data");
+    let b = a.another_node(|c| c.server.data_dir = data).await.expect("the second node starts");
+    assert!(crate::packages::files_in(&scratch) > 0, "node B removed the part node A is receiving");
+    go_on.send(()).unwrap();
+    let answer = upload.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 201, "{}", answer.text().await.unwrap());
+
+    let delivery = b.inbox(EDUCATION).await[0]["id"].as_str().unwrap().to_owned();
+    let fetched = b.path("fetched");
+    gwx::client::Client::new(&b.identity(EDUCATION)).unwrap().fetch(&delivery, &fetched).await.unwrap();
+    assert_eq!(std::fs::read(fetched.join(&name)).unwrap(), attachment, "all its bytes, through node B");
     b.stop().await;
     a.stop().await;
 }

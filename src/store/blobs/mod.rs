@@ -73,6 +73,7 @@ fn hold(held: &mut Option<OwnedSemaphorePermit>, more: OwnedSemaphorePermit) {
 }
 
 pub mod s3;
+mod scratch;
 
 /// Where the blobs (attachments) are kept (DESIGN §11).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -96,8 +97,11 @@ pub struct BlobsConfig {
 /// mounts) or an S3-compatible object store (several nodes).
 #[derive(Debug, Clone)]
 pub struct Blobs {
-    /// Where parts being received wait (always local: a node's scratch).
+    /// Where parts being received wait: the node's own directory under
+    /// `data/tmp`, on the file system of a `blobs/` directory.
     tmp: PathBuf,
+    /// Holds that directory for this node while it runs.
+    _scratch: Option<Arc<scratch::Scratch>>,
     backend: Backend,
 }
 
@@ -174,15 +178,18 @@ pub enum Kept {
 
 impl Blobs {
     /// Opens the blob store `config` names (the data directory's `blobs`
-    /// by default) and (creating) `data_dir/tmp`; leftovers of an
-    /// interrupted upload in `tmp` are removed.
+    /// by default) and makes this node's scratch directory under
+    /// `data_dir/tmp`; the leftovers of nodes no longer running (an
+    /// interrupted upload) are removed there, those of running nodes that
+    /// share the data directory left alone.
     pub fn open(data_dir: &Path, config: &BlobsConfig) -> anyhow::Result<Blobs> {
-        let blobs = Blobs::at(data_dir, config)?;
+        let mut blobs = Blobs::at(data_dir, config)?;
         if let Backend::Dir { dir, .. } = &blobs.backend {
             std::fs::create_dir_all(dir)?;
         }
-        let _ = std::fs::remove_dir_all(&blobs.tmp);
-        std::fs::create_dir_all(&blobs.tmp)?;
+        let scratch = scratch::Scratch::create(&blobs.tmp)?;
+        blobs.tmp = scratch.dir.clone();
+        blobs._scratch = Some(Arc::new(scratch));
         Ok(blobs)
     }
 
@@ -192,14 +199,18 @@ impl Blobs {
         let tmp = data_dir.join("tmp");
         if config.url.is_some() {
             let store = s3::ObjectBlobs::connect(config)?;
-            return Ok(Blobs { tmp, backend: Backend::Object(Arc::new(store)) });
+            return Ok(Blobs { tmp, _scratch: None, backend: Backend::Object(Arc::new(store)) });
         }
         Ok(Blobs::dir(&data_dir.join("blobs"), tmp))
     }
 
     /// Blobs in the directory `dir` (`ab/<sha256>`).
     pub fn dir(dir: &Path, tmp: PathBuf) -> Blobs {
-        Blobs { tmp, backend: Backend::Dir { sync: BlobSync(Arc::new(dir.to_owned())), dir: dir.to_owned() } }
+        Blobs {
+            tmp,
+            _scratch: None,
+            backend: Backend::Dir { sync: BlobSync(Arc::new(dir.to_owned())), dir: dir.to_owned() },
+        }
     }
 
     /// `file` or `object`: what a blob is in this store, for messages.
@@ -655,7 +666,7 @@ mod tests {
         assert_eq!(std::fs::read(blobs.local_path(a.sha256.as_str()).unwrap()).unwrap(), big);
         // A refused part leaves nothing behind.
         drop(receive(&blobs, 16, &big).await);
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(std::fs::read_dir(&blobs.tmp).unwrap().count(), 0);
         let stored: Vec<_> = std::fs::read_dir(dir.path().join("blobs")).unwrap().collect();
         assert_eq!(stored.len(), 1);
     }

@@ -112,7 +112,7 @@ pub(super) async fn throughput(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((s, out)) = docs.get(i) else { break };
                     let t = Instant::now();
-                    let sent = clients[*s].send(out, None).await;
+                    let sent = clients[*s].send_without_retry(out).await;
                     let took = t.elapsed();
                     match check.verdict(sent, &out.envelope_xml) {
                         Ok(()) => lat.push(took),
@@ -246,7 +246,7 @@ pub(super) async fn rate_run(
         sends.push(tokio::spawn(async move {
             let _slot = slot;
             let t = Instant::now();
-            let sent = match tokio::time::timeout(timeout, c.send(&out, None)).await {
+            let sent = match tokio::time::timeout(timeout, c.send_without_retry(&out)).await {
                 Ok(r) => r,
                 Err(_) => return Err("client timeout".to_owned()),
             };

@@ -42,7 +42,7 @@ pub(super) async fn large(
         })
     });
     let t = Instant::now();
-    let sent = futures_util::future::join_all(packages.iter().map(|out| client.send(out, None))).await;
+    let sent = futures_util::future::join_all(packages.iter().map(|out| client.send_without_retry(out))).await;
     let seconds = t.elapsed().as_secs_f64();
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let peak = match sampler {
@@ -102,7 +102,7 @@ pub(super) async fn fanout(
     let before = count_files(&blobs);
     eprintln!("fanout: sending one document to {} recipients…", args.fanout);
     let t = Instant::now();
-    let (status, v) = client.send(&out, None).await?;
+    let (status, v) = client.send_without_retry(&out).await?;
     anyhow::ensure!(status == 201, "the fan-out document was not accepted: {v}");
     let seconds = t.elapsed().as_secs_f64();
     let local = hub.child.is_some() || hub.dir.join("data").exists();
