@@ -33,7 +33,8 @@ garage_cli() { "$GARAGE" -c "$BASE/garage/$1/garage.toml" "${@:2}"; }
 
 wait_for() { # what, command...
     local what=$1; shift
-    for _ in $(seq 1 100); do
+    # 60 s: a node's first start waits for the new Garage layout to settle.
+    for _ in $(seq 1 300); do
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.2
     done
@@ -130,7 +131,8 @@ start() {
     done
     # Nodes start together on the new database: they take turns seeding it.
     for i in $(seq 1 "$NODES"); do
-        wait_for "gwx node $i" bash -c "grep -q 'hub listening' '$BASE/node$i/gwx.log'"
+        wait_for "gwx node $i" bash -c "grep -q 'hub listening' '$BASE/node$i/gwx.log'" \
+            || { tail -20 "$BASE/node$i/gwx.log" >&2; false; }
     done
     echo "haproxy: https://localhost:$PORT → gwx nodes on 127.0.0.1:9441…$((9440 + NODES))"
     echo

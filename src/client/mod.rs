@@ -88,6 +88,11 @@ impl Client {
         Ok(Client { http, hub: id.hub.trim_end_matches('/').to_owned(), identity: id.clone() })
     }
 
+    /// The hub's address this client speaks to.
+    pub fn hub(&self) -> &str {
+        &self.hub
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.hub)
     }

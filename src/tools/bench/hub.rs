@@ -13,7 +13,9 @@ use super::*;
 pub(super) struct HubUnderTest {
     pub(super) url: String,
     pub(super) dir: PathBuf,
-    pub(super) pid: Option<u32>,
+    /// The hub's processes (several nodes behind a load balancer); the
+    /// first is the one whose memory is read.
+    pub(super) pids: Vec<u32>,
     pub(super) child: Option<std::process::Child>,
     pub(super) temp: Option<PathBuf>,
 }
@@ -30,6 +32,17 @@ impl Drop for HubUnderTest {
     }
 }
 
+impl HubUnderTest {
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.pids.first().copied()
+    }
+
+    /// CPU seconds all the hub's processes have used so far.
+    pub(super) fn cpu_seconds(&self) -> Option<f64> {
+        (!self.pids.is_empty()).then(|| self.pids.iter().filter_map(|p| cpu_seconds(*p)).sum())
+    }
+}
+
 pub(super) async fn hub_under_test(args: &BenchArgs) -> anyhow::Result<HubUnderTest> {
     if let Some(url) = &args.hub {
         let dir =
@@ -37,7 +50,7 @@ pub(super) async fn hub_under_test(args: &BenchArgs) -> anyhow::Result<HubUnderT
         return Ok(HubUnderTest {
             url: url.trim_end_matches('/').into(),
             dir,
-            pid: args.hub_pid,
+            pids: args.hub_pid.clone(),
             child: None,
             temp: None,
         });
@@ -68,7 +81,7 @@ pub(super) fn spawn(temp: PathBuf, database: Option<&str>) -> anyhow::Result<Hub
     Ok(HubUnderTest {
         url: format!("https://localhost:{port}"),
         dir: temp.clone(),
-        pid: Some(child.id()),
+        pids: vec![child.id()],
         child: Some(child),
         temp: Some(temp),
     })
@@ -100,12 +113,24 @@ pub(super) fn rss_kb(pid: u32) -> Option<(u64, u64)> {
 /// `postgres` process's user and system time, and that of the backends its
 /// postmaster has reaped (children's times).
 pub(super) fn postgres_cpu_seconds() -> Option<f64> {
+    processes_cpu_seconds("postgres")
+}
+
+/// CPU seconds the local Garage processes (an object store on this
+/// machine) have used so far; `None` when none runs.
+pub(super) fn garage_cpu_seconds() -> Option<f64> {
+    processes_cpu_seconds("garage").filter(|s| *s > 0.0)
+}
+
+/// CPU seconds (and their reaped children's) of every process named `name`.
+fn processes_cpu_seconds(name: &str) -> Option<f64> {
+    let name = format!("({name}");
     let mut total = 0.0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-        if !head.ends_with("(postgres") {
+        if !head.ends_with(&name) {
             continue;
         }
         let f: Vec<&str> = rest.split_whitespace().collect();

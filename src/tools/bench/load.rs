@@ -78,7 +78,7 @@ impl ReceiptCheck {
 pub(super) struct Failures(pub(super) BTreeMap<String, usize>);
 
 impl Failures {
-    fn add(&mut self, cause: String) {
+    pub(super) fn add(&mut self, cause: String) {
         *self.0.entry(cause).or_default() += 1;
     }
 
@@ -88,7 +88,7 @@ impl Failures {
         }
     }
 
-    fn total(&self) -> usize {
+    pub(super) fn total(&self) -> usize {
         self.0.values().sum()
     }
 }
@@ -144,6 +144,8 @@ pub(super) async fn throughput(
         hub_cpu_ms_per_document: None,
         client_cpu_ms_per_document: None,
         database_cpu_ms_per_document: None,
+        nodes: 1,
+        object_store_cpu_ms_per_document: None,
         reference: None,
     }
 }

@@ -15,6 +15,9 @@
 //!   attachment stored once.
 //! - `audit`: after the others, 研考會's timeliness report over everything
 //!   they delivered, and the whole exchange log exported as CSV.
+//! - `wake`: a recipient long-polling, documents accepted one at a time:
+//!   how soon the poll returns; with `--wake-hubs A,B`, sent through node A
+//!   and polled on node B (the wake travels between nodes).
 //! - `year` (not in the default list): a year of city traffic seeded into a
 //!   hub of its own, then every read path measured at that size.
 //!
@@ -29,6 +32,7 @@ mod load;
 mod reference;
 mod report;
 mod size;
+mod wake;
 mod year;
 
 pub use fixtures::{bench_di, pdf_of};
@@ -37,7 +41,7 @@ pub use year::{PathTiming, Year, YearSize, seed_year};
 
 use audit::audit;
 use fixtures::{Signer, make_package};
-use hub::{cpu_seconds, hub_under_test, identity, postgres_cpu_seconds};
+use hub::{cpu_seconds, garage_cpu_seconds, hub_under_test, identity, postgres_cpu_seconds};
 use load::{Bounds, Confirming, ReceiptCheck, rate_run, throughput};
 use size::{fanout, large};
 
@@ -59,6 +63,7 @@ pub enum Scenario {
     Large,
     Fanout,
     Audit,
+    Wake,
     Year,
 }
 
@@ -79,13 +84,15 @@ pub struct BenchArgs {
     /// The demo directory (certificates of the sample participants).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// PID of the running hub, to read its memory use.
-    #[arg(long)]
-    pub hub_pid: Option<u32>,
+    /// PIDs of the running hub's processes (comma-separated: several nodes
+    /// behind a load balancer), to read their CPU use (summed) and the
+    /// first one's memory.
+    #[arg(long, value_delimiter = ',')]
+    pub hub_pid: Vec<u32>,
     /// Database for a started hub (default: its embedded SQLite).
     #[arg(long)]
     pub database: Option<String>,
-    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,lifecycle,large,fanout,audit")]
+    #[arg(long, value_delimiter = ',', default_value = "throughput,latency,lifecycle,large,fanout,audit,wake")]
     pub scenarios: Vec<Scenario>,
     /// Concurrent submitting clients.
     #[arg(long, default_value_t = 32)]
@@ -142,6 +149,13 @@ pub struct BenchArgs {
     /// without seeding.
     #[arg(long)]
     pub year_dir: Option<std::path::PathBuf>,
+    /// `wake`: the node to send through and the node to long-poll on
+    /// (default: both the hub under test).
+    #[arg(long, value_delimiter = ',')]
+    pub wake_hubs: Vec<String>,
+    /// `wake`: documents sent, one at a time.
+    #[arg(long, default_value_t = 100)]
+    pub wake_documents: usize,
     /// Requests in flight at most in the fixed-rate scenarios (more: counted
     /// as failures, not queued).
     #[arg(long, default_value_t = 512)]
@@ -226,18 +240,22 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 eprintln!("throughput: signing {} packages…", args.documents);
                 let docs = packages(args.documents, 10)?;
                 eprintln!("throughput: sending with {} clients…", args.clients);
-                let cpu = hub.pid.and_then(cpu_seconds);
+                let cpu = hub.cpu_seconds();
                 let own = cpu_seconds(std::process::id());
-                let on_postgres = args.database.is_some() && hub.pid.is_some();
+                let on_postgres = args.database.is_some() && !hub.pids.is_empty();
                 let database = on_postgres.then(postgres_cpu_seconds).flatten();
+                // A running hub's object store, when it is a local Garage (deploy/cluster).
+                let garage = args.hub.is_some().then(garage_cpu_seconds).flatten();
                 let mut t = throughput(&clients, docs, &args, check.clone()).await;
-                let per_doc = |before: Option<f64>, pid: Option<u32>| {
-                    pid.and_then(cpu_seconds)
-                        .zip(before)
-                        .map(|(after, before)| 1000.0 * (after - before) / t.submit.count.max(1) as f64)
+                let per_doc = |before: Option<f64>, after: Option<f64>| {
+                    after.zip(before).map(|(after, before)| 1000.0 * (after - before) / t.submit.count.max(1) as f64)
                 };
-                t.hub_cpu_ms_per_document = per_doc(cpu, hub.pid);
-                t.client_cpu_ms_per_document = per_doc(own, Some(std::process::id()));
+                t.nodes = hub.pids.len().max(1);
+                t.hub_cpu_ms_per_document = per_doc(cpu, hub.cpu_seconds());
+                t.client_cpu_ms_per_document = per_doc(own, cpu_seconds(std::process::id()));
+                t.object_store_cpu_ms_per_document = garage
+                    .zip(garage_cpu_seconds())
+                    .map(|(before, after)| 1000.0 * (after - before) / t.submit.count.max(1) as f64);
                 t.database_cpu_ms_per_document = database
                     .zip(postgres_cpu_seconds())
                     .map(|(before, after)| 1000.0 * (after - before) / t.submit.count.max(1) as f64);
@@ -284,6 +302,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
             Scenario::Fanout => {
                 eprintln!("fanout: registering {} recipients…", args.fanout);
                 report.fanout = Some(fanout(&hub, &signers[0], &clients[0], &args, run).await?);
+            }
+            Scenario::Wake => {
+                let (from, to) = match args.wake_hubs.as_slice() {
+                    [a, b] => (a.trim_end_matches('/').to_owned(), b.trim_end_matches('/').to_owned()),
+                    [] => (hub.url.clone(), hub.url.clone()),
+                    _ => {
+                        anyhow::bail!("--wake-hubs takes two addresses: the node to send through, then the one to poll")
+                    }
+                };
+                eprintln!("wake: {} documents, sent through {from}, long-polled on {to}…", args.wake_documents);
+                let on = |url: &str, code: &str| {
+                    Client::speaking(&Identity { hub: url.to_owned(), ..identity(&hub, code) }, version)
+                };
+                let (sender, receiver) = (on(&from, demo::IT_BUREAU)?, on(&to, demo::EDUCATION)?);
+                report.wake = Some(
+                    wake::wake(
+                        &sender,
+                        &receiver,
+                        &signers[0],
+                        demo::EDUCATION,
+                        args.wake_documents,
+                        run,
+                        check.clone(),
+                    )
+                    .await?,
+                );
             }
             Scenario::Year => {
                 eprintln!("year: seeding {} deliveries…", args.year_deliveries);

@@ -45,7 +45,25 @@ pub struct Report {
     pub large: Option<Large>,
     pub fanout: Option<Fanout>,
     pub audit: Option<Audit>,
+    pub wake: Option<Wake>,
     pub year: Option<super::Year>,
+}
+
+/// The `wake` scenario: a recipient long-polling on one node, documents
+/// accepted on (possibly) another.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Wake {
+    pub documents: usize,
+    pub sender_hub: String,
+    pub receiver_hub: String,
+    /// From the sender reading its 201 to the recipient's long-poll
+    /// returning with the document (0 when the poll returned first).
+    pub after_accept: Latencies,
+    /// From the submission's start to the long-poll's return (an upper
+    /// bound: the submission itself included).
+    pub from_submit: Latencies,
+    pub failures: usize,
+    pub failures_by_cause: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -76,6 +94,12 @@ pub struct Throughput {
     pub hub_cpu_ms_per_document: Option<f64>,
     /// The bench process's own CPU per document.
     pub client_cpu_ms_per_document: Option<f64>,
+    /// Hub processes whose CPU is summed in `hub_cpu_ms_per_document`
+    /// (nodes behind a load balancer; 1 otherwise).
+    pub nodes: usize,
+    /// The CPU of the local Garage processes (the object store) per document,
+    /// when any run on this machine.
+    pub object_store_cpu_ms_per_document: Option<f64>,
     /// On PostgreSQL: the CPU of the local cluster's processes per document
     /// (part of the server's cost, outside the hub's process).
     pub database_cpu_ms_per_document: Option<f64>,
@@ -88,7 +112,11 @@ impl Throughput {
     /// The server side's CPU per document: the hub's, and the database's
     /// when it is a process of its own.
     pub fn server_cpu_ms_per_document(&self) -> Option<f64> {
-        Some(self.hub_cpu_ms_per_document? + self.database_cpu_ms_per_document.unwrap_or(0.0))
+        Some(
+            self.hub_cpu_ms_per_document?
+                + self.database_cpu_ms_per_document.unwrap_or(0.0)
+                + self.object_store_cpu_ms_per_document.unwrap_or(0.0),
+        )
     }
 }
 
@@ -164,10 +192,21 @@ pub fn print(r: &Report) {
         );
         print_failures(&t.failures_by_cause);
         if let Some(cpu) = t.hub_cpu_ms_per_document {
-            println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
+            if t.nodes > 1 {
+                println!(
+                    "  hub CPU {cpu:.2} ms per document, all {} nodes together (the bench client and the nodes \
+                     share the machine)",
+                    t.nodes
+                );
+            } else {
+                println!("  hub CPU {cpu:.2} ms per document (the bench client shares the machine)");
+            }
         }
         if let Some(db) = t.database_cpu_ms_per_document {
             println!("  PostgreSQL's processes (the local cluster) {db:.2} ms CPU per document");
+        }
+        if let Some(o) = t.object_store_cpu_ms_per_document {
+            println!("  Garage's processes (the object store) {o:.2} ms CPU per document");
         }
         let crypto = c.crypto_documents_per_core(t.package_bytes);
         println!(
@@ -257,6 +296,23 @@ pub fn print(r: &Report) {
             a.log_csv_mib,
             a.log_entries as f64 / a.log_csv_seconds.max(1e-9)
         );
+    }
+    if let Some(w) = &r.wake {
+        let nodes = if w.sender_hub == w.receiver_hub {
+            format!("on {}", w.sender_hub)
+        } else {
+            format!("sent through {}, long-polled on {}", w.sender_hub, w.receiver_hub)
+        };
+        println!("wake: {} documents one at a time, {nodes} ({} failed):", w.documents, w.failures);
+        println!(
+            "  long-poll return after the 201 (measured)   p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            w.after_accept.p50_ms, w.after_accept.p99_ms, w.after_accept.max_ms
+        );
+        println!(
+            "  long-poll return after the submission began p50 {:.1} ms  p99 {:.1} ms",
+            w.from_submit.p50_ms, w.from_submit.p99_ms
+        );
+        print_failures(&w.failures_by_cause);
     }
     if let Some(y) = &r.year {
         println!(

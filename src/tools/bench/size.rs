@@ -28,9 +28,9 @@ pub(super) async fn large(
         .collect::<anyhow::Result<_>>()?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // VmRSS just before, and its maximum sampled every 5 ms during the run.
-    let idle = hub.pid.and_then(|p| rss_kb(p).map(|r| r.0));
+    let idle = hub.pid().and_then(|p| rss_kb(p).map(|r| r.0));
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let sampler = hub.pid.map(|pid| {
+    let sampler = hub.pid().map(|pid| {
         let sampling = sampling.clone();
         tokio::spawn(async move {
             let mut peak = 0;
