@@ -253,12 +253,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 t.nodes = hub.pids.len().max(1);
                 t.hub_cpu_ms_per_document = per_doc(cpu, hub.cpu_seconds());
                 t.client_cpu_ms_per_document = per_doc(own, cpu_seconds(std::process::id()));
-                t.object_store_cpu_ms_per_document = garage
-                    .zip(garage_cpu_seconds())
-                    .map(|(before, after)| 1000.0 * (after - before) / t.submit.count.max(1) as f64);
-                t.database_cpu_ms_per_document = database
-                    .zip(postgres_cpu_seconds())
-                    .map(|(before, after)| 1000.0 * (after - before) / t.submit.count.max(1) as f64);
+                t.object_store_cpu_ms_per_document = per_doc(garage, garage_cpu_seconds());
+                t.database_cpu_ms_per_document = per_doc(database, postgres_cpu_seconds());
                 if args.reference == Some(Reference::Nginx) {
                     let nginx = reference::Nginx::start(&hub.dir)?;
                     eprintln!("throughput: the same packages to nginx ({})…", nginx.url);
