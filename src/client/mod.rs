@@ -28,8 +28,9 @@ pub struct Identity {
     pub ca: PathBuf,
 }
 
-/// How many times [`Client::send`] sends a package whose answer it did not get.
-pub const SEND_ATTEMPTS: u32 = 6;
+/// How many times [`Client::send`] sends a package whose answer it did not
+/// get (pauses 0.2 s, 0.4 s, … up to 5 s between them).
+pub const SEND_ATTEMPTS: u32 = 8;
 
 /// How an attempt to send ended, when not with an answer.
 enum Sent {
@@ -145,8 +146,10 @@ impl Client {
     ///
     /// A submission whose connection failed before its answer was read (a
     /// node killed behind the load balancer, a network cut), or that a
-    /// proxy or a node shutting down answered 502–504, is sent again, up to
-    /// [`SEND_ATTEMPTS`] times with growing pauses: the hub takes the same
+    /// proxy, a node shutting down or a hub whose document store does not
+    /// answer answered 502–504, is sent again, up to [`SEND_ATTEMPTS`] times
+    /// with growing pauses (about 16 s in all, what a load balancer takes
+    /// to notice a dead node, several times over): the hub takes the same
     /// envelope again as the same document (200 and the first receipt), so
     /// a document is never accepted twice, nor lost unacknowledged.
     pub async fn send(

@@ -100,7 +100,7 @@ pub enum ServiceError {
     /// The trust store could not be read again; the previous one stays.
     #[error("{0}")]
     TrustReloadFailed(String),
-    /// The database does not answer.
+    /// The database or the document store does not answer.
     #[error("{0}")]
     Unavailable(String),
     /// Stored bytes no longer match their SHA-256: not served.
@@ -169,6 +169,11 @@ impl From<Invalid> for ServiceError {
 pub const STORAGE_FULL: &str =
     "the hub's storage is full; nothing of this request was kept: send it again later (the IT bureau is alerted)";
 
+/// What a client is told when the document store (an object store) does
+/// not answer.
+pub const STORE_UNAVAILABLE: &str =
+    "the hub's document store is not answering; nothing of this request was kept: send it again later";
+
 /// A full disk, the database's or the document store's: logged, counted in
 /// `gwx_storage_full_total`, and told the client as [`STORAGE_FULL`].
 fn storage_full(e: &dyn std::fmt::Display, what: &str) -> ServiceError {
@@ -182,7 +187,11 @@ impl From<std::io::Error> for ServiceError {
         if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
             return storage_full(&e, "the document store is full");
         }
+        use std::io::ErrorKind as K;
         tracing::error!(error = %e, "blob storage error");
+        if matches!(e.kind(), K::NotConnected | K::TimedOut | K::ConnectionRefused | K::ConnectionReset) {
+            return ServiceError::Unavailable(STORE_UNAVAILABLE.into());
+        }
         ServiceError::Internal("the document store could not complete the request".into())
     }
 }

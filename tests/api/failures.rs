@@ -128,3 +128,89 @@ crate::every_store!(
     damaged_bytes_are_cut_off_never_served_again_and_served_once_restored,
     gwx_check_finds_a_damaged_blob_and_sees_it_whole_again,
 );
+
+/// A TCP relay to `target` that can be cut, as a network cut or an object
+/// store going down: while cut it drops the connections it holds and closes
+/// each new one at once.
+struct Relay {
+    port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn to(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                if *watch.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { port, cut }
+    }
+
+    fn cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+/// How many requests the hub has answered "the document store is not answering".
+async fn not_answering(hub: &TestHub) -> usize {
+    let f = gwx::store::LogFilter { actions: vec!["error".into()], limit: 1000, ..Default::default() };
+    let entries = hub.store().log_entries(&f).await.unwrap();
+    entries.iter().filter(|e| e.detail.contains("document store is not answering")).count()
+}
+
+/// The object store stops answering: a submission and a download get a 503
+/// `unavailable` (nothing kept, logged), not a 500; the `gwx` client sends
+/// the same package again, and once the store answers again it is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_store_that_does_not_answer_is_a_503_and_the_client_sends_again() {
+    let Some(garage) = tokio::task::spawn_blocking(crate::garage::garage).await.unwrap() else { return };
+    let mut blobs = crate::garage::blobs_config(garage);
+    let relay = Relay::to(blobs.endpoint.as_deref().unwrap().trim_start_matches("http://").to_owned()).await;
+    blobs.endpoint = Some(format!("http://127.0.0.1:{}", relay.port));
+    let hub = TestHub::start_with(Backend::Sqlite, |c| c.blobs = blobs).await;
+    let (delivery, _) = with_a_blob_file(&hub).await;
+
+    relay.cut(true);
+    let c = hub.as_(SECRETARIAT);
+    let opts = gwx::client::package::SendOptions { to: vec![EDUCATION.into()], ..Default::default() };
+    let v = hub
+        .send_doc(&c, SECRETARIAT, SECRETARIAT, "1150003002", &opts, Some(300_000))
+        .await
+        .refused(503, "unavailable");
+    assert!(crate::helpers::detail(&v).contains("send it again later"), "{v}");
+    hub.logged("error", "POST /api/v1/documents: the hub's document store is not answering").await;
+    assert_eq!(hub.store().document_count().await.unwrap(), 1, "nothing of it kept");
+    let got = hub.as_(EDUCATION).get(&format!("/api/v1/deliveries/{delivery}/package")).await;
+    got.refused(503, "unavailable");
+    assert_eq!(state_of(&hub, &delivery).await, "delivered", "a download that failed is not a fetch");
+
+    // The clerk's client sends again while the store is down, and is
+    // accepted once it answers.
+    let client = gwx::client::Client::new(&hub.identity(SECRETARIAT)).unwrap();
+    let out = crate::helpers::signed_package(&hub.path(""), SECRETARIAT, "1150003003", &[EDUCATION], 300_000);
+    let sending = tokio::spawn(async move { client.send(&out, None).await });
+    let before = not_answering(&hub).await;
+    while not_answering(&hub).await == before {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    relay.cut(false);
+    let (status, receipt) = sending.await.unwrap().expect("accepted once the store answers");
+    assert_eq!(status, 201, "{receipt}");
+    assert_eq!(hub.store().document_count().await.unwrap(), 2);
+    hub.stop().await;
+}

@@ -177,12 +177,21 @@ impl ObjectBlobs {
     }
 }
 
-/// An object store error as an I/O error (not found kept as such).
+/// An object store error as an I/O error: not found kept as such, refused
+/// credentials as [`io::ErrorKind::PermissionDenied`] (a configuration to
+/// fix), and whatever else is left after the client's own retries (no
+/// connection, a timeout, the store's 5xx) as [`io::ErrorKind::NotConnected`]:
+/// the store is not answering, so the hub answers 503 and a client sends
+/// again later.
 fn io_error(e: object_store::Error) -> io::Error {
-    match e {
-        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e.to_string()),
-        e => io::Error::other(e.to_string()),
-    }
+    use object_store::Error as E;
+    let kind = match &e {
+        E::NotFound { .. } => io::ErrorKind::NotFound,
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => io::ErrorKind::PermissionDenied,
+        E::Generic { .. } => io::ErrorKind::NotConnected,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e.to_string())
 }
 
 /// SHA-256 and HMAC-SHA256 for SigV4, with openssl.
