@@ -196,7 +196,8 @@ fn fields<'a>(e: &'a LogEntry, seq: &'a str, at: &'a str) -> [&'a str; 12] {
     ]
 }
 
-/// The whole selection as CSV, read and sent a thousand entries at a time.
+/// The whole selection as CSV, read, formatted and sent a batch at a time,
+/// the next two batches read while one is sent.
 fn csv_stream(app: &AppState, filter: LogFilter) -> Body {
     let header = futures_util::stream::once(async {
         Ok::<_, std::io::Error>(format!("\u{feff}{}", csv_line(COLUMNS.into_iter())))
@@ -213,5 +214,5 @@ fn csv_stream(app: &AppState, filter: LogFilter) -> Body {
             })
             .map_err(std::io::Error::other)
     });
-    Body::from_stream(header.chain(rows))
+    Body::from_stream(header.chain(log::read_ahead(rows, 2)))
 }

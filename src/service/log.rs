@@ -44,14 +44,17 @@ pub async fn entries(app: &App, filter: &LogFilter) -> Result<Vec<LogEntry>> {
     Ok(app.store.log_entries(filter).await?)
 }
 
-/// The whole selection, a thousand entries at a time, for an export that
+/// Entries per batch of an export: about 400 KB of CSV.
+const BATCH: i64 = 2000;
+
+/// The whole selection, [`BATCH`] entries at a time, for an export that
 /// never holds it all in memory.
 pub fn batches(app: &App, filter: LogFilter) -> impl Stream<Item = Result<Vec<LogEntry>>> + Send + 'static {
     futures_util::stream::unfold(
         (Some(filter), app.store.clone()),
         |(state, store): (Option<LogFilter>, Store)| async move {
             let mut f = state?;
-            f.limit = 1000;
+            f.limit = BATCH;
             match store.log_entries(&f).await {
                 Ok(batch) => {
                     let more = batch.len() as i64 == f.limit;
@@ -62,4 +65,25 @@ pub fn batches(app: &App, filter: LogFilter) -> impl Stream<Item = Result<Vec<Lo
             }
         },
     )
+}
+
+/// `stream` driven by a task of its own, up to `depth` items ahead of the
+/// reader: an export reads and formats its next batches while the
+/// connection sends the last (instead of each waiting for the other). The
+/// task ends when the reader is dropped.
+pub fn read_ahead<T: Send + 'static>(
+    stream: impl Stream<Item = T> + Send + 'static,
+    depth: usize,
+) -> impl Stream<Item = T> + Send + 'static {
+    use futures_util::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(depth);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }

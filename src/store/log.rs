@@ -237,9 +237,10 @@ impl Store {
     pub async fn log_entries(&self, f: &LogFilter) -> Result<Vec<LogEntry>> {
         // A period starts the scan near its first entry (by the index on
         // `at`), not at the start of the year's log. An hour of margin
-        // covers entries whose times interleave (nodes, group commits).
+        // covers entries whose times interleave (nodes, group commits). A
+        // later page (`after_seq`, an entry of the period) is past it already.
         let mut after = f.after_seq.unwrap_or(0);
-        if let Some(from) = f.from {
+        if let (Some(from), None) = (f.from, f.after_seq) {
             let first: Option<(i64,)> = with_pool!(self, |pool| {
                 sqlx::query_as(LOG_FIRST_AT)
                     .bind(stored_time(from - chrono::Duration::hours(1)))
