@@ -331,8 +331,7 @@ fn multipart_mixed(app: AppState, caller: Caller, package: lifecycle::Package) -
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let mut resp = Response::new(Body::from_stream(stream));
+    let mut resp = Response::new(Body::from_stream(super::report::received(rx)));
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use super::AppState;
 use super::extract::{Limit, PageOf, Query, numeric_cursor};
 use super::problem::ApiResult;
-use super::report::{Format, Table, csv_line, csv_response, local_time, push_csv_line};
+use super::report::{Format, Table, csv_line, csv_response, local_time, push_csv_line, read_ahead};
 use crate::domain::log::LogEntry;
 use crate::domain::period::{Period, period};
 use crate::service::caller::Caller;
@@ -214,5 +214,5 @@ fn csv_stream(app: &AppState, filter: LogFilter) -> Body {
             })
             .map_err(std::io::Error::other)
     });
-    Body::from_stream(header.chain(log::read_ahead(rows, 2)))
+    Body::from_stream(header.chain(read_ahead(rows, 2)))
 }

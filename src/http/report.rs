@@ -121,6 +121,32 @@ pub fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>
     out.push_str("\r\n");
 }
 
+/// `stream` driven by a task of its own, up to `depth` items ahead of the
+/// reader: an export reads and formats its next batches while the
+/// connection sends the last (instead of each waiting for the other). The
+/// task ends when the reader is dropped.
+pub fn read_ahead<T: Send + 'static>(
+    stream: impl futures_util::Stream<Item = T> + Send + 'static,
+    depth: usize,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    use futures_util::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(depth);
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            if tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    received(rx)
+}
+
+/// What a task sends on `rx`, as a stream (a response body's).
+pub fn received<T: Send + 'static>(rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> + Send {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
 /// A time as clerks read it: Taipei local, to the minute.
 pub fn local_time(t: DateTime<Utc>) -> String {
     crate::domain::calendar::local_minute(t)

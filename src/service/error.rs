@@ -184,10 +184,10 @@ fn storage_full(e: &dyn std::fmt::Display, what: &str) -> ServiceError {
 
 impl From<std::io::Error> for ServiceError {
     fn from(e: std::io::Error) -> Self {
-        if matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
+        use std::io::ErrorKind as K;
+        if matches!(e.kind(), K::StorageFull | K::QuotaExceeded) {
             return storage_full(&e, "the document store is full");
         }
-        use std::io::ErrorKind as K;
         tracing::error!(error = %e, "blob storage error");
         if matches!(e.kind(), K::NotConnected | K::TimedOut | K::ConnectionRefused | K::ConnectionReset) {
             return ServiceError::Unavailable(STORE_UNAVAILABLE.into());

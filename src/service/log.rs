@@ -66,24 +66,3 @@ pub fn batches(app: &App, filter: LogFilter) -> impl Stream<Item = Result<Vec<Lo
         },
     )
 }
-
-/// `stream` driven by a task of its own, up to `depth` items ahead of the
-/// reader: an export reads and formats its next batches while the
-/// connection sends the last (instead of each waiting for the other). The
-/// task ends when the reader is dropped.
-pub fn read_ahead<T: Send + 'static>(
-    stream: impl Stream<Item = T> + Send + 'static,
-    depth: usize,
-) -> impl Stream<Item = T> + Send + 'static {
-    use futures_util::StreamExt;
-    let (tx, rx) = tokio::sync::mpsc::channel(depth);
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(item) = stream.next().await {
-            if tx.send(item).await.is_err() {
-                break;
-            }
-        }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-}
