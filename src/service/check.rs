@@ -154,8 +154,12 @@ fn other_store(recorded: &StoreIdentity, ours: &StoreIdentity) -> Option<String>
 /// store is not that one (a data directory per node, say, or another bucket).
 pub async fn blob_store(store: &Store, blobs: &Blobs, now: DateTime<Utc>) -> anyhow::Result<()> {
     use anyhow::Context;
-    let ours = blobs.identity(true).await.context("read the blob store's identity")?.expect("created when absent");
-    let recorded = store.claim_blob_store(&ours, now).await?;
+    let identify = || async {
+        let ours = blobs.identity(true).await.context("read the blob store's identity")?;
+        Ok::<_, anyhow::Error>(ours.expect("created when absent"))
+    };
+    let recorded = store.claim_blob_store(now, identify).await?;
+    let ours = identify().await?;
     if let Some(refusal) = other_store(&recorded, &ours) {
         anyhow::bail!(refusal);
     }

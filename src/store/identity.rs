@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::blobs::StoreIdentity;
-use super::{BeginWrite, Result, Serialise, Store, stored_time, with_pool};
+use super::{BeginWrite, Result, Serialise, Store, StoreError, stored_time, with_pool};
 
 impl Store {
     /// The blob store recorded for this database, if any.
@@ -17,33 +17,51 @@ impl Store {
         .map(|(id, location)| StoreIdentity { id, location }))
     }
 
-    /// Records `ours` unless a store is recorded already (nodes starting at
-    /// the same moment take turns); returns the one recorded.
-    pub async fn claim_blob_store(&self, ours: &StoreIdentity, now: DateTime<Utc>) -> Result<StoreIdentity> {
+    /// The blob store recorded for this database; when none is, the one
+    /// `identify` returns (it reads the store's marker, or writes one) is
+    /// recorded. Nodes starting at the same moment take turns, and only the
+    /// one that records calls `identify`: two nodes never each write a
+    /// marker of their own into a new store, one of them then refused for
+    /// the other's.
+    pub async fn claim_blob_store<E, F>(
+        &self,
+        now: DateTime<Utc>,
+        identify: impl FnOnce() -> F,
+    ) -> Result<StoreIdentity, E>
+    where
+        E: From<StoreError>,
+        F: std::future::Future<Output = Result<StoreIdentity, E>>,
+    {
         // Recorded already (every start but the first): no write transaction.
         if let Some(recorded) = self.recorded_blob_store().await? {
             return Ok(recorded);
         }
         let now = stored_time(now);
-        let recorded = with_pool!(self, |pool| {
-            let mut tx = self.begin_write(pool).await?;
-            tx.serialise("gwx blob store").await?;
+        Ok(with_pool!(self, |pool| {
+            let mut tx = self.begin_write(pool).await.map_err(E::from)?;
+            tx.serialise("gwx blob store").await.map_err(E::from)?;
             let found: Option<(String, String)> =
                 sqlx::query_as("SELECT id, location FROM blob_store WHERE singleton = 1")
                     .fetch_optional(&mut **tx)
-                    .await?;
-            if found.is_none() {
-                sqlx::query("INSERT INTO blob_store (singleton, id, location, recorded_at) VALUES (1, $1, $2, $3)")
-                    .bind(&ours.id)
-                    .bind(&ours.location)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            found
-        });
-        Ok(recorded.map(|(id, location)| StoreIdentity { id, location }).unwrap_or_else(|| ours.clone()))
+                    .await
+                    .map_err(|e| E::from(e.into()))?;
+            let recorded = match found {
+                Some((id, location)) => StoreIdentity { id, location },
+                None => {
+                    let ours = identify().await?;
+                    sqlx::query("INSERT INTO blob_store (singleton, id, location, recorded_at) VALUES (1, $1, $2, $3)")
+                        .bind(&ours.id)
+                        .bind(&ours.location)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|e| E::from(e.into()))?;
+                    ours
+                }
+            };
+            tx.commit().await.map_err(E::from)?;
+            recorded
+        }))
     }
 
     /// Records `store` as this database's blob store, replacing any (a
