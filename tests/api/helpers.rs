@@ -239,6 +239,41 @@ impl TestHub {
         Ok(TestHub { hub, dir, clock: self.clock.clone(), backend: self.backend.clone(), second: true })
     }
 
+    /// `n` nodes of a new hub started at the same moment: a new database
+    /// (the demo participants in it) and a blob store nobody has claimed
+    /// yet (the first node's data directory, shared, or on the object-store
+    /// variant a new prefix). The outcome of each node's start, in order;
+    /// the first node owns the database.
+    pub async fn start_together(backend: Backend, n: usize) -> Vec<anyhow::Result<TestHub>> {
+        let first = tempfile::tempdir().unwrap();
+        copy_dir(pki_template(), first.path());
+        let url = fresh_database(&backend, first.path()).await;
+        let clock = ManualClock::new(Utc::now());
+        let seeding = Store::open(&url).await.expect("open store");
+        gwx::tools::demo::seed(&seeding, first.path(), &clock).await.expect("seed demo participants");
+        seeding.close().await;
+        let shared_data = first.path().join("data");
+        let mut dirs = vec![first];
+        dirs.extend((1..n).map(|_| tempfile::tempdir().unwrap()));
+        let starts = dirs.into_iter().enumerate().map(|(i, dir)| {
+            let (url, clock, backend, shared_data) = (url.clone(), clock.clone(), backend.clone(), shared_data.clone());
+            async move {
+                copy_dir(pki_template(), dir.path());
+                let mut config = Config::parse(dir.path(), &gwx::tools::demo::config_text(Some(&url)))?;
+                config.server.https = vec!["127.0.0.1:0".parse().unwrap()];
+                config.server.http = vec!["127.0.0.1:0".parse().unwrap()];
+                config.server.data_dir = shared_data;
+                if let Some(b) = test_blobs() {
+                    config.blobs = b;
+                }
+                let store = Store::open(&config.database_url()).await?;
+                let hub = Hub::start_with_routes(config, store, Arc::new(clock.clone()), axum::Router::new()).await?;
+                Ok(TestHub { hub, dir, clock, backend, second: i > 0 })
+            }
+        });
+        futures_util::future::join_all(starts).await
+    }
+
     pub fn store(&self) -> &Store {
         &self.hub.app.store
     }

@@ -228,3 +228,65 @@ async fn a_node_starting_on_a_shared_data_directory_leaves_the_uploads_of_anothe
     b.stop().await;
     a.stop().await;
 }
+
+/// Nodes started at the same moment on a new database and a new blob store
+/// all start (the first deployment of a cluster, or every node restarted
+/// on a restored database): one of them records the store and writes its
+/// marker, the others find that record and read that marker.
+async fn nodes_starting_together_on_a_new_hub_all_start(backend: Backend) {
+    let started = TestHub::start_together(backend, 3).await;
+    let nodes: Vec<TestHub> =
+        started.into_iter().enumerate().map(|(i, n)| n.unwrap_or_else(|e| panic!("node {i} refused: {e:#}"))).collect();
+    let recorded = nodes[0].store().recorded_blob_store().await.unwrap().expect("a store is recorded");
+    for (i, node) in nodes.iter().enumerate() {
+        let marker = node.hub.app.blobs.identity(false).await.unwrap().expect("a marker");
+        assert_eq!(marker, recorded, "node {i} reads the recorded store's marker");
+        node.as_(SECRETARIAT).get("/api/v1/whoami").await.ok();
+    }
+    nodes[0].send_plain(SECRETARIAT, "1150007301", &[EDUCATION], &[]).await.created();
+    assert_eq!(nodes[2].inbox(EDUCATION).await.len(), 1, "sent through one node, in the inbox through another");
+    for node in nodes.into_iter().rev() {
+        node.stop().await;
+    }
+}
+
+crate::every_store!(nodes_starting_together_on_a_new_hub_all_start);
+
+/// Claims of a new blob store made at the same moment take turns, and the
+/// store's marker is read or written only by the claim that records it,
+/// however slow the store is between reading and writing it: no node
+/// writes a marker of its own that another's then overwrites.
+async fn claims_of_a_new_blob_store_made_together_record_one_marker(backend: Backend) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::fresh_database(&backend, dir.path()).await;
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        nodes.push(gwx::store::Store::open(&url).await.unwrap());
+    }
+    let identified = AtomicUsize::new(0);
+    let now = chrono::Utc::now();
+    let claims = nodes.iter().map(|store| {
+        let identified = &identified;
+        store.claim_blob_store(now, move || async move {
+            identified.fetch_add(1, Ordering::SeqCst);
+            // A slow object store: the other claims arrive meanwhile.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let id = uuid::Uuid::now_v7().to_string();
+            Ok::<_, gwx::store::StoreError>(gwx::store::blobs::StoreIdentity { id, location: "s3://b/p".into() })
+        })
+    });
+    let claimed: Vec<_> = futures_util::future::join_all(claims).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(identified.load(Ordering::SeqCst), 1, "one claim read or wrote the marker");
+    let recorded = nodes[0].recorded_blob_store().await.unwrap().unwrap();
+    assert!(claimed.iter().all(|c| *c == recorded), "every claim has the recorded store: {claimed:?}");
+    for store in &nodes {
+        store.close().await;
+    }
+    if let Backend::Postgres(server) = &backend {
+        crate::helpers::drop_postgres_database(server, &url).await;
+    }
+}
+
+crate::both_databases!(claims_of_a_new_blob_store_made_together_record_one_marker);
