@@ -138,13 +138,19 @@ impl Store {
     /// effect (a document: not a duplicate number; a delivery change: the
     /// delivery was still in the expected state).
     pub(crate) async fn apply_writes(&self, writes: &[Write]) -> Result<Vec<bool>> {
-        let docs: Vec<(&NewDocument, &[NewLogEntry])> = writes
+        let mut docs: Vec<(&NewDocument, &[NewLogEntry])> = writes
             .iter()
             .filter_map(|w| match w {
                 Write::Document { doc, log } => Some((doc, log.as_slice())),
                 Write::Delivery(_) | Write::Log { .. } => None,
             })
             .collect();
+        // Rows in the order of their keys (documents, blobs, delivery
+        // changes): the groups of several nodes on one PostgreSQL database
+        // wait for each other's rows in one order, never in a cycle (a
+        // deadlock PostgreSQL would break only after a second).
+        let key = |d: &NewDocument| (d.record.sender_code.clone(), d.record.document_number.clone());
+        docs.sort_by_cached_key(|(d, _)| key(d));
         // The blob files of the group become durable first: one sync per
         // file system, not one per file.
         let mut syncs: Vec<BlobSync> = Vec::new();
@@ -194,11 +200,12 @@ impl Store {
 
             // Blobs already stored (same content) keep their row.
             let mut seen = std::collections::HashSet::new();
-            let blobs: Vec<(&Part, DateTime<Utc>)> = accepted
+            let mut blobs: Vec<(&Part, DateTime<Utc>)> = accepted
                 .iter()
                 .flat_map(|(d, _)| d.parts.iter().map(|p| (p, stored_time(d.record.accepted_at))))
                 .filter(|(p, _)| seen.insert(p.sha256.as_str()))
                 .collect();
+            blobs.sort_by(|(a, _), (b, _)| a.sha256.as_str().cmp(b.sha256.as_str()));
             for chunk in blobs.chunks(200) {
                 let sql = format!(
                     "{} ON CONFLICT (sha256) DO NOTHING",
@@ -291,16 +298,18 @@ impl Store {
             let mut log: Vec<NewLogEntry> = accepted.iter().flat_map(|(_, l)| l.iter().cloned()).collect();
             let mut at = accepted.iter().map(|(d, _)| d.record.accepted_at).max();
 
-            // Delivery changes, each conditional on the state it expects;
+            // Delivery changes, each conditional on the state it expects, by
+            // id (a change's place among those of the same delivery kept);
             // entries written on their own join the same append.
-            let mut applied = Vec::new();
             for w in writes {
                 if let Write::Log { at: t, entry } = w {
                     log.push(entry.clone());
                     at = at.max(Some(*t));
-                    continue;
                 }
-                let Write::Delivery(u) = w else { continue };
+            }
+            let mut applied = vec![false; writes.len()];
+            for i in change_order(writes) {
+                let Write::Delivery(u) = &writes[i] else { unreachable!("a delivery change") };
                 let n = sqlx::query(u.sql)
                     .bind(&u.id)
                     .bind(u.from.as_str())
@@ -312,7 +321,7 @@ impl Store {
                     .execute(&mut **tx)
                     .await?
                     .rows_affected();
-                applied.push(n > 0);
+                applied[i] = n > 0;
                 if n > 0 {
                     log.push(u.log.clone());
                     at = at.max(Some(u.at));
@@ -322,12 +331,12 @@ impl Store {
                 append_logs!(tx, stored_time(at.unwrap_or_else(Utc::now)), &log);
             }
             tx.commit().await?;
-            let mut applied = applied.into_iter();
             Ok(writes
                 .iter()
-                .map(|w| match w {
+                .enumerate()
+                .map(|(i, w)| match w {
                     Write::Document { doc, .. } => inserted_ids.contains(&doc.record.id),
-                    Write::Delivery(_) => applied.next().unwrap_or(false),
+                    Write::Delivery(_) => applied[i],
                     Write::Log { .. } => true,
                 })
                 .collect())
@@ -337,5 +346,69 @@ impl Store {
     /// Appends one entry (group-committed with other writes on SQLite).
     pub async fn append_log(&self, at: DateTime<Utc>, entry: &NewLogEntry) -> Result<()> {
         self.write(Write::Log { at, entry: entry.clone() }).await.map(|_| ())
+    }
+}
+
+/// The delivery changes among `writes` (their indexes) in the order they
+/// are applied: by delivery id, a change's place among those of the same
+/// delivery kept.
+fn change_order(writes: &[Write]) -> Vec<usize> {
+    let mut changes: Vec<(usize, &str)> = writes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| match w {
+            Write::Delivery(u) => Some((i, u.id.as_str())),
+            Write::Document { .. } | Write::Log { .. } => None,
+        })
+        .collect();
+    changes.sort_by(|a, b| a.1.cmp(b.1));
+    changes.into_iter().map(|(i, _)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::log::LogAction;
+
+    fn change(id: &str, from: DeliveryState, to: DeliveryState) -> Write {
+        Write::Delivery(DeliveryUpdate {
+            id: id.into(),
+            sql: "",
+            from,
+            to,
+            by: "fp".into(),
+            text: None,
+            minutes: None,
+            at: Utc::now(),
+            log: NewLogEntry::new(LogAction::DeliveryFetched, "x"),
+        })
+    }
+
+    /// Two nodes' groups that change the same deliveries lock them in one
+    /// order; two changes of one delivery keep theirs (fetched, then confirmed).
+    #[test]
+    fn delivery_changes_are_applied_by_id_keeping_each_deliverys_own_order() {
+        use DeliveryState::*;
+        let log = Write::Log { at: Utc::now(), entry: NewLogEntry::new(LogAction::DeliveryFetched, "y") };
+        let writes = vec![
+            change("c", Delivered, Fetched),
+            log,
+            change("a", Delivered, Fetched),
+            change("c", Fetched, Confirmed),
+            change("b", Delivered, Fetched),
+            change("a", Fetched, Confirmed),
+        ];
+        assert_eq!(change_order(&writes), vec![2, 5, 4, 0, 3]);
+        let reversed: Vec<Write> = writes.into_iter().rev().collect();
+        let ids = |w: &[Write], order: Vec<usize>| -> Vec<String> {
+            order
+                .into_iter()
+                .map(|i| match &w[i] {
+                    Write::Delivery(u) => u.id.clone(),
+                    _ => unreachable!(),
+                })
+                .collect()
+        };
+        assert_eq!(ids(&reversed, change_order(&reversed)), ["a", "a", "b", "c", "c"], "one order whatever came first");
     }
 }
