@@ -16,6 +16,8 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
             "1",
             "--lifecycle-rate",
             "10",
+            "--warm-up-seconds",
+            "1",
             "--large-mib",
             "3",
             "--large-packages",
@@ -42,16 +44,22 @@ fn gwx_bench_runs_every_scenario_and_reports_each_figure() {
     assert!(r["throughput"]["hub_cpu_ms_per_document"].as_f64().is_some());
     assert_eq!(r["latency"]["failures"], 0);
     assert!(r["latency"]["inbox_to_confirm"].is_null());
+    // The second at each rate before is not counted.
     assert_eq!(r["lifecycle"]["inbox_to_confirm"]["count"], 10 * 3);
+    assert_eq!(r["latency"]["submit"]["count"], 20);
+    assert_eq!(
+        (r["latency"]["warm_up_seconds"].as_u64(), r["lifecycle"]["warm_up_seconds"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert!(r["large"]["hub_peak_above_idle_mib"].as_f64().is_some());
     assert_eq!((r["large"]["packages"].as_u64(), r["large"]["files_each"].as_u64()), (Some(2), Some(4)));
     assert_eq!(r["fanout"]["recipients"], 25);
     assert_eq!(r["fanout"]["attachment_stored_once"], true);
     assert_eq!(r["fanout"]["blob_files_stored"], 1);
     // Every delivery of the run is in the timeliness report (24 + 20 + 10
-    // documents to 3 recipients, the two large packages to one, and the
-    // fan-out), and the log exported.
-    assert_eq!(r["audit"]["deliveries"], (24 + 20 + 10) * 3 + 2 + 25);
+    // documents to 3 recipients and as many again to warm up, the two
+    // large packages to one, and the fan-out), and the log exported.
+    assert_eq!(r["audit"]["deliveries"], (24 + 2 * 20 + 2 * 10) * 3 + 2 + 25);
     assert!(r["audit"]["log_entries"].as_u64().unwrap() > (24 + 20 + 10) * 4);
 }
 

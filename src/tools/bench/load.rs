@@ -269,6 +269,7 @@ pub(super) async fn rate_run(
         None => None,
     };
     RateRun {
+        warm_up_seconds: 0,
         target_per_s: rate,
         achieved_per_s: achieved,
         submit: Latencies::of(lat),

@@ -112,6 +112,12 @@ pub struct BenchArgs {
     /// Seconds of the latency and lifecycle scenarios.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Seconds the latency and lifecycle scenarios run at their rate before
+    /// they measure (not counted): the hub's connections to its database
+    /// opened, its statements prepared, its caches and the clients'
+    /// connections warm, as on a hub that has been serving.
+    #[arg(long, default_value_t = 3)]
+    pub warm_up_seconds: u64,
     /// Submissions per second in the lifecycle scenario (each document is
     /// also fetched and confirmed by every recipient).
     #[arg(long, default_value_t = 150.0)]
@@ -186,6 +192,12 @@ const PARTICIPANTS: &[&str] = &[
     demo::CIVIL_AFFAIRS,
     demo::FOUNDATION,
 ];
+
+/// Documents a fixed-rate scenario sends at `rate`: to warm up, then to measure.
+fn rate_counts(rate: f64, args: &BenchArgs) -> (usize, usize) {
+    let n = |seconds: u64| (rate * seconds as f64).ceil() as usize;
+    (n(args.warm_up_seconds), n(args.seconds))
+}
 
 fn run_id() -> u64 {
     (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)) % 10_000
@@ -272,24 +284,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<Report> {
                 report.throughput = Some(t);
             }
             Scenario::Latency => {
-                let count = (args.rate * args.seconds as f64).ceil() as usize;
-                eprintln!("latency: signing {count} packages…");
-                let docs = packages(count, 20)?;
-                eprintln!("latency: {} documents/s for {} s…", args.rate, args.seconds);
-                report.latency = Some(rate_run(&clients, docs, args.rate, None, check.clone(), bounds()).await);
+                let (warm, count) = rate_counts(args.rate, &args);
+                eprintln!("latency: signing {} packages…", warm + count);
+                let (warm_docs, docs) = (packages(warm, 21)?, packages(count, 20)?);
+                eprintln!(
+                    "latency: {} documents/s, {} s to warm up, then {} s…",
+                    args.rate, args.warm_up_seconds, args.seconds
+                );
+                rate_run(&clients, warm_docs, args.rate, None, check.clone(), bounds()).await;
+                let mut run = rate_run(&clients, docs, args.rate, None, check.clone(), bounds()).await;
+                run.warm_up_seconds = args.warm_up_seconds;
+                report.latency = Some(run);
             }
             Scenario::Lifecycle => {
-                let count = (args.lifecycle_rate * args.seconds as f64).ceil() as usize;
-                eprintln!("lifecycle: signing {count} packages…");
-                let docs = packages(count, 50)?;
+                let (warm, count) = rate_counts(args.lifecycle_rate, &args);
+                eprintln!("lifecycle: signing {} packages…", warm + count);
+                let (warm_docs, docs) = (packages(warm, 51)?, packages(count, 50)?);
                 eprintln!(
-                    "lifecycle: {} documents/s for {} s, recipients fetching and confirming…",
-                    args.lifecycle_rate, args.seconds
+                    "lifecycle: {} documents/s, recipients fetching and confirming, {} s to warm up, then {} s…",
+                    args.lifecycle_rate, args.warm_up_seconds, args.seconds
                 );
-                let confirm =
-                    Confirming { expected: count * recipients, within: Duration::from_secs(args.seconds + 60) };
-                report.lifecycle =
-                    Some(rate_run(&clients, docs, args.lifecycle_rate, Some(confirm), check.clone(), bounds()).await);
+                let confirming = |n: usize, seconds: u64| Confirming {
+                    expected: n * recipients,
+                    within: Duration::from_secs(seconds + 60),
+                };
+                let rate = args.lifecycle_rate;
+                let warming = confirming(warm, args.warm_up_seconds);
+                rate_run(&clients, warm_docs, rate, Some(warming), check.clone(), bounds()).await;
+                let confirm = confirming(count, args.seconds);
+                let mut run = rate_run(&clients, docs, rate, Some(confirm), check.clone(), bounds()).await;
+                run.warm_up_seconds = args.warm_up_seconds;
+                report.lifecycle = Some(run);
             }
             Scenario::Large => {
                 eprintln!("large: {} packages of {} MiB at once…", args.large_packages, args.large_mib);

@@ -122,6 +122,8 @@ impl Throughput {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RateRun {
+    /// Seconds at the same rate before, not counted.
+    pub warm_up_seconds: u64,
     pub target_per_s: f64,
     pub achieved_per_s: f64,
     pub submit: Latencies,
@@ -247,8 +249,8 @@ pub fn print(r: &Report) {
         let Some(l) = run else { continue };
         let what = if l.inbox_to_confirm.is_some() { ", every recipient fetching and confirming" } else { "" };
         println!(
-            "{name}: {:.0} documents/s (achieved {:.0}/s, {} failed){what}:",
-            l.target_per_s, l.achieved_per_s, l.failures
+            "{name}: {:.0} documents/s (achieved {:.0}/s, {} failed){what}, after {} s at that rate not counted:",
+            l.target_per_s, l.achieved_per_s, l.failures, l.warm_up_seconds
         );
         println!(
             "  submit            p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms",
