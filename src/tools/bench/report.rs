@@ -243,6 +243,23 @@ pub fn print(r: &Report) {
                     _ => String::new(),
                 }
             );
+            if let (Some(client), Some(received)) = (t.client_cpu_ms_per_document, n.hub_cpu_ms_per_document) {
+                // The client shares the machine: what it spends a document,
+                // and what the hub cannot avoid (receiving the upload as
+                // nginx does, then its cryptography), bound the rate,
+                // whatever else the hub does.
+                let (cores, crypto_ms) = (c.cores as f64, 1000.0 / crypto);
+                let most = cores * 1000.0 / (client + received + crypto_ms);
+                let half = cores * 1000.0 / (0.5 * n.documents_per_s.max(f64::MIN_POSITIVE)) - client;
+                println!(
+                    "  bound (derived): this client's {client:.2} ms, nginx's {received:.2} ms and the hub's \
+                     cryptography ({crypto_ms:.3} ms) per document allow gwx at most {most:.0} documents/s on {cores} \
+                     cores, {:.0} % of nginx; at half of nginx's rate the hub would have {half:.2} ms per document \
+                     (it used {:.2})",
+                    100.0 * most / n.documents_per_s.max(f64::MIN_POSITIVE),
+                    t.server_cpu_ms_per_document().unwrap_or(f64::NAN)
+                );
+            }
         }
     }
     for (name, run) in [("latency", &r.latency), ("lifecycle", &r.lifecycle)] {
