@@ -1,7 +1,9 @@
 //! What the other nodes of the hub did, applied on this one (DESIGN §11):
 //! new deliveries wake this node's long-polls of their recipients, and a
 //! changed block list, calendar or trust store is read again at once (the
-//! periodic refreshes stay, for an event lost with a connection). On
+//! periodic refreshes stay, for an event lost with a connection), and
+//! authentications kept in memory are read again after any change to
+//! what they read (or a lost connection). On
 //! PostgreSQL through `LISTEN/NOTIFY`; SQLite is one node.
 
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::service::app::App;
-use crate::store::events::{BLOCKS, CALENDAR, Event, Events, TRUST};
+use crate::store::events::{AUTH, BLOCKS, CALENDAR, Event, Events, TRUST};
 
 /// Listens to the events of every node (PostgreSQL); the task that
 /// applies them here until shutdown, to be spawned. Listening starts
@@ -34,7 +36,12 @@ async fn forward(app: Arc<App>, mut events: Events, mut shutdown: watch::Receive
                     }
                 }
                 Ok(Event::Changed(what)) => apply(&app, &what).await,
+                Ok(Event::Lost) => {
+                    tracing::warn!("the connection that hears the other nodes was lost; listening again");
+                    app.store.auth_changed();
+                }
                 Err(e) => {
+                    app.store.auth_changed();
                     tracing::warn!(%e, "the events of the other nodes are not heard; listening again");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -47,6 +54,10 @@ async fn forward(app: Arc<App>, mut events: Events, mut shutdown: watch::Receive
 async fn apply(app: &App, what: &str) {
     let done = match what {
         BLOCKS => app.guard.reload(&app.store).await.map_err(|e| e.to_string()),
+        AUTH => {
+            app.store.auth_changed();
+            Ok(())
+        }
         CALENDAR => app.reload_calendar().await.map(|_| ()).map_err(|e| e.to_string()),
         TRUST => app
             .tls

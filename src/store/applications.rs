@@ -419,6 +419,7 @@ impl Store {
             application_event!(tx, &a.id, at, actor, "activated", None::<String>);
             append_log!(tx, at, log);
             tx.commit().await?;
+            self.auth_changed();
             Ok(true)
         })
     }

@@ -201,6 +201,7 @@ impl Store {
                 .expect("a plain INSERT returns its row");
             append_log!(tx, at, log);
             tx.commit().await?;
+            self.auth_changed();
             id
         });
         self.credential(id).await?.ok_or(StoreError::NotFound)
@@ -248,6 +249,7 @@ impl Store {
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
+            self.auth_changed();
             n
         });
         if n == 0 {
@@ -309,6 +311,7 @@ impl Store {
                 append_log!(tx, at, &entry);
             }
             tx.commit().await?;
+            self.auth_changed();
             rows.into_iter().map(|r| r.0).collect()
         });
         let mut out = Vec::with_capacity(ids.len());

@@ -18,6 +18,9 @@ pub const BLOCKS: &str = "blocks";
 pub const CALENDAR: &str = "calendar";
 /// The trust store (CA certificates, CRLs) was reloaded.
 pub const TRUST: &str = "trust";
+/// What authentication reads (participants, credentials, allowlists)
+/// changed: sent by the database's own triggers, whoever wrote.
+pub const AUTH: &str = "auth";
 
 /// A notification's payload must stay below 8,000 bytes: recipients are
 /// sent in chunks of this many codes.
@@ -30,6 +33,9 @@ pub enum Event {
     Inbox(Vec<String>),
     /// Cached state to read again.
     Changed(String),
+    /// The connection was lost (and is made again at the next call): what
+    /// was announced meanwhile is not heard.
+    Lost,
 }
 
 /// The events of every node, as they commit.
@@ -41,7 +47,7 @@ impl Events {
     /// and the caches expire, so nothing waits for ever).
     pub async fn next(&mut self) -> Result<Event> {
         loop {
-            let n = self.0.recv().await?;
+            let Some(n) = self.0.try_recv().await? else { return Ok(Event::Lost) };
             match n.channel() {
                 INBOX => return Ok(Event::Inbox(n.payload().split(',').map(str::to_owned).collect())),
                 CHANGED => return Ok(Event::Changed(n.payload().to_owned())),

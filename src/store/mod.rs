@@ -63,6 +63,11 @@ pub struct Store {
     write_queue: Arc<tokio::sync::Mutex<()>>,
     /// Group commit of accepted documents, delivery changes and log entries.
     committer: Option<Arc<committer::Committer>>,
+    /// Counts the changes to what authentication reads (participants,
+    /// credentials, allowlists) made through this store, and those other
+    /// nodes made (their notifications): a cached authentication is good
+    /// while the count is what it was when it was read.
+    auth_epoch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The connection pool of either database.
@@ -307,7 +312,7 @@ impl Store {
     }
 
     fn new(db: Db) -> Store {
-        Store { db, write_queue: Arc::default(), committer: None }
+        Store { db, write_queue: Arc::default(), committer: None, auth_epoch: Arc::default() }
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -316,6 +321,18 @@ impl Store {
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The count of changes to what authentication reads (see `auth_epoch`).
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What authentication reads changed: made through this store, or
+    /// announced by another node (or a lost connection may have hidden
+    /// such an announcement).
+    pub fn auth_changed(&self) {
+        self.auth_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn is_postgres(&self) -> bool {

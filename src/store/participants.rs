@@ -261,6 +261,7 @@ impl Store {
             insert_participant!(tx, at, p);
             append_log!(tx, at, log);
             tx.commit().await?;
+            self.auth_changed();
         });
         self.participant(p.code.as_str()).await?.ok_or(StoreError::NotFound)
     }
@@ -281,6 +282,7 @@ impl Store {
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
+            self.auth_changed();
             n
         });
         if changed == 0 {
@@ -307,6 +309,7 @@ impl Store {
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
+            self.auth_changed();
             n
         });
         match (changed, self.participant(code.as_str()).await?) {
@@ -376,6 +379,7 @@ impl Store {
                 .map_err(conflict_on_unique(format!("{range} is already allowed for {code}")))?;
             append_log!(tx, at, log);
             tx.commit().await?;
+            self.auth_changed();
             row
         });
         row.try_into()
@@ -402,6 +406,7 @@ impl Store {
                 append_log!(tx, at, log);
             }
             tx.commit().await?;
+            self.auth_changed();
             n
         });
         if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }

@@ -290,3 +290,44 @@ async fn claims_of_a_new_blob_store_made_together_record_one_marker(backend: Bac
 }
 
 crate::both_databases!(claims_of_a_new_blob_store_made_together_record_one_marker);
+
+/// Waits (bounded) until `store` has heard of a change to what
+/// authentication reads since `before`.
+async fn auth_change_heard(store: &gwx::store::Store, before: u64) {
+    for _ in 0..100 {
+        if store.auth_epoch() > before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no change to what authentication reads was heard");
+}
+
+/// A node keeps an authentication a moment (PostgreSQL). A suspension made
+/// on another node holds on it as soon as the database announces it, for a
+/// credential it has just authenticated too; and a change by any writer
+/// (plain SQL here, no node's doing) is announced as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_made_on_one_node_holds_on_the_other_once_announced() {
+    let Some((a, b)) = two_nodes().await else { return };
+    let on_b = b.as_(EDUCATION);
+    on_b.get("/api/v1/whoami").await.ok();
+    let before = b.store().auth_epoch();
+    let suspend = format!("/api/v1/participants/{EDUCATION}/suspend");
+    a.as_(IT_BUREAU).post(&suspend, json!({"reason": "資安稽核"})).await.ok();
+    a.as_(EDUCATION).get("/api/v1/whoami").await.refused(403, "participant-suspended");
+    auth_change_heard(b.store(), before).await;
+    on_b.get("/api/v1/whoami").await.refused(403, "participant-suspended");
+
+    let before = b.store().auth_epoch();
+    let gwx::store::Db::Postgres(pool) = &a.store().db else { unreachable!("PostgreSQL") };
+    sqlx::query("UPDATE participants SET status = 'active', status_reason = NULL WHERE code = $1")
+        .bind(EDUCATION)
+        .execute(pool)
+        .await
+        .unwrap();
+    auth_change_heard(b.store(), before).await;
+    on_b.get("/api/v1/whoami").await.ok();
+    b.stop().await;
+    a.stop().await;
+}
