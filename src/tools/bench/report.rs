@@ -250,7 +250,7 @@ pub fn print(r: &Report) {
                 // whatever else the hub does.
                 let (cores, crypto_ms) = (c.cores as f64, 1000.0 / crypto);
                 let most = cores * 1000.0 / (client + received + crypto_ms);
-                let half = cores * 1000.0 / (0.5 * n.documents_per_s.max(f64::MIN_POSITIVE)) - client;
+                let half = (cores * 1000.0 / (0.5 * n.documents_per_s.max(f64::MIN_POSITIVE)) - client).max(0.0);
                 println!(
                     "  bound (derived): this client's {client:.2} ms, nginx's {received:.2} ms and the hub's \
                      cryptography ({crypto_ms:.3} ms) per document allow gwx at most {most:.0} documents/s on {cores} \
