@@ -35,8 +35,6 @@ pub struct App {
     pub guard: crate::service::guard::Guard,
     /// The working-day calendar, cached.
     pub calendar: CalendarCache,
-    /// Authentications read on PostgreSQL, kept for a moment.
-    pub auth_cache: crate::service::caller::AuthCache,
     /// Key of the web console's CSRF tokens, derived from the hub's own
     /// private key (so every node behind a load balancer agrees).
     pub console_key: [u8; 32],
@@ -71,7 +69,6 @@ impl App {
             inbox_events,
             guard,
             calendar: Default::default(),
-            auth_cache: Default::default(),
             console_key,
         })
     }

@@ -117,7 +117,7 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
         refuse(RefusalKind::UnknownCertificate, "the credential could not be looked up".into(), None, fp.clone())
     };
     let Some(AuthRecord { credential, participant, allowlist }) =
-        app.auth_cache.record(&app.store, &cert.fingerprint).await.map_err(store_err)?
+        app.store.kept_auth_record(&cert.fingerprint).await.map_err(store_err)?
     else {
         let detail = format!("certificate {} (SHA-256 {}) is not registered", cert.subject, cert.fingerprint);
         return Err(refuse(RefusalKind::UnknownCertificate, detail, None, fp));
@@ -145,67 +145,6 @@ pub async fn authenticate(app: &App, conn: &ConnInfo, source_ip: IpAddr) -> Resu
         tracing::warn!(%e, "cannot record credential use");
     }
     Ok(Caller { participant, credential, source_ip })
-}
-
-/// Authentications read on PostgreSQL, kept for a moment: each request
-/// otherwise pays a round trip to the database for the same credential,
-/// participant and allowlist. An entry is good for [`AUTH_CACHE_TTL`] and
-/// only while nothing authentication reads has changed since it was read:
-/// changes made on this node count at once, those of other nodes (or of
-/// any writer) when the database's triggers announce them, and a lost
-/// announcement connection counts as a change. Every check of a request
-/// (revocation, validity, allowlist, disabled, suspended) is still made
-/// on each request, on the entry. On SQLite (one node, the database in
-/// process) nothing is kept.
-#[derive(Default)]
-pub struct AuthCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, CachedAuth>>,
-}
-
-struct CachedAuth {
-    epoch: u64,
-    read_at: std::time::Instant,
-    record: AuthRecord,
-}
-
-/// The longest an authentication read is used again: the bound on how
-/// long a change made elsewhere can go unseen should its announcement be
-/// lost with a connection.
-pub const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Credentials kept at most (the whole cache is dropped when full).
-const AUTH_CACHE_MAX: usize = 10_000;
-
-impl AuthCache {
-    /// The credential with `fingerprint`, its participant and allowlist.
-    pub async fn record(
-        &self,
-        store: &crate::store::Store,
-        fingerprint: &str,
-    ) -> crate::store::Result<Option<AuthRecord>> {
-        if !store.is_postgres() {
-            return store.auth_record(fingerprint).await;
-        }
-        // Read before the database is: a change made meanwhile leaves the
-        // entry already stale.
-        let epoch = store.auth_epoch();
-        if let Some(c) = self.entries.lock().expect("auth cache").get(fingerprint)
-            && c.epoch == epoch
-            && c.read_at.elapsed() < AUTH_CACHE_TTL
-        {
-            return Ok(Some(c.record.clone()));
-        }
-        let found = store.auth_record(fingerprint).await?;
-        if let Some(record) = &found {
-            let mut entries = self.entries.lock().expect("auth cache");
-            if entries.len() >= AUTH_CACHE_MAX {
-                entries.clear();
-            }
-            let cached = CachedAuth { epoch, read_at: std::time::Instant::now(), record: record.clone() };
-            entries.insert(fingerprint.to_owned(), cached);
-        }
-        Ok(found)
-    }
 }
 
 /// The caller as the hub sees it (`whoami`).

@@ -72,3 +72,61 @@ impl Store {
         Ok(Some(AuthRecord { credential: c.try_into()?, participant: p.try_into()?, allowlist }))
     }
 }
+
+/// Authentications read on PostgreSQL, kept for a moment: each request
+/// otherwise pays a round trip to the database for the same credential,
+/// participant and allowlist. An entry is good for [`AUTH_KEPT_FOR`] and
+/// only while nothing authentication reads has changed since it was read
+/// ([`Store::auth_epoch`]): changes made through this store count at once,
+/// those of other nodes (or of any writer) when the database's triggers
+/// announce them, and a lost announcement connection counts as a change.
+/// The caller still makes every check (revocation, validity, allowlist,
+/// disabled, suspended) on each request. On SQLite (one node, the database
+/// in process) nothing is kept.
+#[derive(Debug, Default)]
+pub(crate) struct KeptAuth {
+    entries: std::sync::Mutex<std::collections::HashMap<String, Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    epoch: u64,
+    read_at: std::time::Instant,
+    record: AuthRecord,
+}
+
+/// The longest an authentication read is used again: the bound on how
+/// long a change made elsewhere can go unseen should its announcement be
+/// lost with a connection.
+pub const AUTH_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Credentials kept at most (all are dropped when full).
+const AUTH_KEPT_MAX: usize = 10_000;
+
+impl Store {
+    /// [`Store::auth_record`], kept for a moment on PostgreSQL (see [`KeptAuth`]).
+    pub async fn kept_auth_record(&self, fingerprint: &str) -> Result<Option<AuthRecord>> {
+        if !self.is_postgres() {
+            return self.auth_record(fingerprint).await;
+        }
+        // Read before the database is: a change made meanwhile leaves the
+        // entry already stale.
+        let epoch = self.auth_epoch();
+        if let Some(k) = self.kept_auth.entries.lock().expect("kept authentications").get(fingerprint)
+            && k.epoch == epoch
+            && k.read_at.elapsed() < AUTH_KEPT_FOR
+        {
+            return Ok(Some(k.record.clone()));
+        }
+        let found = self.auth_record(fingerprint).await?;
+        if let Some(record) = &found {
+            let mut entries = self.kept_auth.entries.lock().expect("kept authentications");
+            if entries.len() >= AUTH_KEPT_MAX {
+                entries.clear();
+            }
+            let kept = Kept { epoch, read_at: std::time::Instant::now(), record: record.clone() };
+            entries.insert(fingerprint.to_owned(), kept);
+        }
+        Ok(found)
+    }
+}

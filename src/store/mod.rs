@@ -68,6 +68,8 @@ pub struct Store {
     /// nodes made (their notifications): a cached authentication is good
     /// while the count is what it was when it was read.
     auth_epoch: Arc<std::sync::atomic::AtomicU64>,
+    /// Authentications read, kept for a moment on PostgreSQL.
+    kept_auth: Arc<auth::KeptAuth>,
 }
 
 /// The connection pool of either database.
@@ -312,7 +314,13 @@ impl Store {
     }
 
     fn new(db: Db) -> Store {
-        Store { db, write_queue: Arc::default(), committer: None, auth_epoch: Arc::default() }
+        Store {
+            db,
+            write_queue: Arc::default(),
+            committer: None,
+            auth_epoch: Arc::default(),
+            kept_auth: Arc::default(),
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
