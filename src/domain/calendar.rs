@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 
 use super::Invalid;
 use super::participant::named_enum;
@@ -25,7 +25,24 @@ pub fn taipei() -> FixedOffset {
 
 /// A time as people read it: Taipei local, to the minute (`2026-12-03 14:05`).
 pub fn local_minute(t: DateTime<Utc>) -> String {
-    t.with_timezone(&taipei()).format("%Y-%m-%d %H:%M").to_string()
+    // Written digit by digit: an export writes one per row, and chrono's
+    // strftime parses its pattern each time.
+    let l = t.with_timezone(&taipei());
+    let (y, mo, d, h, mi) = (l.year(), l.month(), l.day(), l.hour(), l.minute());
+    if !(0..=9999).contains(&y) {
+        return l.format("%Y-%m-%d %H:%M").to_string();
+    }
+    let y = y as u32;
+    let digit = |n: u32| char::from(b'0' + n as u8);
+    let mut s = String::with_capacity(16);
+    for (n, width, sep) in [(y, 4, Some('-')), (mo, 2, Some('-')), (d, 2, Some(' ')), (h, 2, Some(':')), (mi, 2, None)]
+    {
+        for p in (0..width).rev() {
+            s.push(digit(n / 10u32.pow(p) % 10));
+        }
+        s.extend(sep);
+    }
+    s
 }
 
 /// A time as a 公文 writes it: `中華民國115年12月3日 14:05`, Taipei.
@@ -367,6 +384,19 @@ mod tests {
     }
     fn local(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(&format!("{s}+08:00")).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn local_minute_is_taipei_time_as_strftime_writes_it() {
+        assert_eq!(local_minute(local("2026-12-03T14:05:59")), "2026-12-03 14:05");
+        // Across midnight in Taipei, a year's end, a leap day, every minute of a day.
+        assert_eq!(local_minute("2026-12-31T16:00:00Z".parse().unwrap()), "2027-01-01 00:00");
+        assert_eq!(local_minute(local("2028-02-29T09:07:00")), "2028-02-29 09:07");
+        let start: DateTime<Utc> = "2026-05-31T15:30:00Z".parse().unwrap();
+        for m in 0..1500 {
+            let t = start + Duration::minutes(m) + Duration::seconds(m % 60);
+            assert_eq!(local_minute(t), t.with_timezone(&taipei()).format("%Y-%m-%d %H:%M").to_string());
+        }
     }
 
     /// 2025 as the DGPA published it in part: 2/8 (Sat) make-up day, 1/27 (Mon) off.

@@ -104,7 +104,8 @@ pub fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = &'a str>
             out.push(',');
         }
         let defuse = f.starts_with(['=', '+', '-', '@']);
-        let quote = f.contains([',', '"', '\n', '\r']);
+        // Bytes, not chars: every one that matters is ASCII.
+        let quote = f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
         if quote {
             out.push('"');
         }
@@ -163,6 +164,7 @@ mod tests {
     #[test]
     fn csv_quotes_and_defuses_formulas() {
         assert_eq!(csv_line(["a", "b,c", "say \"hi\""].into_iter()), "a,\"b,c\",\"say \"\"hi\"\"\"\r\n");
+        assert_eq!(csv_line(["a\nb", "c\rd", "中文"].into_iter()), "\"a\nb\",\"c\rd\",中文\r\n");
         assert_eq!(csv_line(["=HYPERLINK(\"x\")", "-1"].into_iter()), "\"'=HYPERLINK(\"\"x\"\")\",'-1\r\n");
     }
 }
