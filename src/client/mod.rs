@@ -120,6 +120,22 @@ impl Client {
         Err(problem(status.as_u16(), &body).into())
     }
 
+    /// GET a resource and count its bytes as they arrive, keeping none (an
+    /// export, measured as a reader streaming it would).
+    pub async fn count_bytes(&self, path: &str) -> anyhow::Result<u64> {
+        let mut resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            return Err(problem(status.as_u16(), &body).into());
+        }
+        let mut bytes = 0u64;
+        while let Some(chunk) = resp.chunk().await? {
+            bytes += chunk.len() as u64;
+        }
+        Ok(bytes)
+    }
+
     /// PUT a JSON body.
     pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let resp = self.http.put(self.url(path)).json(body).send().await.context("cannot reach the hub")?;

@@ -373,9 +373,9 @@ pub(super) async fn year(args: &BenchArgs) -> anyhow::Result<Year> {
     times.sort_unstable();
     let month = today - chrono::Duration::days(30);
     let t = Instant::now();
-    let csv = it.get_bytes(&format!("/api/v1/log?format=csv&from={month}&to={today}")).await?;
+    let csv_bytes = it.count_bytes(&format!("/api/v1/log?format=csv&from={month}&to={today}")).await?;
     let csv_s = t.elapsed().as_secs_f64();
-    let log_csv_month_mib = csv.len() as f64 / (1024.0 * 1024.0);
+    let log_csv_month_mib = csv_bytes as f64 / (1024.0 * 1024.0);
     drop(hub);
     Ok(Year {
         participants: args.year_participants,
