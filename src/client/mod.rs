@@ -112,26 +112,17 @@ impl Client {
     /// GET a resource as bytes (CSV, a printable page).
     pub async fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp.bytes().await?.to_vec());
-        }
-        let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-        Err(problem(status.as_u16(), &body).into())
+        Ok(succeeded(resp).await?.bytes().await?.to_vec())
     }
 
     /// GET a resource and count its bytes as they arrive, keeping none (an
     /// export, measured as a reader streaming it would).
-    pub async fn count_bytes(&self, path: &str) -> anyhow::Result<u64> {
-        let mut resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            return Err(problem(status.as_u16(), &body).into());
-        }
-        let mut bytes = 0u64;
+    pub async fn count_bytes(&self, path: &str) -> anyhow::Result<usize> {
+        let resp = self.http.get(self.url(path)).send().await.context("cannot reach the hub")?;
+        let mut resp = succeeded(resp).await?;
+        let mut bytes = 0;
         while let Some(chunk) = resp.chunk().await? {
-            bytes += chunk.len() as u64;
+            bytes += chunk.len();
         }
         Ok(bytes)
     }
@@ -252,18 +243,7 @@ impl Client {
     /// Downloads a delivery's package and discards it (load generation);
     /// returns its size.
     pub async fn download(&self, delivery: &str) -> anyhow::Result<usize> {
-        let resp = self.http.get(self.url(&format!("/api/v1/deliveries/{delivery}/package"))).send().await?;
-        if !resp.status().is_success() {
-            let status = resp.status().as_u16();
-            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            return Err(problem(status, &body).into());
-        }
-        let mut n = 0;
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            n += chunk?.len();
-        }
-        Ok(n)
+        self.count_bytes(&format!("/api/v1/deliveries/{delivery}/package")).await
     }
 
     /// Downloads a delivery's package into `out` (one file per part) and
@@ -275,11 +255,7 @@ impl Client {
             .send()
             .await
             .context("cannot reach the hub")?;
-        if !resp.status().is_success() {
-            let status = resp.status().as_u16();
-            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            return Err(problem(status, &body).into());
-        }
+        let resp = succeeded(resp).await?;
         let ct =
             resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let boundary = ct
@@ -308,6 +284,17 @@ impl Client {
         }
         Ok(written)
     }
+}
+
+/// `resp` if the hub answered with success; otherwise its problem+json as a
+/// [`HubProblem`].
+async fn succeeded(resp: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Err(problem(status.as_u16(), &body).into())
 }
 
 fn problem(status: u16, body: &serde_json::Value) -> HubProblem {

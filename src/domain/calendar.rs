@@ -32,16 +32,19 @@ pub fn local_minute(t: DateTime<Utc>) -> String {
     if !(0..=9999).contains(&y) {
         return l.format("%Y-%m-%d %H:%M").to_string();
     }
-    let y = y as u32;
-    let digit = |n: u32| char::from(b'0' + n as u8);
     let mut s = String::with_capacity(16);
-    for (n, width, sep) in [(y, 4, Some('-')), (mo, 2, Some('-')), (d, 2, Some(' ')), (h, 2, Some(':')), (mi, 2, None)]
-    {
-        for p in (0..width).rev() {
-            s.push(digit(n / 10u32.pow(p) % 10));
-        }
-        s.extend(sep);
-    }
+    let mut two = |n: u32, then: Option<char>| {
+        s.push(char::from(b'0' + (n / 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+        s.extend(then);
+    };
+    let y = y as u32;
+    two(y / 100, None);
+    two(y % 100, Some('-'));
+    two(mo, Some('-'));
+    two(d, Some(' '));
+    two(h, Some(':'));
+    two(mi, None);
     s
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Result, Store, StoreError, stored_time, with_pool};
+use super::{Result, Store, stored_time, with_pool};
 use crate::domain::log::{ChainBreak, ChainVerifier, LogEntry};
 
 /// A row of [`LOG_COLUMNS`], read by position (an export reads a few
@@ -28,7 +28,7 @@ fn log_entry(r: LogRow) -> Result<LogEntry> {
     Ok(LogEntry {
         seq,
         at,
-        action: action.parse().map_err(StoreError::from)?,
+        action: action.parse()?,
         participant,
         credential,
         source_ip,
